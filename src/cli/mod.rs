@@ -1,0 +1,206 @@
+//! The binary's side of the pipeline: arguments in, diagnostics and an exit code out.
+//!
+//! `check` runs: outputs are checked writable → policy → evals → comparability → names →
+//! gate → reports (written atomically, on failure too) → terminal summary.
+
+mod args;
+mod diag;
+mod exit;
+mod output;
+mod summary;
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anstream::eprintln;
+use clap::Parser;
+use evalgate::gate::{self, GateOptions, Verdict};
+use evalgate::model::{Eval, parse_eval};
+use evalgate::policy::{Policy, parse_policy};
+use evalgate::report::{EvalInfo, Format, ReportContext};
+use evalgate::source::{DEFAULT_MAX_BYTES, Source};
+
+use args::{CheckArgs, Cli, Command};
+use output::Output;
+
+/// A failure that ends the run: its exit code and what to tell the user.
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+pub(crate) fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::PASS
+            });
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("{}: {}", summary::error_label(), f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<u8, Failure> {
+    // Every report path is checked before any eval is read: a typo in `--junit` should not
+    // cost a fetch, and must never leave the run half done.
+    let outputs = Output::plan(&[
+        (Format::Junit, args.junit.as_deref()),
+        (Format::Markdown, args.markdown.as_deref()),
+        (Format::Json, args.json.as_deref()),
+    ])?;
+
+    let policy_name = args.policy.display().to_string();
+    let policy_text = read_policy(&args.policy)?;
+    let policy = load_policy(&policy_text, &policy_name)?;
+
+    let candidate_src = Source::parse(&args.candidate);
+    let baseline_src = args.baseline.as_deref().map(Source::parse);
+    if candidate_src == Source::Stdin && baseline_src == Some(Source::Stdin) {
+        return Err(Failure::new(
+            exit::USAGE,
+            "--baseline and --candidate cannot both read stdin (-)",
+        ));
+    }
+    let candidate = load_eval("candidate", &candidate_src)?;
+    let baseline = match &baseline_src {
+        Some(src) => Some(load_eval("baseline", src)?),
+        None => None,
+    };
+
+    let task = gate::comparable(&policy, baseline.as_ref(), &candidate).map_err(|e| {
+        Failure::new(
+            exit::NOT_COMPARABLE,
+            format!("the evals cannot be compared: {e}"),
+        )
+    })?;
+    let evals: Vec<&Eval> = baseline.iter().chain([&candidate]).collect();
+    let name_diags = policy.check_names(task, &evals);
+    diag::print(&name_diags, &policy_text, &policy_name);
+    let errors = name_diags.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        return Err(Failure::new(
+            exit::INVALID_POLICY,
+            format!(
+                "{policy_name}: the policy names what neither eval has ({errors} {})",
+                plural(errors, "error")
+            ),
+        ));
+    }
+
+    let today = args
+        .today
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let options = GateOptions {
+        strict: args.strict,
+        today,
+    };
+    let report = gate::evaluate(&policy, baseline.as_ref(), &candidate, &options);
+    let code = match report.verdict {
+        Verdict::Fail if !args.report_only => exit::REGRESSION,
+        Verdict::Pass | Verdict::Fail => exit::PASS,
+    };
+    let ctx = ReportContext {
+        exit_code: code,
+        policy: policy_name,
+        baseline: baseline
+            .as_ref()
+            .zip(baseline_src.as_ref())
+            .map(|(e, s)| EvalInfo {
+                source: s.to_string(),
+                task: e.task,
+            }),
+        candidate: EvalInfo {
+            source: candidate_src.to_string(),
+            task: candidate.task,
+        },
+    };
+    let to_stdout = output::write_all(&outputs, &report, &ctx)?;
+
+    let mut term: Box<dyn Write> = if to_stdout {
+        Box::new(anstream::stderr())
+    } else {
+        Box::new(anstream::stdout())
+    };
+    let _ = summary::print(&mut term, &report, &ctx, &outputs);
+    Ok(code)
+}
+
+fn read_policy(path: &Path) -> Result<String, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::new(
+            exit::INVALID_POLICY,
+            format!("policy: cannot read {}: {e}", path.display()),
+        )
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::new(
+            exit::INVALID_POLICY,
+            format!(
+                "policy: {} is not UTF-8 text (byte {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+fn load_policy(text: &str, name: &str) -> Result<Policy, Failure> {
+    match parse_policy(text) {
+        Ok((policy, warnings)) => {
+            diag::print(&warnings, text, name);
+            Ok(policy)
+        }
+        Err(e) => {
+            diag::print(&e.diagnostics, text, name);
+            Err(Failure::new(
+                exit::INVALID_POLICY,
+                format!("{name}: {e}; see docs/policy.md"),
+            ))
+        }
+    }
+}
+
+fn load_eval(role: &str, src: &Source) -> Result<Eval, Failure> {
+    let fail =
+        |what: String| Failure::new(exit::EVAL_UNAVAILABLE, format!("{role}: {src}: {what}"));
+    let bytes = src
+        .read(&mut io::stdin().lock(), DEFAULT_MAX_BYTES)
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.is_empty() {
+        return Err(fail(
+            "empty input; expected the JSON body of a map-results response".into(),
+        ));
+    }
+    parse_eval(&bytes).map_err(|e| fail(e.to_string()))
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_owned()
+    } else {
+        format!("{word}s")
+    }
+}

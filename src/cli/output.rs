@@ -1,0 +1,144 @@
+//! Report files: checked before the run, written atomically after it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use evalgate::GateReport;
+use evalgate::report::{Format, ReportContext};
+
+use super::{Failure, exit};
+
+/// Where one report goes.
+pub(crate) struct Output {
+    pub(crate) format: Format,
+    /// `None` is stdout.
+    pub(crate) path: Option<PathBuf>,
+}
+
+impl Output {
+    /// Checks every requested report path and returns the plan. Fails with exit 7 when a
+    /// directory is missing or not writable, and with exit 2 when two reports share a
+    /// destination.
+    pub(crate) fn plan(requested: &[(Format, Option<&Path>)]) -> Result<Vec<Output>, Failure> {
+        let mut plan: Vec<Output> = Vec::new();
+        for (format, path) in requested {
+            let Some(path) = path else { continue };
+            let path = if path.as_os_str() == "-" {
+                None
+            } else {
+                Some(path.to_path_buf())
+            };
+            if plan.iter().any(|o| o.path == path) {
+                let dest = path
+                    .as_ref()
+                    .map_or("stdout".to_owned(), |p| p.display().to_string());
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!("two reports would both be written to {dest}"),
+                ));
+            }
+            if let Some(p) = &path {
+                probe(p)?;
+            }
+            plan.push(Output {
+                format: *format,
+                path,
+            });
+        }
+        Ok(plan)
+    }
+}
+
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Proves that a file can be created next to `path` (and then removes it).
+fn probe(path: &Path) -> Result<(), Failure> {
+    if path.is_dir() {
+        return Err(Failure::new(
+            exit::REPORT_NOT_WRITTEN,
+            format!(
+                "report {}: is a directory; give a file path",
+                path.display()
+            ),
+        ));
+    }
+    let dir = dir_of(path);
+    tempfile::Builder::new()
+        .prefix(".evalgate-probe")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| {
+            Failure::new(
+                exit::REPORT_NOT_WRITTEN,
+                format!(
+                    "report {}: cannot write in {}: {e}; create the directory or choose another path",
+                    path.display(),
+                    dir.display()
+                ),
+            )
+        })
+}
+
+/// Renders every report and writes it; returns whether one went to stdout.
+pub(crate) fn write_all(
+    outputs: &[Output],
+    report: &GateReport,
+    ctx: &ReportContext,
+) -> Result<bool, Failure> {
+    // Render everything first, so that a failure leaves no report behind from this run.
+    let mut rendered = Vec::with_capacity(outputs.len());
+    for o in outputs {
+        let mut buf = Vec::new();
+        o.format.render(report, ctx, &mut buf).map_err(|e| {
+            Failure::new(
+                exit::REPORT_NOT_WRITTEN,
+                format!("render the {} report: {e}", o.format.name()),
+            )
+        })?;
+        rendered.push(buf);
+    }
+    let mut to_stdout = false;
+    for (o, bytes) in outputs.iter().zip(rendered) {
+        match &o.path {
+            None => {
+                to_stdout = true;
+                let mut out = std::io::stdout().lock();
+                out.write_all(&bytes)
+                    .and_then(|()| out.flush())
+                    .map_err(|e| {
+                        Failure::new(
+                            exit::REPORT_NOT_WRITTEN,
+                            format!("write the report to stdout: {e}"),
+                        )
+                    })?;
+            }
+            Some(path) => write_atomically(path, &bytes)?,
+        }
+    }
+    Ok(to_stdout)
+}
+
+/// Writes to a temporary file beside `path`, then renames it into place: a reader sees the
+/// old file or the new one, never half of one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| {
+        Failure::new(
+            exit::REPORT_NOT_WRITTEN,
+            format!("report {}: {e}", path.display()),
+        )
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".evalgate-")
+        .tempfile_in(dir_of(path))
+        .map_err(fail)?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}

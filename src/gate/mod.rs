@@ -1,0 +1,564 @@
+//! The gate: a pure function of a policy and two evals.
+//!
+//! [`evaluate`] turns every (split, scope, metric, rule field) the policy covers into a
+//! [`Check`], applies waivers, and decides the [`Verdict`]. It reads no clock (the date for
+//! waivers comes in [`GateOptions`]), no environment and no files, so the same inputs always
+//! give the same report.
+
+mod check;
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+
+pub use check::{Check, GateReport, RuleKind, Status, Summary, Verdict, WaiverOutcome};
+
+use crate::model::{Eval, Lookup, Metric, Scope, Size, Task};
+use crate::policy::{
+    ClassRules, Field, MetricRule, MissingBaseline, MissingClass, MissingMetric, Policy, Rule,
+    Severity, SizeRules, SplitRules, SplitSelector, Waiver,
+};
+
+/// Comparisons tolerate this much float noise: a drop of exactly the allowed amount
+/// (0.75 → 0.74 with `max_drop: 0.01`) passes although 0.75 − 0.74 > 0.01 in binary.
+pub const TOLERANCE: f64 = 1e-9;
+
+/// What the gate needs besides the policy and the evals.
+#[derive(Clone, Copy, Debug)]
+pub struct GateOptions {
+    /// Warnings fail the gate.
+    pub strict: bool,
+    /// The date waivers are judged against.
+    pub today: NaiveDate,
+}
+
+/// Why two evals, or an eval and the policy, cannot be compared.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotComparable {
+    /// The baseline and candidate measure different tasks.
+    #[error("the baseline is a {baseline} eval but the candidate is a {candidate} eval")]
+    Tasks {
+        /// The baseline's task.
+        baseline: Task,
+        /// The candidate's task.
+        candidate: Task,
+    },
+    /// An eval's task is not the one the policy declares.
+    #[error("the policy is for {policy} but the {role} is a {eval} eval")]
+    Policy {
+        /// The policy's `task`.
+        policy: Task,
+        /// `baseline` or `candidate`.
+        role: &'static str,
+        /// The eval's task.
+        eval: Task,
+    },
+}
+
+/// Checks that the evals and the policy agree on the task, and returns it.
+pub fn comparable(
+    policy: &Policy,
+    baseline: Option<&Eval>,
+    candidate: &Eval,
+) -> Result<Task, NotComparable> {
+    if let Some(want) = policy.task {
+        for (role, eval) in [("baseline", baseline), ("candidate", Some(candidate))] {
+            if let Some(e) = eval
+                && e.task != want
+            {
+                return Err(NotComparable::Policy {
+                    policy: want,
+                    role,
+                    eval: e.task,
+                });
+            }
+        }
+    }
+    if let Some(b) = baseline
+        && b.task != candidate.task
+    {
+        return Err(NotComparable::Tasks {
+            baseline: b.task,
+            candidate: candidate.task,
+        });
+    }
+    Ok(candidate.task)
+}
+
+/// Applies `policy` to the evals.
+///
+/// Call [`comparable`] and [`Policy::check_names`] first; this function assumes the names
+/// fit, and fails closed (a failed presence check) where they do not.
+pub fn evaluate(
+    policy: &Policy,
+    baseline: Option<&Eval>,
+    candidate: &Eval,
+    options: &GateOptions,
+) -> GateReport {
+    let mut gate = Gate {
+        policy,
+        baseline,
+        candidate,
+        checks: Vec::new(),
+    };
+    let mut names: BTreeSet<&str> = candidate.splits.keys().map(String::as_str).collect();
+    names.extend(
+        baseline
+            .iter()
+            .flat_map(|b| b.splits.keys().map(String::as_str)),
+    );
+    for s in &policy.splits {
+        if let SplitSelector::Name(n) = &s.selector {
+            names.insert(n);
+        }
+    }
+    for split in names {
+        gate.split(split);
+    }
+
+    let mut checks = gate.checks;
+    let waivers = apply_waivers(&policy.waivers, &mut checks, options.today);
+    let mut summary = Summary::default();
+    for c in &checks {
+        match c.status {
+            Status::Pass => summary.pass += 1,
+            Status::Fail => summary.fail += 1,
+            Status::Warn => summary.warn += 1,
+            Status::Skip => summary.skip += 1,
+            Status::Waived => summary.waived += 1,
+        }
+    }
+    let failed = summary.fail > 0 || (options.strict && summary.warn > 0);
+    GateReport {
+        verdict: if failed { Verdict::Fail } else { Verdict::Pass },
+        strict: options.strict,
+        task: candidate.task,
+        has_baseline: baseline.is_some(),
+        checks,
+        summary,
+        waivers,
+    }
+}
+
+struct Gate<'a> {
+    policy: &'a Policy,
+    baseline: Option<&'a Eval>,
+    candidate: &'a Eval,
+    checks: Vec<Check>,
+}
+
+/// The rules that apply to one scope, least specific first; later ones win field by field.
+type Layers<'a> = Vec<&'a [MetricRule]>;
+
+impl<'a> Gate<'a> {
+    fn split(&mut self, split: &str) {
+        let in_candidate = self.candidate.splits.contains_key(split);
+        // "*" means every split in the candidate; exact names come after it and so win.
+        let sets: Vec<&SplitRules> = self
+            .policy
+            .splits
+            .iter()
+            .filter(|s| s.selector == SplitSelector::All && in_candidate)
+            .chain(
+                self.policy
+                    .splits
+                    .iter()
+                    .filter(|s| s.selector == SplitSelector::Name(split.to_owned())),
+            )
+            .collect();
+        let Some(last) = sets.last() else { return };
+        if !in_candidate {
+            let where_ = if self.baseline.is_some_and(|b| b.splits.contains_key(split)) {
+                "is in the baseline but not in the candidate"
+            } else {
+                "is not in the candidate"
+            };
+            self.checks.push(presence(
+                split,
+                None,
+                Severity::Fail,
+                Status::Fail,
+                format!("split {split:?} {where_}"),
+                last.span.line,
+            ));
+            return;
+        }
+
+        let layers: Layers<'_> = sets.iter().map(|s| s.metrics.as_slice()).collect();
+        self.scope(split, &Scope::Split, &layers);
+        for size in Size::ALL {
+            let layers = size_layers(sets.iter().map(|s| s.sizes.as_slice()), size);
+            self.scope(split, &Scope::Size(size), &layers);
+        }
+
+        let mut classes: BTreeSet<&str> = BTreeSet::new();
+        let split_of = |e: &'a Eval| e.splits.get(split);
+        if let Some(s) = split_of(self.candidate) {
+            classes.extend(s.classes.keys().map(String::as_str));
+        }
+        let base_split = self.baseline.and_then(split_of);
+        if let Some(s) = base_split {
+            classes.extend(s.classes.keys().map(String::as_str));
+        }
+        for class in classes {
+            let matching = class_rules(&sets, class);
+            let Some(last) = matching.last() else {
+                continue;
+            };
+            let in_cand = self.candidate.splits[split].classes.contains_key(class);
+            if !in_cand {
+                let (status, severity, note) = match self.policy.missing.class {
+                    MissingClass::Fail => (Status::Fail, Severity::Fail, "missing.class is fail"),
+                    MissingClass::Warn => (Status::Warn, Severity::Warn, "missing.class is warn"),
+                    MissingClass::Ignore => {
+                        (Status::Skip, Severity::Warn, "missing.class is ignore")
+                    }
+                };
+                self.checks.push(presence(
+                    split,
+                    Some(class),
+                    severity,
+                    status,
+                    format!("class {class:?} is in the baseline but not in the candidate ({note})"),
+                    last.span.line,
+                ));
+                continue;
+            }
+            let scope = Scope::Class(class.to_owned());
+            let layers: Layers<'_> = matching.iter().map(|c| c.metrics.as_slice()).collect();
+            self.scope(split, &scope, &layers);
+            for size in Size::ALL {
+                let layers = size_layers(matching.iter().map(|c| c.sizes.as_slice()), size);
+                self.scope(split, &Scope::ClassSize(class.to_owned(), size), &layers);
+            }
+        }
+    }
+
+    fn scope(&mut self, split: &str, scope: &Scope, layers: &Layers<'_>) {
+        let metrics: BTreeSet<Metric> = layers
+            .iter()
+            .flat_map(|l| l.iter().map(|r| r.metric))
+            .collect();
+        for metric in metrics {
+            let rule = layers
+                .iter()
+                .flat_map(|l| l.iter().filter(|r| r.metric == metric))
+                .fold(self.policy.defaults, |acc, r| acc.overlay(&r.rule));
+            self.metric(split, scope, metric, &rule);
+        }
+    }
+
+    fn metric(&mut self, split: &str, scope: &Scope, metric: Metric, rule: &Rule) {
+        let cand = self.candidate.lookup(split, scope, metric);
+        let base = self.baseline.map(|b| b.lookup(split, scope, metric));
+        let severity = rule.severity.map_or(Severity::Fail, |s| s.value);
+        let fields: [(RuleKind, Option<Field<f64>>); 4] = [
+            (RuleKind::Min, rule.min),
+            (RuleKind::Max, rule.max),
+            (RuleKind::MaxDrop, rule.max_drop),
+            (RuleKind::MaxDropRel, rule.max_drop_rel),
+        ];
+        for (kind, field) in fields {
+            let Some(field) = field else { continue };
+            let outcome = self.judge(kind, field.value, cand, base);
+            let (status, message, excess) = match outcome {
+                Outcome::Pass(m) => (Status::Pass, m, 0.0),
+                Outcome::Skip(m) => (Status::Skip, m, 0.0),
+                Outcome::Violated {
+                    message,
+                    excess,
+                    soft,
+                } => {
+                    let status = if severity == Severity::Warn || soft {
+                        Status::Warn
+                    } else {
+                        Status::Fail
+                    };
+                    (status, message, excess)
+                }
+            };
+            let c = cand.value();
+            let b = base.and_then(Lookup::value);
+            self.checks.push(Check {
+                id: check_id(split, scope, Some(metric), kind),
+                split: split.to_owned(),
+                class: scope.class().map(str::to_owned),
+                size: scope.size(),
+                metric: Some(metric),
+                rule: kind,
+                severity,
+                status,
+                candidate: c,
+                baseline: b,
+                delta: c.zip(b).map(|(c, b)| c - b),
+                threshold: Some(field.value),
+                message,
+                line: Some(field.line),
+                excess,
+            });
+        }
+    }
+
+    fn judge(&self, kind: RuleKind, t: f64, cand: Lookup, base: Option<Lookup>) -> Outcome {
+        let base_value = base.and_then(Lookup::value);
+        let Some(c) = cand.value() else {
+            return match base_value {
+                Some(b) => {
+                    let message = format!("no value in the candidate (baseline {})", f4(b));
+                    match self.policy.missing.metric {
+                        MissingMetric::Fail => Outcome::violated(message, f64::INFINITY, false),
+                        MissingMetric::Warn => Outcome::violated(message, f64::INFINITY, true),
+                        MissingMetric::Skip => {
+                            Outcome::Skip(format!("{message}; missing.metric is skip"))
+                        }
+                    }
+                }
+                None if base.is_some() => Outcome::Skip("no value in either eval".into()),
+                None => Outcome::Skip("no value in the candidate and no baseline".into()),
+            };
+        };
+        match kind {
+            RuleKind::Min => {
+                if c >= t - TOLERANCE {
+                    Outcome::Pass(format!("{} ≥ min {}", f4(c), f4(t)))
+                } else {
+                    Outcome::violated(format!("{} < min {}", f4(c), f4(t)), t - c, false)
+                }
+            }
+            RuleKind::Max => {
+                if c <= t + TOLERANCE {
+                    Outcome::Pass(format!("{} ≤ max {}", f4(c), f4(t)))
+                } else {
+                    Outcome::violated(format!("{} > max {}", f4(c), f4(t)), c - t, false)
+                }
+            }
+            RuleKind::MaxDrop | RuleKind::MaxDropRel => {
+                let Some(b) = base_value else {
+                    return self.no_baseline(base);
+                };
+                let change = format!("{} → {} ({})", f4(b), f4(c), signed4(c - b));
+                let (drop, name) = if kind == RuleKind::MaxDrop {
+                    (b - c, "max_drop")
+                } else if b > 0.0 {
+                    ((b - c) / b, "max_drop_rel")
+                } else {
+                    // Nothing can drop below a baseline of zero.
+                    (0.0, "max_drop_rel")
+                };
+                let detail = if kind == RuleKind::MaxDrop {
+                    format!("{change}, {name} {}", f4(t))
+                } else {
+                    format!("{change} = {} relative, {name} {}", pct(-drop), f4(t))
+                };
+                if drop <= t + TOLERANCE {
+                    Outcome::Pass(detail)
+                } else {
+                    Outcome::violated(detail, drop - t, false)
+                }
+            }
+            RuleKind::Presence => Outcome::Skip("not a metric rule".into()),
+        }
+    }
+
+    fn no_baseline(&self, base: Option<Lookup>) -> Outcome {
+        let why = match base {
+            None => "no baseline eval",
+            Some(Lookup::NoSplit) => "the baseline has no such split",
+            Some(Lookup::NoClass) => {
+                // A class only in the candidate is new: drops do not apply to it.
+                return Outcome::Skip("new class: not in the baseline".into());
+            }
+            Some(Lookup::NoValue | Lookup::Value(_)) => "no value in the baseline",
+        };
+        match self.policy.missing.baseline {
+            MissingBaseline::FloorsOnly => {
+                Outcome::Skip(format!("{why}; missing.baseline is floors_only"))
+            }
+            MissingBaseline::Fail => Outcome::violated(
+                format!("{why} to compare against; missing.baseline is fail"),
+                f64::INFINITY,
+                false,
+            ),
+        }
+    }
+}
+
+enum Outcome {
+    Pass(String),
+    Skip(String),
+    Violated {
+        message: String,
+        excess: f64,
+        /// Never worse than a warning, whatever the rule's severity.
+        soft: bool,
+    },
+}
+
+impl Outcome {
+    fn violated(message: String, excess: f64, soft: bool) -> Outcome {
+        Outcome::Violated {
+            message,
+            excess,
+            soft,
+        }
+    }
+}
+
+fn size_layers<'r>(sizes: impl Iterator<Item = &'r [SizeRules]>, size: Size) -> Layers<'r> {
+    sizes
+        .flat_map(|list| list.iter().filter(move |s| s.size == size))
+        .map(|s| s.metrics.as_slice())
+        .collect()
+}
+
+/// The class rules that match `class`: globs first, then exact names, each in split order
+/// ("*" before the named split) and then file order. Later ones win.
+fn class_rules<'r>(sets: &[&'r SplitRules], class: &str) -> Vec<&'r ClassRules> {
+    let all = || sets.iter().flat_map(|s| s.classes.iter());
+    all()
+        .filter(|c| !c.pattern.is_exact() && c.pattern.matches(class))
+        .chain(all().filter(|c| c.pattern.is_exact() && c.pattern.matches(class)))
+        .collect()
+}
+
+fn presence(
+    split: &str,
+    class: Option<&str>,
+    severity: Severity,
+    status: Status,
+    message: String,
+    line: u32,
+) -> Check {
+    let scope = class.map_or(Scope::Split, |c| Scope::Class(c.to_owned()));
+    Check {
+        id: check_id(split, &scope, None, RuleKind::Presence),
+        split: split.to_owned(),
+        class: class.map(str::to_owned),
+        size: None,
+        metric: None,
+        rule: RuleKind::Presence,
+        severity,
+        status,
+        candidate: None,
+        baseline: None,
+        delta: None,
+        threshold: None,
+        message,
+        line: Some(line),
+        excess: if status == Status::Skip {
+            0.0
+        } else {
+            f64::INFINITY
+        },
+    }
+}
+
+/// `split/class/NAME/size/SIZE/metric/rule`, with `%` and `/` in names percent-encoded so
+/// that ids stay unique whatever the names.
+fn check_id(split: &str, scope: &Scope, metric: Option<Metric>, rule: RuleKind) -> String {
+    let enc = |s: &str| s.replace('%', "%25").replace('/', "%2F");
+    let mut id = enc(split);
+    if let Some(c) = scope.class() {
+        id.push_str("/class/");
+        id.push_str(&enc(c));
+    }
+    if let Some(s) = scope.size() {
+        id.push_str("/size/");
+        id.push_str(s.name());
+    }
+    if let Some(m) = metric {
+        id.push('/');
+        id.push_str(m.name());
+    }
+    id.push('/');
+    id.push_str(rule.name());
+    id
+}
+
+fn apply_waivers(waivers: &[Waiver], checks: &mut [Check], today: NaiveDate) -> Vec<WaiverOutcome> {
+    let mut outcomes: Vec<WaiverOutcome> = waivers
+        .iter()
+        .map(|w| WaiverOutcome {
+            scope: waiver_scope(w),
+            reason: w.reason.clone(),
+            until: w.until,
+            expired: today > w.until,
+            matched: 0,
+            line: w.span.line,
+        })
+        .collect();
+    for check in checks.iter_mut() {
+        if !matches!(check.status, Status::Fail | Status::Warn) {
+            continue;
+        }
+        let covers = |w: &Waiver| {
+            w.split.matches(&check.split)
+                && w.class
+                    .as_ref()
+                    .is_none_or(|p| check.class.as_deref().is_some_and(|c| p.matches(c)))
+                && w.metric.is_none_or(|m| check.metric == Some(m))
+        };
+        let mut expired_note = None;
+        for (i, w) in waivers.iter().enumerate() {
+            if !covers(w) {
+                continue;
+            }
+            outcomes[i].matched += 1;
+            if outcomes[i].expired {
+                expired_note.get_or_insert(format!(
+                    "; a waiver expired on {} (policy line {})",
+                    w.until, w.span.line
+                ));
+            } else {
+                check.status = Status::Waived;
+                check.message = format!(
+                    "{}; waived until {} (policy line {}): {}",
+                    check.message, w.until, w.span.line, w.reason
+                );
+                expired_note = None;
+                break;
+            }
+        }
+        if let Some(note) = expired_note {
+            check.message.push_str(&note);
+        }
+    }
+    outcomes
+}
+
+fn waiver_scope(w: &Waiver) -> String {
+    let mut s = match &w.split {
+        SplitSelector::All => "every split".to_owned(),
+        SplitSelector::Name(n) => format!("split {n:?}"),
+    };
+    if let Some(c) = &w.class {
+        s.push_str(&format!(", class {:?}", c.text()));
+    }
+    if let Some(m) = w.metric {
+        s.push_str(&format!(", {m}"));
+    }
+    s
+}
+
+/// A metric value for people: four decimals.
+pub fn f4(v: f64) -> String {
+    format!("{v:.4}")
+}
+
+/// A signed difference for people: `+0.0100`, `-0.0140`.
+pub fn signed4(v: f64) -> String {
+    // -0.0000 reads as a drop; show no sign for a change that rounds to nothing.
+    if v.abs() < 0.00005 {
+        "±0.0000".to_owned()
+    } else {
+        format!("{v:+.4}")
+    }
+}
+
+fn pct(v: f64) -> String {
+    format!("{:+.2}%", v * 100.0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,39 @@
+//! evalgate: a regression gate for computer-vision model evaluations.
+//!
+//! The library is a pipeline: [`source`] reads eval bytes, [`model`] parses them into an
+//! [`Eval`], [`policy`] reads the YAML policy, [`gate`] compares the two evals under the policy,
+//! and [`report`] renders the result as JSON, JUnit XML or Markdown. It never prints and never
+//! exits; the `evalgate` binary does both.
+//!
+//! ```
+//! use evalgate::{GateOptions, Verdict, evaluate, parse_eval, parse_policy};
+//!
+//! let (policy, _warnings) = parse_policy(
+//!     "version: 1\nsplits:\n  valid:\n    map50_95: {min: 0.70, max_drop: 0.01}\n",
+//! )?;
+//! let baseline = parse_eval(br#"{"splits": {"valid": {"map50_95": 0.74}}}"#)?;
+//! let candidate = parse_eval(br#"{"splits": {"valid": {"map50_95": 0.71}}}"#)?;
+//! let options = GateOptions { strict: false, today: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() };
+//! let report = evaluate(&policy, Some(&baseline), &candidate, &options);
+//! // 0.71 clears the 0.70 floor but dropped 0.03, more than the allowed 0.01.
+//! assert_eq!(report.verdict, Verdict::Fail);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+#![warn(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::exit,
+    clippy::unwrap_used
+)]
+
+pub mod gate;
+pub mod model;
+pub mod policy;
+pub mod report;
+pub mod source;
+
+pub use gate::{Check, GateOptions, GateReport, Status, Verdict, evaluate};
+pub use model::{Eval, parse_eval};
+pub use policy::{Policy, parse_policy};
+pub use report::{Format, ReportContext};

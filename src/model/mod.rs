@@ -1,0 +1,347 @@
+//! What an eval is, independent of any vendor's JSON.
+//!
+//! An [`Eval`] holds, per split, the split-level metrics, the metrics per object size, and the
+//! metrics per class (with their own object sizes). A metric that is `null` or absent in the
+//! source is simply absent here: the gate decides what absence means, the model does not.
+//!
+//! This module does no I/O; [`parse_eval`] turns bytes into an `Eval`.
+
+mod roboflow;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use roboflow::{ParseEvalError, parse_eval};
+
+/// The kind of model an eval measured. Decides which metrics exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Task {
+    /// Object detection and instance segmentation (Roboflow's `object-detection-like`).
+    ObjectDetection,
+    /// Semantic segmentation: pixel-level IoU, precision, recall and F1.
+    SemanticSegmentation,
+}
+
+impl Task {
+    /// Every task, in documentation order.
+    pub const ALL: [Task; 2] = [Task::ObjectDetection, Task::SemanticSegmentation];
+
+    /// The name used in policies and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::ObjectDetection => "object-detection",
+            Task::SemanticSegmentation => "semantic-segmentation",
+        }
+    }
+
+    /// Parses a policy `task:` value.
+    pub fn from_name(name: &str) -> Option<Task> {
+        Task::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The metrics a split, an object size, or a class has for this task.
+    pub fn metrics(self, level: Level) -> &'static [Metric] {
+        use Metric::{F1, Iou, Map50, Map50_95, Map75, Miou, OptimalThreshold, Precision, Recall};
+        match (self, level) {
+            (Task::ObjectDetection, _) => &[Map50, Map50_95, Map75],
+            (Task::SemanticSegmentation, Level::Split) => &[Miou, Precision, Recall, F1],
+            (Task::SemanticSegmentation, Level::Class) => {
+                &[Iou, Precision, Recall, F1, OptimalThreshold]
+            }
+            (Task::SemanticSegmentation, Level::Size) => &[],
+        }
+    }
+
+    /// Whether evals of this task report metrics per object size.
+    pub fn has_sizes(self) -> bool {
+        self == Task::ObjectDetection
+    }
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where in a split a metric lives; each level has its own set of metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// The split as a whole.
+    Split,
+    /// An object-size bucket, of the split or of a class.
+    Size,
+    /// One class.
+    Class,
+}
+
+/// A metric name, as written in policies and reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Metric {
+    /// mAP at IoU 0.5.
+    Map50,
+    /// mAP averaged over IoU 0.5 to 0.95.
+    Map50_95,
+    /// mAP at IoU 0.75.
+    Map75,
+    /// Mean IoU over the foreground classes (semantic segmentation, split level).
+    Miou,
+    /// IoU of one class (semantic segmentation).
+    Iou,
+    /// Precision.
+    Precision,
+    /// Recall.
+    Recall,
+    /// F1 score.
+    F1,
+    /// The confidence threshold at which a class's F1 peaks (semantic segmentation).
+    OptimalThreshold,
+}
+
+impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 9] = [
+        Metric::Map50,
+        Metric::Map50_95,
+        Metric::Map75,
+        Metric::Miou,
+        Metric::Iou,
+        Metric::Precision,
+        Metric::Recall,
+        Metric::F1,
+        Metric::OptimalThreshold,
+    ];
+
+    /// The name used in policies and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Map50 => "map50",
+            Metric::Map50_95 => "map50_95",
+            Metric::Map75 => "map75",
+            Metric::Miou => "miou",
+            Metric::Iou => "iou",
+            Metric::Precision => "precision",
+            Metric::Recall => "recall",
+            Metric::F1 => "f1",
+            Metric::OptimalThreshold => "optimal_threshold",
+        }
+    }
+
+    /// Parses a metric name as written in a policy.
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An object-size bucket (COCO area ranges, as Roboflow reports them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Size {
+    /// Small objects.
+    Small,
+    /// Medium objects.
+    Medium,
+    /// Large objects.
+    Large,
+}
+
+impl Size {
+    /// Every size, smallest first.
+    pub const ALL: [Size; 3] = [Size::Small, Size::Medium, Size::Large];
+
+    /// The name used in policies and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Size::Small => "small",
+            Size::Medium => "medium",
+            Size::Large => "large",
+        }
+    }
+
+    /// Parses a size name.
+    pub fn from_name(name: &str) -> Option<Size> {
+        Size::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The values of one scope. Absent and `null` are the same here.
+///
+/// A fixed array rather than a map: an eval with 10,000 classes holds 40,000 of these.
+#[derive(Clone, Copy, PartialEq)]
+pub struct Metrics {
+    // NaN marks "no value": the parser rejects NaN, so it never collides with data.
+    values: [f64; Metric::ALL.len()],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            values: [f64::NAN; Metric::ALL.len()],
+        }
+    }
+}
+
+impl Metrics {
+    /// The value of `metric`, if the eval has one.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        let v = self.values[metric.index()];
+        (!v.is_nan()).then_some(v)
+    }
+
+    /// Sets or clears the value of `metric`. NaN clears it.
+    pub fn set(&mut self, metric: Metric, value: Option<f64>) {
+        self.values[metric.index()] = value.unwrap_or(f64::NAN);
+    }
+
+    /// Whether no metric has a value.
+    pub fn is_empty(&self) -> bool {
+        self.values.iter().all(|v| v.is_nan())
+    }
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(
+                Metric::ALL
+                    .iter()
+                    .filter_map(|m| self.get(*m).map(|v| (m.name(), v))),
+            )
+            .finish()
+    }
+}
+
+/// Metrics for a scope, with its object-size buckets.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScopeMetrics {
+    /// The scope's own metrics.
+    pub metrics: Metrics,
+    /// Per object size; all empty for semantic segmentation.
+    pub sizes: [Metrics; 3],
+}
+
+impl ScopeMetrics {
+    /// The metrics of one size bucket.
+    pub fn size(&self, size: Size) -> &Metrics {
+        &self.sizes[size as usize]
+    }
+}
+
+/// One split of an eval.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SplitEval {
+    /// The split as a whole, with its object sizes.
+    pub overall: ScopeMetrics,
+    /// Per class, ordered by name.
+    pub classes: BTreeMap<String, ScopeMetrics>,
+}
+
+/// One evaluation of one model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Eval {
+    /// What kind of model was evaluated.
+    pub task: Task,
+    /// Splits by name (`train`, `valid`, `test` in practice), ordered by name.
+    pub splits: BTreeMap<String, SplitEval>,
+}
+
+/// What part of a split a check looks at.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// The split as a whole.
+    Split,
+    /// One object size of the split.
+    Size(Size),
+    /// One class.
+    Class(String),
+    /// One object size of one class.
+    ClassSize(String, Size),
+}
+
+impl Scope {
+    /// The class this scope is about, if any.
+    pub fn class(&self) -> Option<&str> {
+        match self {
+            Scope::Class(c) | Scope::ClassSize(c, _) => Some(c),
+            Scope::Split | Scope::Size(_) => None,
+        }
+    }
+
+    /// The object size this scope is about, if any.
+    pub fn size(&self) -> Option<Size> {
+        match self {
+            Scope::Size(s) | Scope::ClassSize(_, s) => Some(*s),
+            Scope::Split | Scope::Class(_) => None,
+        }
+    }
+
+    /// Which set of metrics applies here.
+    pub fn level(&self) -> Level {
+        match self {
+            Scope::Split => Level::Split,
+            Scope::Size(_) | Scope::ClassSize(..) => Level::Size,
+            Scope::Class(_) => Level::Class,
+        }
+    }
+}
+
+/// The result of looking a value up in an eval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Lookup {
+    /// The eval has no such split.
+    NoSplit,
+    /// The split has no such class.
+    NoClass,
+    /// The scope exists but the metric is `null` or absent.
+    NoValue,
+    /// The value.
+    Value(f64),
+}
+
+impl Lookup {
+    /// The value, if there is one.
+    pub fn value(self) -> Option<f64> {
+        match self {
+            Lookup::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl Eval {
+    /// Looks up one metric of one scope of one split.
+    pub fn lookup(&self, split: &str, scope: &Scope, metric: Metric) -> Lookup {
+        let Some(s) = self.splits.get(split) else {
+            return Lookup::NoSplit;
+        };
+        let metrics = match scope {
+            Scope::Split => &s.overall.metrics,
+            Scope::Size(size) => s.overall.size(*size),
+            Scope::Class(c) | Scope::ClassSize(c, _) => {
+                let Some(class) = s.classes.get(c) else {
+                    return Lookup::NoClass;
+                };
+                match scope.size() {
+                    Some(size) => class.size(size),
+                    None => &class.metrics,
+                }
+            }
+        };
+        metrics.get(metric).map_or(Lookup::NoValue, Lookup::Value)
+    }
+}

@@ -1,0 +1,172 @@
+//! Problems found in a policy, as plain data. The binary decides how to show them.
+
+use std::fmt;
+
+/// A position in the policy file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+    /// Byte offset of the start, when known.
+    pub offset: Option<usize>,
+    /// Length in bytes, when known.
+    pub len: Option<usize>,
+}
+
+/// How bad a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DiagnosticLevel {
+    /// The policy cannot be used.
+    Error,
+    /// The policy works, but probably not as its author meant.
+    Warning,
+}
+
+/// One problem with a policy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub level: DiagnosticLevel,
+    /// A stable kebab-case code, listed in docs/diagnostics.md.
+    pub code: &'static str,
+    /// What is wrong, as a lowercase sentence fragment.
+    pub message: String,
+    /// Where, when it can be pinned down.
+    pub span: Option<Span>,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub(crate) fn error(
+        code: &'static str,
+        message: impl Into<String>,
+        span: Option<Span>,
+    ) -> Self {
+        Diagnostic {
+            level: DiagnosticLevel::Error,
+            code,
+            message: message.into(),
+            span,
+            help: None,
+        }
+    }
+
+    pub(crate) fn warning(
+        code: &'static str,
+        message: impl Into<String>,
+        span: Option<Span>,
+    ) -> Self {
+        Diagnostic {
+            level: DiagnosticLevel::Warning,
+            ..Diagnostic::error(code, message, span)
+        }
+    }
+
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Whether this diagnostic makes the policy unusable.
+    pub fn is_error(&self) -> bool {
+        self.level == DiagnosticLevel::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = self.span {
+            write!(f, "line {}, column {}: ", s.line, s.column)?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, " ({help})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A policy that cannot be used, with every problem found in it.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{} in the policy", count(.diagnostics))]
+pub struct PolicyError {
+    /// Every diagnostic, errors and warnings, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+fn count(diags: &[Diagnostic]) -> String {
+    let n = diags.iter().filter(|d| d.is_error()).count();
+    if n == 1 {
+        "1 error".into()
+    } else {
+        format!("{n} errors")
+    }
+}
+
+/// Gathers diagnostics while validation keeps going.
+#[derive(Default)]
+pub(crate) struct Diagnostics {
+    list: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub(crate) fn push(&mut self, d: Diagnostic) {
+        self.list.push(d);
+    }
+
+    pub(crate) fn has_errors(&self) -> bool {
+        self.list.iter().any(Diagnostic::is_error)
+    }
+
+    /// `Ok` with the warnings when there is no error, else every diagnostic.
+    pub(crate) fn finish<T>(mut self, value: T) -> Result<(T, Vec<Diagnostic>), PolicyError> {
+        self.list
+            .sort_by_key(|d| d.span.map_or((0, 0), |s| (s.line, s.column)));
+        if self.has_errors() {
+            Err(PolicyError {
+                diagnostics: self.list,
+            })
+        } else {
+            Ok((value, self.list))
+        }
+    }
+}
+
+/// The closest candidate to a misspelled `name`, if one is close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let lowered = name.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| {
+            let score = strsim::normalized_damerau_levenshtein(&lowered, &c.to_lowercase())
+                .max(strsim::jaro_winkler(&lowered, &c.to_lowercase()) - 0.1);
+            (score, c)
+        })
+        .filter(|(score, _)| *score >= 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let metrics = ["map50", "map50_95", "map75"];
+        assert_eq!(did_you_mean("map50-95", metrics), Some("map50_95"));
+        assert_eq!(did_you_mean("mAP50", metrics), Some("map50"));
+        assert_eq!(did_you_mean("recall", metrics), None);
+        assert_eq!(
+            did_you_mean("Car-rim", ["Car-rims", "music-note"]),
+            Some("Car-rims")
+        );
+        assert_eq!(did_you_mean("bus", ["Car-rims", "music-note"]), None);
+    }
+}

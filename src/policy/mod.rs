@@ -1,0 +1,437 @@
+//! The YAML policy: what a model must reach, per split, object size and class.
+//!
+//! [`parse_policy`] reads the text in two phases: YAML into a positioned node tree (`node`),
+//! then that tree into a checked [`Policy`] (`validate`), collecting every problem on the way.
+//! [`Policy::check_names`] then checks the names the policy uses against the evals it will
+//! judge. Nothing here reads files or the clock.
+
+mod diagnostic;
+mod node;
+mod validate;
+
+use chrono::NaiveDate;
+use globset::GlobMatcher;
+
+use crate::model::{Eval, Level, Metric, Size, Task};
+
+pub use diagnostic::{Diagnostic, DiagnosticLevel, PolicyError, Span};
+pub(crate) use diagnostic::{Diagnostics, did_you_mean};
+
+/// Parses and validates a policy. Warnings come back with the policy; errors, all of them,
+/// in the `Err`.
+pub fn parse_policy(text: &str) -> Result<(Policy, Vec<Diagnostic>), PolicyError> {
+    let root = node::parse(text).map_err(|d| PolicyError {
+        diagnostics: vec![d],
+    })?;
+    validate::validate(&root)
+}
+
+/// A validated policy (version 1).
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// The task both evals must have, if the policy says.
+    pub task: Option<Task>,
+    /// Where `task` was set.
+    pub task_span: Option<Span>,
+    /// Rule fields every rule inherits.
+    pub defaults: Rule,
+    /// How absent data is treated.
+    pub missing: Missing,
+    /// Rules per split, in file order.
+    pub splits: Vec<SplitRules>,
+    /// Accountable, expiring exceptions.
+    pub waivers: Vec<Waiver>,
+}
+
+/// The `missing:` block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Missing {
+    /// No baseline eval, or the baseline lacks the value.
+    pub baseline: MissingBaseline,
+    /// A class in the baseline that is gone from the candidate.
+    pub class: MissingClass,
+    /// A value in the baseline that is null or absent in the candidate.
+    pub metric: MissingMetric,
+}
+
+impl Default for Missing {
+    fn default() -> Self {
+        Missing {
+            baseline: MissingBaseline::FloorsOnly,
+            class: MissingClass::Fail,
+            metric: MissingMetric::Fail,
+        }
+    }
+}
+
+/// `missing.baseline`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingBaseline {
+    /// Drop rules are skipped; floors still apply.
+    FloorsOnly,
+    /// Drop rules fail.
+    Fail,
+}
+
+/// `missing.class`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingClass {
+    /// A removed class fails the gate.
+    Fail,
+    /// A removed class is a warning.
+    Warn,
+    /// A removed class is reported as skipped.
+    Ignore,
+}
+
+/// `missing.metric`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingMetric {
+    /// The check fails.
+    Fail,
+    /// The check warns.
+    Warn,
+    /// The check is skipped.
+    Skip,
+}
+
+/// How much a failed rule matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Failing it fails the gate.
+    Fail,
+    /// Failing it is reported but passes the gate (unless `--strict`).
+    Warn,
+}
+
+impl Severity {
+    /// The name used in policies and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Fail => "fail",
+            Severity::Warn => "warn",
+        }
+    }
+}
+
+/// A value from the policy with the line that set it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Field<T> {
+    /// The value.
+    pub value: T,
+    /// The 1-based policy line it came from.
+    pub line: u32,
+}
+
+/// The fields of one rule. Every field is optional: rules merge field by field.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rule {
+    /// candidate ≥ min.
+    pub min: Option<Field<f64>>,
+    /// candidate ≤ max.
+    pub max: Option<Field<f64>>,
+    /// baseline − candidate ≤ max_drop.
+    pub max_drop: Option<Field<f64>>,
+    /// (baseline − candidate) / baseline ≤ max_drop_rel.
+    pub max_drop_rel: Option<Field<f64>>,
+    /// fail or warn.
+    pub severity: Option<Field<Severity>>,
+}
+
+impl Rule {
+    /// `self` with every field that `over` sets replaced by `over`'s.
+    pub fn overlay(self, over: &Rule) -> Rule {
+        Rule {
+            min: over.min.or(self.min),
+            max: over.max.or(self.max),
+            max_drop: over.max_drop.or(self.max_drop),
+            max_drop_rel: over.max_drop_rel.or(self.max_drop_rel),
+            severity: over.severity.or(self.severity),
+        }
+    }
+
+    /// Whether any threshold is set.
+    pub fn has_threshold(&self) -> bool {
+        self.min.is_some()
+            || self.max.is_some()
+            || self.max_drop.is_some()
+            || self.max_drop_rel.is_some()
+    }
+}
+
+/// A rule for one metric.
+#[derive(Clone, Debug)]
+pub struct MetricRule {
+    /// The metric.
+    pub metric: Metric,
+    /// Where the metric key is.
+    pub span: Span,
+    /// Its fields.
+    pub rule: Rule,
+}
+
+/// A split selector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SplitSelector {
+    /// `"*"`: every split in the candidate.
+    All,
+    /// One split by name.
+    Name(String),
+}
+
+impl SplitSelector {
+    /// Whether this selector covers `split`.
+    pub fn matches(&self, split: &str) -> bool {
+        match self {
+            SplitSelector::All => true,
+            SplitSelector::Name(n) => n == split,
+        }
+    }
+}
+
+/// Rules for one split selector.
+#[derive(Clone, Debug)]
+pub struct SplitRules {
+    /// Which split(s).
+    pub selector: SplitSelector,
+    /// Where the split key is.
+    pub span: Span,
+    /// Split-level metric rules.
+    pub metrics: Vec<MetricRule>,
+    /// Split-level object-size rules.
+    pub sizes: Vec<SizeRules>,
+    /// Class rules.
+    pub classes: Vec<ClassRules>,
+}
+
+/// Rules for one object size.
+#[derive(Clone, Debug)]
+pub struct SizeRules {
+    /// The size.
+    pub size: Size,
+    /// Where the size key is.
+    pub span: Span,
+    /// Metric rules.
+    pub metrics: Vec<MetricRule>,
+}
+
+/// A class name or a glob over class names.
+#[derive(Clone, Debug)]
+pub enum ClassPattern {
+    /// A name with no glob characters: matches that class only.
+    Exact(String),
+    /// A glob (`*`, `?`, `[...]`).
+    Glob {
+        /// The pattern as written.
+        text: String,
+        /// The compiled pattern.
+        matcher: GlobMatcher,
+    },
+}
+
+impl ClassPattern {
+    pub(crate) fn new(text: &str) -> Result<ClassPattern, globset::Error> {
+        if text.contains(['*', '?', '[', ']', '{', '}']) {
+            let glob = globset::GlobBuilder::new(text)
+                .literal_separator(false)
+                .backslash_escape(true)
+                .build()?;
+            Ok(ClassPattern::Glob {
+                text: text.to_owned(),
+                matcher: glob.compile_matcher(),
+            })
+        } else {
+            Ok(ClassPattern::Exact(text.to_owned()))
+        }
+    }
+
+    /// Whether this pattern covers `class`.
+    pub fn matches(&self, class: &str) -> bool {
+        match self {
+            ClassPattern::Exact(name) => name == class,
+            ClassPattern::Glob { matcher, .. } => matcher.is_match(class),
+        }
+    }
+
+    /// Whether this is an exact name (which overrides globs).
+    pub fn is_exact(&self) -> bool {
+        matches!(self, ClassPattern::Exact(_))
+    }
+
+    /// The pattern as written.
+    pub fn text(&self) -> &str {
+        match self {
+            ClassPattern::Exact(t) | ClassPattern::Glob { text: t, .. } => t,
+        }
+    }
+}
+
+/// Rules for a class pattern.
+#[derive(Clone, Debug)]
+pub struct ClassRules {
+    /// Which classes.
+    pub pattern: ClassPattern,
+    /// Where the class key is.
+    pub span: Span,
+    /// Class-level metric rules.
+    pub metrics: Vec<MetricRule>,
+    /// Class × object-size rules.
+    pub sizes: Vec<SizeRules>,
+}
+
+/// An accountable, expiring exception.
+#[derive(Clone, Debug)]
+pub struct Waiver {
+    /// Which split(s).
+    pub split: SplitSelector,
+    /// Which classes, if narrowed.
+    pub class: Option<ClassPattern>,
+    /// Which metric, if narrowed.
+    pub metric: Option<Metric>,
+    /// Why.
+    pub reason: String,
+    /// The last day it waives.
+    pub until: NaiveDate,
+    /// Where the waiver starts.
+    pub span: Span,
+}
+
+impl Policy {
+    /// Checks the names the policy uses against the evals it will judge: the task, metric
+    /// names for that task, and split and class names that exist in neither eval.
+    ///
+    /// Call it after both evals are loaded and found comparable.
+    pub fn check_names(&self, task: Task, evals: &[&Eval]) -> Vec<Diagnostic> {
+        let mut diags = Diagnostics::default();
+        let split_names: Vec<&str> = {
+            let mut v: Vec<&str> = evals
+                .iter()
+                .flat_map(|e| e.splits.keys().map(String::as_str))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        for split in &self.splits {
+            if let SplitSelector::Name(name) = &split.selector
+                && !split_names.contains(&name.as_str())
+            {
+                diags.push(unknown_name("split", name, split.span, &split_names));
+            }
+            check_metrics(&mut diags, task, Level::Split, &split.metrics);
+            for size in &split.sizes {
+                check_size_task(&mut diags, task, size);
+                check_metrics(&mut diags, task, Level::Size, &size.metrics);
+            }
+            for class in &split.classes {
+                check_metrics(&mut diags, task, Level::Class, &class.metrics);
+                for size in &class.sizes {
+                    check_size_task(&mut diags, task, size);
+                    check_metrics(&mut diags, task, Level::Size, &size.metrics);
+                }
+                let classes = class_names(evals, &split.selector);
+                match &class.pattern {
+                    ClassPattern::Exact(name) if !classes.contains(&name.as_str()) => {
+                        diags.push(unknown_name("class", name, class.span, &classes));
+                    }
+                    ClassPattern::Glob { text, .. }
+                        if !classes.iter().any(|c| class.pattern.matches(c)) =>
+                    {
+                        diags.push(Diagnostic::warning(
+                            "glob-matches-nothing",
+                            format!("class pattern {text:?} matches no class in the evals; its rules check nothing"),
+                            Some(class.span),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for waiver in &self.waivers {
+            if let SplitSelector::Name(name) = &waiver.split
+                && !split_names.contains(&name.as_str())
+            {
+                diags.push(unknown_name("split", name, waiver.span, &split_names));
+            }
+            if let Some(ClassPattern::Exact(name)) = &waiver.class {
+                let classes = class_names(evals, &waiver.split);
+                if !classes.contains(&name.as_str()) {
+                    diags.push(unknown_name("class", name, waiver.span, &classes));
+                }
+            }
+        }
+        let (_, list) = match diags.finish(()) {
+            Ok(ok) => ok,
+            Err(e) => ((), e.diagnostics),
+        };
+        list
+    }
+}
+
+fn class_names<'a>(evals: &[&'a Eval], split: &SplitSelector) -> Vec<&'a str> {
+    let mut v: Vec<&str> = evals
+        .iter()
+        .flat_map(|e| e.splits.iter())
+        .filter(|(name, _)| split.matches(name))
+        .flat_map(|(_, s)| s.classes.keys().map(String::as_str))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn unknown_name(what: &str, name: &str, span: Span, known: &[&str]) -> Diagnostic {
+    let d = Diagnostic::error(
+        if what == "split" {
+            "unknown-split"
+        } else {
+            "unknown-class"
+        },
+        format!("{what} {name:?} is in neither eval"),
+        Some(span),
+    );
+    match did_you_mean(name, known.iter().copied()) {
+        Some(s) => d.with_help(format!("did you mean {s:?}?")),
+        None if known.is_empty() => d.with_help(format!("the evals have no {what}es")),
+        None => d.with_help(format!(
+            "the evals have {} {what}es; check the spelling, or use a glob",
+            known.len()
+        )),
+    }
+}
+
+fn check_size_task(diags: &mut Diagnostics, task: Task, size: &SizeRules) {
+    if !task.has_sizes() {
+        diags.push(
+            Diagnostic::error(
+                "sizes-not-in-task",
+                format!("{task} evals have no object sizes"),
+                Some(size.span),
+            )
+            .with_help("remove the `sizes` block"),
+        );
+    }
+}
+
+fn check_metrics(diags: &mut Diagnostics, task: Task, level: Level, rules: &[MetricRule]) {
+    let known = task.metrics(level);
+    for rule in rules {
+        // Sizes in a task without them are reported once, by `check_size_task`.
+        if !known.contains(&rule.metric) && (level != Level::Size || task.has_sizes()) {
+            let names: Vec<&str> = known.iter().map(|m| m.name()).collect();
+            let where_ = match level {
+                Level::Split => "split",
+                Level::Size => "object size",
+                Level::Class => "class",
+            };
+            diags.push(
+                Diagnostic::error(
+                    "metric-not-in-task",
+                    format!("{task} evals have no {where_}-level {}", rule.metric),
+                    Some(rule.span),
+                )
+                .with_help(format!("{where_}-level metrics here: {}", names.join(", "))),
+            );
+        }
+    }
+}

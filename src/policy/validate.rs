@@ -1,0 +1,737 @@
+//! Node tree → [`Policy`], collecting every problem instead of stopping at the first.
+
+use chrono::NaiveDate;
+
+use super::node::{Key, Kind, Node};
+use super::{
+    ClassPattern, ClassRules, Diagnostic, Diagnostics, Field, MetricRule, Missing, MissingBaseline,
+    MissingClass, MissingMetric, Policy, PolicyError, Rule, Severity, SizeRules, SplitRules,
+    SplitSelector, Waiver, did_you_mean,
+};
+use crate::model::{Level, Metric, Size, Task};
+
+const TOP_KEYS: &[&str] = &[
+    "version", "task", "defaults", "missing", "splits", "waivers",
+];
+const RULE_KEYS: &[&str] = &["min", "max", "max_drop", "max_drop_rel", "severity"];
+const MISSING_KEYS: &[&str] = &["baseline", "class", "metric"];
+const WAIVER_KEYS: &[&str] = &["split", "class", "metric", "reason", "until"];
+
+pub(crate) fn validate(root: &Node) -> Result<(Policy, Vec<Diagnostic>), PolicyError> {
+    let mut v = Validator {
+        diags: Diagnostics::default(),
+        task: None,
+    };
+    let policy = v.policy(root);
+    v.diags.finish(policy)
+}
+
+struct Validator {
+    diags: Diagnostics,
+    task: Option<Task>,
+}
+
+impl Validator {
+    fn error(&mut self, code: &'static str, message: String, span: super::Span) {
+        self.diags
+            .push(Diagnostic::error(code, message, Some(span)));
+    }
+
+    fn map<'n>(&mut self, node: &'n Node, what: &str) -> &'n [(Key, Node)] {
+        match &node.kind {
+            Kind::Map(entries) => entries,
+            // An empty block (`defaults:` with nothing under it) reads as null.
+            Kind::Null => &[],
+            other => {
+                self.error(
+                    "wrong-type",
+                    format!("{what} must be a mapping, found {}", other.describe()),
+                    node.span,
+                );
+                &[]
+            }
+        }
+    }
+
+    fn unknown_key(&mut self, key: &Key, known: &[&str], context: &str) {
+        let mut d = Diagnostic::error(
+            "unknown-key",
+            format!("unknown key {:?} in {context}", key.name),
+            Some(key.span),
+        );
+        d = match did_you_mean(&key.name, known.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(format!("expected one of: {}", known.join(", "))),
+        };
+        self.diags.push(d);
+    }
+
+    fn policy(&mut self, root: &Node) -> Policy {
+        let entries = match &root.kind {
+            Kind::Map(e) => e.as_slice(),
+            Kind::Null => {
+                self.diags.push(
+                    Diagnostic::error("empty-policy", "the policy is empty", Some(root.span))
+                        .with_help("start it with `version: 1`; see docs/policy.md"),
+                );
+                return Policy {
+                    task: None,
+                    task_span: None,
+                    defaults: Rule::default(),
+                    missing: Missing::default(),
+                    splits: Vec::new(),
+                    waivers: Vec::new(),
+                };
+            }
+            other => {
+                self.error(
+                    "wrong-type",
+                    format!("a policy must be a mapping, found {}", other.describe()),
+                    root.span,
+                );
+                &[]
+            }
+        };
+        let find = |name: &str| entries.iter().find(|(k, _)| k.name == name);
+        for (key, _) in entries {
+            if !TOP_KEYS.contains(&key.name.as_str()) {
+                self.unknown_key(key, TOP_KEYS, "the policy");
+            }
+        }
+
+        match find("version") {
+            None => self.diags.push(
+                Diagnostic::error(
+                    "missing-version",
+                    "the policy has no `version`",
+                    Some(root.span),
+                )
+                .with_help("add `version: 1` at the top"),
+            ),
+            Some((_, n)) => {
+                if !matches!(n.kind, Kind::Number(v) if v == 1.0) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "unsupported-version",
+                            format!("unsupported policy version: {}", n.kind.describe()),
+                            Some(n.span),
+                        )
+                        .with_help("this evalgate understands `version: 1`"),
+                    );
+                }
+            }
+        }
+
+        let mut task_span = None;
+        if let Some((_, n)) = find("task") {
+            task_span = Some(n.span);
+            self.task = self
+                .enumerated(n, "task", &["object-detection", "semantic-segmentation"])
+                .and_then(Task::from_name);
+        }
+
+        let defaults = match find("defaults") {
+            Some((_, n)) => self.rule(n, "`defaults`", false),
+            None => Rule::default(),
+        };
+        let missing = match find("missing") {
+            Some((_, n)) => self.missing(n),
+            None => Missing::default(),
+        };
+        let mut splits = Vec::new();
+        if let Some((_, n)) = find("splits") {
+            for (key, node) in self.map(n, "`splits`") {
+                splits.push(self.split(key, node));
+            }
+        }
+        let mut waivers = Vec::new();
+        if let Some((_, n)) = find("waivers") {
+            match &n.kind {
+                Kind::Seq(items) => {
+                    for item in items {
+                        if let Some(w) = self.waiver(item) {
+                            waivers.push(w);
+                        }
+                    }
+                }
+                Kind::Null => {}
+                other => self.error(
+                    "wrong-type",
+                    format!("`waivers` must be a list, found {}", other.describe()),
+                    n.span,
+                ),
+            }
+        }
+        Policy {
+            task: self.task,
+            task_span,
+            defaults,
+            missing,
+            splits,
+            waivers,
+        }
+    }
+
+    /// A string that must be one of `allowed`.
+    fn enumerated<'a>(&mut self, node: &Node, what: &str, allowed: &[&'a str]) -> Option<&'a str> {
+        let found = match &node.kind {
+            Kind::Str(s) => s.as_str(),
+            other => {
+                self.diags.push(Diagnostic::error(
+                    "invalid-value",
+                    format!(
+                        "`{what}` must be one of {}, found {}",
+                        allowed.join(" | "),
+                        other.describe()
+                    ),
+                    Some(node.span),
+                ));
+                return None;
+            }
+        };
+        if let Some(ok) = allowed.iter().find(|a| **a == found) {
+            return Some(ok);
+        }
+        let mut d = Diagnostic::error(
+            "invalid-value",
+            format!(
+                "`{what}` must be one of {}, found {found:?}",
+                allowed.join(" | ")
+            ),
+            Some(node.span),
+        );
+        if let Some(s) = did_you_mean(found, allowed.iter().copied()) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        }
+        self.diags.push(d);
+        None
+    }
+
+    fn missing(&mut self, node: &Node) -> Missing {
+        let mut m = Missing::default();
+        for (key, value) in self.map(node, "`missing`") {
+            match key.name.as_str() {
+                "baseline" => {
+                    match self.enumerated(value, "missing.baseline", &["floors_only", "fail"]) {
+                        Some("floors_only") => m.baseline = MissingBaseline::FloorsOnly,
+                        Some(_) => m.baseline = MissingBaseline::Fail,
+                        None => {}
+                    }
+                }
+                "class" => {
+                    match self.enumerated(value, "missing.class", &["fail", "warn", "ignore"]) {
+                        Some("fail") => m.class = MissingClass::Fail,
+                        Some("warn") => m.class = MissingClass::Warn,
+                        Some(_) => m.class = MissingClass::Ignore,
+                        None => {}
+                    }
+                }
+                "metric" => {
+                    match self.enumerated(value, "missing.metric", &["fail", "warn", "skip"]) {
+                        Some("fail") => m.metric = MissingMetric::Fail,
+                        Some("warn") => m.metric = MissingMetric::Warn,
+                        Some(_) => m.metric = MissingMetric::Skip,
+                        None => {}
+                    }
+                }
+                _ => self.unknown_key(key, MISSING_KEYS, "`missing`"),
+            }
+        }
+        m
+    }
+
+    /// A rule: a bare number (shorthand for `{min: N}`) or a mapping of rule fields.
+    fn rule(&mut self, node: &Node, context: &str, bare_allowed: bool) -> Rule {
+        let mut rule = Rule::default();
+        match &node.kind {
+            Kind::Number(_) if bare_allowed => {
+                rule.min = self.fraction(node, "min");
+                return rule;
+            }
+            Kind::Map(_) | Kind::Null => {}
+            other => {
+                self.error(
+                    "wrong-type",
+                    format!(
+                        "{context} must be a number (a `min`) or a mapping of rule fields, found {}",
+                        other.describe()
+                    ),
+                    node.span,
+                );
+                return rule;
+            }
+        }
+        let entries = self.map(node, context);
+        for (key, value) in entries {
+            match key.name.as_str() {
+                "min" => rule.min = self.fraction(value, "min"),
+                "max" => rule.max = self.fraction(value, "max"),
+                "max_drop" => rule.max_drop = self.fraction(value, "max_drop"),
+                "max_drop_rel" => rule.max_drop_rel = self.fraction(value, "max_drop_rel"),
+                "severity" => {
+                    rule.severity =
+                        self.enumerated(value, "severity", &["fail", "warn"])
+                            .map(|s| Field {
+                                value: if s == "fail" {
+                                    Severity::Fail
+                                } else {
+                                    Severity::Warn
+                                },
+                                line: value.span.line,
+                            });
+                }
+                _ => self.unknown_key(key, RULE_KEYS, context),
+            }
+        }
+        if bare_allowed && entries.is_empty() {
+            self.diags.push(
+                Diagnostic::error(
+                    "empty-rule",
+                    format!("{context} sets nothing"),
+                    Some(node.span),
+                )
+                .with_help("add `min`, `max`, `max_drop` or `max_drop_rel`"),
+            );
+        }
+        if let (Some(min), Some(max)) = (rule.min, rule.max)
+            && min.value > max.value
+        {
+            self.diags.push(Diagnostic::error(
+                "min-above-max",
+                format!(
+                    "{context} can never pass: min {} is above max {}",
+                    min.value, max.value
+                ),
+                Some(node.span),
+            ));
+        }
+        rule
+    }
+
+    fn fraction(&mut self, node: &Node, field: &str) -> Option<Field<f64>> {
+        match node.kind {
+            Kind::Number(v) if (0.0..=1.0).contains(&v) => Some(Field {
+                value: v,
+                line: node.span.line,
+            }),
+            Kind::Number(v) => {
+                let mut d = Diagnostic::error(
+                    "not-a-fraction",
+                    format!(
+                        "`{field}: {v}` is outside [0, 1]: thresholds are fractions, in the unit of the metric"
+                    ),
+                    Some(node.span),
+                );
+                if (1.0..=100.0).contains(&v) {
+                    d = d.with_help(format!("for {v}% write `{field}: {}`", v / 100.0));
+                }
+                self.diags.push(d);
+                None
+            }
+            ref other => {
+                self.error(
+                    "wrong-type",
+                    format!(
+                        "`{field}` must be a number in [0, 1], found {}",
+                        other.describe()
+                    ),
+                    node.span,
+                );
+                None
+            }
+        }
+    }
+
+    fn metric(&mut self, key: &Key, level: Level, keys_here: &[&str]) -> Option<Metric> {
+        if let Some(m) = Metric::from_name(&key.name) {
+            if let Some(task) = self.task
+                && !task.metrics(level).contains(&m)
+                && (level != Level::Size || task.has_sizes())
+            {
+                let names: Vec<&str> = task.metrics(level).iter().map(|m| m.name()).collect();
+                self.diags.push(
+                    Diagnostic::error(
+                        "metric-not-in-task",
+                        format!("{task} evals have no {} here", m.name()),
+                        Some(key.span),
+                    )
+                    .with_help(format!("metrics here: {}", names.join(", "))),
+                );
+                return None;
+            }
+            return Some(m);
+        }
+        let mut candidates: Vec<&str> = match self.task {
+            Some(t) => t.metrics(level).iter().map(|m| m.name()).collect(),
+            None => Metric::ALL.iter().map(|m| m.name()).collect(),
+        };
+        candidates.extend_from_slice(keys_here);
+        let mut d = Diagnostic::error(
+            "unknown-metric",
+            format!("unknown metric {:?}", key.name),
+            Some(key.span),
+        );
+        d = match did_you_mean(&key.name, candidates.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(format!(
+                "expected a metric ({}) or one of: {}",
+                candidates[..candidates.len() - keys_here.len()].join(", "),
+                keys_here.join(", ")
+            )),
+        };
+        self.diags.push(d);
+        None
+    }
+
+    fn metric_rule(
+        &mut self,
+        key: &Key,
+        value: &Node,
+        level: Level,
+        keys_here: &[&str],
+    ) -> Option<MetricRule> {
+        let metric = self.metric(key, level, keys_here);
+        let rule = self.rule(value, &format!("the `{}` rule", key.name), true);
+        metric.map(|metric| MetricRule {
+            metric,
+            span: key.span,
+            rule,
+        })
+    }
+
+    fn split(&mut self, key: &Key, node: &Node) -> SplitRules {
+        let selector = if key.name == "*" {
+            SplitSelector::All
+        } else {
+            SplitSelector::Name(key.name.clone())
+        };
+        let mut out = SplitRules {
+            selector,
+            span: key.span,
+            metrics: Vec::new(),
+            sizes: Vec::new(),
+            classes: Vec::new(),
+        };
+        const HERE: &[&str] = &["sizes", "classes"];
+        for (k, v) in self.map(node, &format!("split {:?}", key.name)) {
+            match k.name.as_str() {
+                "sizes" => out.sizes = self.sizes(v),
+                "classes" => {
+                    for (ck, cv) in self.map(v, "`classes`") {
+                        if let Some(c) = self.class(ck, cv) {
+                            out.classes.push(c);
+                        }
+                    }
+                }
+                _ => out
+                    .metrics
+                    .extend(self.metric_rule(k, v, Level::Split, HERE)),
+            }
+        }
+        out
+    }
+
+    fn sizes(&mut self, node: &Node) -> Vec<SizeRules> {
+        let mut out = Vec::new();
+        for (k, v) in self.map(node, "`sizes`") {
+            let Some(size) = Size::from_name(&k.name) else {
+                let names: Vec<&str> = Size::ALL.iter().map(|s| s.name()).collect();
+                self.unknown_key(k, &names, "`sizes`");
+                continue;
+            };
+            if let Some(task) = self.task
+                && !task.has_sizes()
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        "sizes-not-in-task",
+                        format!("{task} evals have no object sizes"),
+                        Some(k.span),
+                    )
+                    .with_help("remove the `sizes` block"),
+                );
+            }
+            let mut metrics = Vec::new();
+            for (mk, mv) in self.map(v, &format!("size `{}`", k.name)) {
+                metrics.extend(self.metric_rule(mk, mv, Level::Size, &[]));
+            }
+            out.push(SizeRules {
+                size,
+                span: k.span,
+                metrics,
+            });
+        }
+        out
+    }
+
+    fn class(&mut self, key: &Key, node: &Node) -> Option<ClassRules> {
+        let pattern = match ClassPattern::new(&key.name) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.error(
+                    "invalid-glob",
+                    format!(
+                        "class pattern {:?} is not a valid glob: {}",
+                        key.name,
+                        e.kind()
+                    ),
+                    key.span,
+                );
+                None
+            }
+        };
+        let mut metrics = Vec::new();
+        let mut sizes = Vec::new();
+        const HERE: &[&str] = &["sizes"];
+        for (k, v) in self.map(node, &format!("class {:?}", key.name)) {
+            if k.name == "sizes" {
+                sizes = self.sizes(v);
+            } else {
+                metrics.extend(self.metric_rule(k, v, Level::Class, HERE));
+            }
+        }
+        Some(ClassRules {
+            pattern: pattern?,
+            span: key.span,
+            metrics,
+            sizes,
+        })
+    }
+
+    fn waiver(&mut self, node: &Node) -> Option<Waiver> {
+        let entries = self.map(node, "a waiver");
+        let mut split = None;
+        let mut class = None;
+        let mut metric = None;
+        let mut reason = None;
+        let mut until = None;
+        let mut ok = true;
+        for (k, v) in entries {
+            let text = match &v.kind {
+                Kind::Str(s) => Some(s.as_str()),
+                _ if WAIVER_KEYS.contains(&k.name.as_str()) => {
+                    self.error(
+                        "wrong-type",
+                        format!(
+                            "waiver `{}` must be a string, found {}",
+                            k.name,
+                            v.kind.describe()
+                        ),
+                        v.span,
+                    );
+                    ok = false;
+                    None
+                }
+                _ => None,
+            };
+            match (k.name.as_str(), text) {
+                ("split", Some(s)) => {
+                    split = Some(if s == "*" {
+                        SplitSelector::All
+                    } else {
+                        SplitSelector::Name(s.to_owned())
+                    });
+                }
+                ("class", Some(s)) => match ClassPattern::new(s) {
+                    Ok(p) => class = Some(p),
+                    Err(e) => {
+                        self.error(
+                            "invalid-glob",
+                            format!("waiver class {s:?} is not a valid glob: {}", e.kind()),
+                            v.span,
+                        );
+                        ok = false;
+                    }
+                },
+                ("metric", Some(s)) => match Metric::from_name(s) {
+                    Some(m) => metric = Some(m),
+                    None => {
+                        let names = Metric::ALL.iter().map(|m| m.name());
+                        let mut d = Diagnostic::error(
+                            "unknown-metric",
+                            format!("unknown metric {s:?}"),
+                            Some(v.span),
+                        );
+                        if let Some(sug) = did_you_mean(s, names) {
+                            d = d.with_help(format!("did you mean `{sug}`?"));
+                        }
+                        self.diags.push(d);
+                        ok = false;
+                    }
+                },
+                ("reason", Some(s)) if !s.trim().is_empty() => reason = Some(s.trim().to_owned()),
+                ("reason", Some(_)) => {
+                    self.error(
+                        "missing-field",
+                        "a waiver's `reason` must not be empty".into(),
+                        v.span,
+                    );
+                    ok = false;
+                }
+                ("until", Some(s)) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                    Ok(d) => until = Some(d),
+                    Err(_) => {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "invalid-date",
+                                format!("`until: {s}` is not a date"),
+                                Some(v.span),
+                            )
+                            .with_help("write it as YYYY-MM-DD, e.g. `until: 2026-12-31`"),
+                        );
+                        ok = false;
+                    }
+                },
+                (_, _) if WAIVER_KEYS.contains(&k.name.as_str()) => {}
+                _ => self.unknown_key(k, WAIVER_KEYS, "a waiver"),
+            }
+        }
+        for (field, present) in [
+            ("split", split.is_some()),
+            ("reason", reason.is_some()),
+            ("until", until.is_some()),
+        ] {
+            let written = entries.iter().any(|(k, _)| k.name == field);
+            if !present && !written {
+                self.diags.push(
+                    Diagnostic::error("missing-field", format!("a waiver needs `{field}`"), Some(node.span))
+                        .with_help("a waiver needs `split`, `reason` and `until`; `class` and `metric` narrow it"),
+                );
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some(Waiver {
+            split: split?,
+            class,
+            metric,
+            reason: reason?,
+            until: until?,
+            span: node.span,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_policy;
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse_policy(text) {
+            Ok(_) => vec![],
+            Err(e) => e
+                .diagnostics
+                .iter()
+                .map(|d| format!("{}: {d}", d.code))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn reads_the_documented_example() {
+        let text = "version: 1\ntask: object-detection\ndefaults:\n  severity: fail\nmissing:\n  baseline: floors_only\n  class: warn\n  metric: skip\nsplits:\n  valid:\n    map50_95: {min: 0.70, max_drop: 0.01}\n    map50: 0.85\n    sizes:\n      small:\n        map50_95: {min: 0.50, severity: warn}\n    classes:\n      \"*\":\n        map50: {max_drop: 0.05}\n      Car-rims:\n        map50_95: {min: 0.70}\n        sizes:\n          small: {map50: 0.80}\nwaivers:\n  - split: valid\n    class: music-note\n    metric: map50\n    reason: relabelling in progress\n    until: 2026-12-31\n";
+        let (p, warnings) = parse_policy(text).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(p.task, Some(Task::ObjectDetection));
+        assert_eq!(p.missing.class, MissingClass::Warn);
+        assert_eq!(p.missing.metric, MissingMetric::Skip);
+        let valid = &p.splits[0];
+        assert_eq!(valid.selector, SplitSelector::Name("valid".into()));
+        assert_eq!(valid.metrics[0].metric, Metric::Map50_95);
+        assert_eq!(
+            valid.metrics[0].rule.min,
+            Some(Field {
+                value: 0.70,
+                line: 11
+            })
+        );
+        assert_eq!(valid.metrics[0].rule.max_drop.map(|f| f.value), Some(0.01));
+        assert_eq!(
+            valid.metrics[1].rule.min,
+            Some(Field {
+                value: 0.85,
+                line: 12
+            })
+        );
+        assert_eq!(valid.sizes[0].size, Size::Small);
+        assert_eq!(
+            valid.sizes[0].metrics[0].rule.severity.map(|s| s.value),
+            Some(Severity::Warn)
+        );
+        assert!(!valid.classes[0].pattern.is_exact());
+        assert!(valid.classes[0].pattern.matches("anything"));
+        assert!(valid.classes[1].pattern.is_exact());
+        assert_eq!(
+            valid.classes[1].sizes[0].metrics[0]
+                .rule
+                .min
+                .map(|f| f.value),
+            Some(0.80)
+        );
+        assert_eq!(
+            p.waivers[0].until,
+            NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()
+        );
+        assert_eq!(p.waivers[0].metric, Some(Metric::Map50));
+    }
+
+    #[test]
+    fn reports_every_error_at_once() {
+        let text = "version: 2\nsplitz: {}\nmissing:\n  class: maybe\nsplits:\n  valid:\n    map50-95: {min: 0.7}\n    map50: {min: 70, max_dorp: 0.1}\n    map75: high\n";
+        assert_eq!(
+            errors(text),
+            vec![
+                "unsupported-version: line 1, column 10: unsupported policy version: number 2 (this evalgate understands `version: 1`)",
+                "unknown-key: line 2, column 1: unknown key \"splitz\" in the policy (did you mean `splits`?)",
+                "invalid-value: line 4, column 10: `missing.class` must be one of fail | warn | ignore, found \"maybe\"",
+                "unknown-metric: line 7, column 5: unknown metric \"map50-95\" (did you mean `map50_95`?)",
+                "not-a-fraction: line 8, column 18: `min: 70` is outside [0, 1]: thresholds are fractions, in the unit of the metric (for 70% write `min: 0.7`)",
+                "unknown-key: line 8, column 22: unknown key \"max_dorp\" in the `map50` rule (did you mean `max_drop`?)",
+                "wrong-type: line 9, column 12: the `map75` rule must be a number (a `min`) or a mapping of rule fields, found string \"high\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn checks_metric_names_against_the_declared_task() {
+        let text = "version: 1\ntask: semantic-segmentation\nsplits:\n  valid:\n    map50: 0.5\n    miou: 0.6\n    classes:\n      '*': {iou: 0.4, miou: 0.3}\n";
+        let errs = errors(text);
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs[0].starts_with("metric-not-in-task: line 5, column 5"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("metric-not-in-task: line 8, column 23"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn rejects_missing_version_bad_waivers_and_impossible_rules() {
+        let text = "splits:\n  valid:\n    map50: {min: 0.8, max: 0.7}\n    map75: {}\nwaivers:\n  - split: valid\n    until: 31/12/2026\n";
+        let codes: Vec<String> = errors(text)
+            .into_iter()
+            .map(|e| e.split(':').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                "missing-version",
+                "min-above-max",
+                "empty-rule",
+                "missing-field",
+                "invalid-date"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bare_top_level_value_is_an_error_not_a_panic() {
+        assert_eq!(errors("42").len(), 2);
+        assert_eq!(errors("").len(), 1);
+    }
+}

@@ -1,0 +1,135 @@
+//! The JSON report. Its field names are a public contract (docs/reports.md): add fields,
+//! never rename or remove them without bumping `schema_version`.
+
+use std::io;
+
+use serde::Serialize;
+
+use super::{EvalInfo, ReportContext};
+use crate::gate::{GateReport, Status};
+
+#[derive(Serialize)]
+struct Report<'a> {
+    schema_version: u32,
+    verdict: &'static str,
+    exit_code: u8,
+    strict: bool,
+    policy: &'a str,
+    baseline: Option<Eval<'a>>,
+    candidate: Eval<'a>,
+    summary: Summary,
+    checks: Vec<Check<'a>>,
+    waivers: Vec<Waiver<'a>>,
+}
+
+#[derive(Serialize)]
+struct Eval<'a> {
+    source: &'a str,
+    task: &'static str,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    total: usize,
+    pass: usize,
+    fail: usize,
+    warn: usize,
+    skip: usize,
+    waived: usize,
+}
+
+#[derive(Serialize)]
+struct Check<'a> {
+    id: &'a str,
+    split: &'a str,
+    class: Option<&'a str>,
+    size: Option<&'static str>,
+    metric: Option<&'static str>,
+    rule: &'static str,
+    severity: &'static str,
+    status: &'static str,
+    candidate: Option<f64>,
+    baseline: Option<f64>,
+    delta: Option<f64>,
+    threshold: Option<f64>,
+    message: &'a str,
+    line: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct Waiver<'a> {
+    scope: &'a str,
+    reason: &'a str,
+    until: String,
+    expired: bool,
+    matched: usize,
+    line: u32,
+}
+
+fn eval(info: &EvalInfo) -> Eval<'_> {
+    Eval {
+        source: &info.source,
+        task: info.task.name(),
+    }
+}
+
+pub(super) fn render(
+    report: &GateReport,
+    ctx: &ReportContext,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let s = &report.summary;
+    let doc = Report {
+        schema_version: 1,
+        verdict: report.verdict.name(),
+        exit_code: ctx.exit_code,
+        strict: report.strict,
+        policy: &ctx.policy,
+        baseline: ctx.baseline.as_ref().map(eval),
+        candidate: eval(&ctx.candidate),
+        summary: Summary {
+            total: s.total(),
+            pass: s.get(Status::Pass),
+            fail: s.get(Status::Fail),
+            warn: s.get(Status::Warn),
+            skip: s.get(Status::Skip),
+            waived: s.get(Status::Waived),
+        },
+        checks: report
+            .checks
+            .iter()
+            .map(|c| Check {
+                id: &c.id,
+                split: &c.split,
+                class: c.class.as_deref(),
+                size: c.size.map(|s| s.name()),
+                metric: c.metric.map(|m| m.name()),
+                rule: c.rule.name(),
+                severity: c.severity.name(),
+                status: c.status.name(),
+                candidate: c.candidate,
+                baseline: c.baseline,
+                delta: c.delta,
+                threshold: c.threshold,
+                message: &c.message,
+                line: c.line,
+            })
+            .collect(),
+        waivers: report
+            .waivers
+            .iter()
+            .map(|w| Waiver {
+                scope: &w.scope,
+                reason: &w.reason,
+                until: w.until.to_string(),
+                expired: w.expired,
+                matched: w.matched,
+                line: w.line,
+            })
+            .collect(),
+    };
+    let mut w = io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut w, &doc)?;
+    io::Write::write_all(&mut w, b"\n")?;
+    io::Write::flush(&mut w)
+}

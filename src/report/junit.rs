@@ -1,0 +1,177 @@
+//! The JUnit XML report, valid against the Jenkins xUnit `junit-10.xsd`.
+//!
+//! One `<testsuite>` per split, one `<testcase>` per check. A failure carries a one-line
+//! `message` attribute (what GitHub reporters show) and the detail as element text (what
+//! GitLab shows). Warnings and waived checks pass, with their note in `<system-out>`; under
+//! `--strict` warnings are failures. Every string is filtered to characters XML 1.0 allows,
+//! because class names and messages are untrusted.
+
+use std::io;
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
+use super::{ReportContext, scope_label, split_label, test_label};
+use crate::gate::{Check, GateReport, Status};
+
+pub(super) fn render(
+    report: &GateReport,
+    ctx: &ReportContext,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let mut w = Writer::new_with_indent(io::BufWriter::new(out), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+
+    let failed =
+        |c: &Check| c.status == Status::Fail || (report.strict && c.status == Status::Warn);
+    let mut suites: Vec<(&str, Vec<&Check>)> = Vec::new();
+    for c in &report.checks {
+        match suites.last_mut() {
+            Some((split, checks)) if *split == c.split => checks.push(c),
+            _ => suites.push((&c.split, vec![c])),
+        }
+    }
+
+    let total_failures = report.checks.iter().filter(|c| failed(c)).count();
+    let mut root = BytesStart::new("testsuites");
+    root.push_attribute(("name", "evalgate"));
+    root.push_attribute(("tests", report.checks.len().to_string().as_str()));
+    root.push_attribute(("failures", total_failures.to_string().as_str()));
+    root.push_attribute(("errors", "0"));
+    w.write_event(Event::Start(root))?;
+
+    for (split, checks) in suites {
+        let mut suite = BytesStart::new("testsuite");
+        suite.push_attribute(("name", xml_safe(split).as_str()));
+        suite.push_attribute(("tests", checks.len().to_string().as_str()));
+        let failures = checks.iter().filter(|c| failed(c)).count();
+        suite.push_attribute(("failures", failures.to_string().as_str()));
+        suite.push_attribute(("errors", "0"));
+        let skipped = checks.iter().filter(|c| c.status == Status::Skip).count();
+        suite.push_attribute(("skipped", skipped.to_string().as_str()));
+        w.write_event(Event::Start(suite))?;
+
+        w.write_event(Event::Start(BytesStart::new("properties")))?;
+        let mut props = vec![
+            ("evalgate.verdict", report.verdict.name().to_owned()),
+            ("evalgate.policy", ctx.policy.clone()),
+            ("evalgate.candidate", ctx.candidate.source.clone()),
+            ("evalgate.task", report.task.name().to_owned()),
+        ];
+        if let Some(b) = &ctx.baseline {
+            props.push(("evalgate.baseline", b.source.clone()));
+        }
+        for (name, value) in props {
+            let mut p = BytesStart::new("property");
+            p.push_attribute(("name", name));
+            p.push_attribute(("value", xml_safe(&value).as_str()));
+            w.write_event(Event::Empty(p))?;
+        }
+        w.write_event(Event::End(BytesEnd::new("properties")))?;
+
+        for c in checks {
+            testcase(&mut w, c, &ctx.policy, failed(c))?;
+        }
+        w.write_event(Event::End(BytesEnd::new("testsuite")))?;
+    }
+    w.write_event(Event::End(BytesEnd::new("testsuites")))?;
+    let mut inner = w.into_inner();
+    io::Write::write_all(&mut inner, b"\n")?;
+    io::Write::flush(&mut inner)
+}
+
+fn testcase<W: io::Write>(
+    w: &mut Writer<W>,
+    c: &Check,
+    policy: &str,
+    failed: bool,
+) -> io::Result<()> {
+    let mut case = BytesStart::new("testcase");
+    case.push_attribute(("name", xml_safe(&test_label(c)).as_str()));
+    let classname = match (&c.class, c.size) {
+        (None, None) => split_label(&c.split),
+        _ => format!("{} / {}", split_label(&c.split), scope_label(c)),
+    };
+    case.push_attribute(("classname", xml_safe(&classname).as_str()));
+    let at = c
+        .line
+        .map(|l| format!(" ({policy}:{l})"))
+        .unwrap_or_default();
+    let one_line = xml_safe(&single_line(&format!(
+        "{classname} / {}: {}{at}",
+        test_label(c),
+        c.message
+    )));
+
+    let (element, note) = if failed {
+        (Some("failure"), None)
+    } else {
+        match c.status {
+            Status::Skip => (Some("skipped"), None),
+            Status::Warn => (None, Some(format!("warning: {}", c.message))),
+            Status::Waived => (None, Some(format!("waived: {}", c.message))),
+            Status::Pass | Status::Fail => (None, None),
+        }
+    };
+    if element.is_none() && note.is_none() {
+        return w.write_event(Event::Empty(case));
+    }
+    w.write_event(Event::Start(case))?;
+    if let Some(name) = element {
+        let mut el = BytesStart::new(name);
+        el.push_attribute(("message", one_line.as_str()));
+        if name == "failure" {
+            el.push_attribute(("type", c.rule.name()));
+            w.write_event(Event::Start(el))?;
+            let detail = detail(c, policy);
+            w.write_event(Event::Text(BytesText::new(&xml_safe(&detail))))?;
+            w.write_event(Event::End(BytesEnd::new(name)))?;
+        } else {
+            w.write_event(Event::Empty(el))?;
+        }
+    }
+    if let Some(note) = note {
+        w.write_event(Event::Start(BytesStart::new("system-out")))?;
+        w.write_event(Event::Text(BytesText::new(&xml_safe(&note))))?;
+        w.write_event(Event::End(BytesEnd::new("system-out")))?;
+    }
+    w.write_event(Event::End(BytesEnd::new("testcase")))
+}
+
+fn detail(c: &Check, policy: &str) -> String {
+    let num = |v: Option<f64>| v.map_or_else(|| "none".to_owned(), |v| format!("{v}"));
+    let mut s = format!(
+        "{}\nsplit: {}\nscope: {}\nmetric: {}\nrule: {} (severity {})\nbaseline: {}\ncandidate: {}\nthreshold: {}\n",
+        c.message,
+        c.split,
+        scope_label(c),
+        c.metric.map_or("none", |m| m.name()),
+        c.rule,
+        c.severity.name(),
+        num(c.baseline),
+        num(c.candidate),
+        num(c.threshold),
+    );
+    if let Some(line) = c.line {
+        s.push_str(&format!("policy: {policy}:{line}\n"));
+    }
+    s
+}
+
+fn single_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Replaces every character XML 1.0 forbids (most C0 controls, surrogates, U+FFFE, U+FFFF)
+/// with U+FFFD, so that no name or message can make the file invalid.
+pub(crate) fn xml_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            '\u{0}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}' => '\u{FFFD}',
+            _ => c,
+        })
+        .collect()
+}

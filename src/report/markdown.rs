@@ -1,0 +1,372 @@
+//! The Markdown report, for PR comments and job summaries.
+//!
+//! Layout: the verdict, a table of split-level metrics, the failing and warning checks worst
+//! first, then per-class detail inside `<details>`. The whole report stays under
+//! [`MAX_MARKDOWN_CHARS`] however many classes there are: rows that do not fit are counted,
+//! never silently dropped. Every untrusted string goes through [`escape_markdown`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::ReportContext;
+use crate::gate::{Check, GateReport, RuleKind, Status, Verdict, f4, signed4};
+use crate::model::Metric;
+
+/// The size limit of the Markdown report, in characters. GitHub comments take 65,536; this
+/// leaves room for the comment marker and a footer.
+pub const MAX_MARKDOWN_CHARS: usize = 60_000;
+
+/// Names longer than this are shortened in the Markdown (never in JSON).
+const MAX_NAME_CHARS: usize = 80;
+
+/// Makes untrusted text safe inside a table cell or HTML element: no table breaks, no HTML,
+/// no formatting, no `@mention` and no `#123` reference.
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            // A zero-width space after `@` or `#` stops mentions and issue links.
+            '@' => out.push_str("@&#8203;"),
+            '#' => out.push_str("#&#8203;"),
+            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '~' | '!' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // Line breaks would end the table row; bidi controls could disguise text.
+            c if c.is_control() || is_bidi_control(c) => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Shortens `name` to [`MAX_NAME_CHARS`], then escapes it.
+fn name(text: &str) -> String {
+    if text.chars().count() > MAX_NAME_CHARS {
+        let short: String = text.chars().take(MAX_NAME_CHARS - 1).collect();
+        escape_markdown(&format!("{short}…"))
+    } else {
+        escape_markdown(text)
+    }
+}
+
+fn status_cell(status: Status) -> &'static str {
+    match status {
+        Status::Fail => "❌ fail",
+        Status::Warn => "⚠️ warn",
+        Status::Waived => "🏳️ waived",
+        Status::Skip => "⏭️ skip",
+        Status::Pass => "✅ pass",
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_owned(), f4)
+}
+
+fn delta(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_owned(), signed4)
+}
+
+fn threshold(c: &Check) -> String {
+    let Some(t) = c.threshold else {
+        return "present".to_owned();
+    };
+    match c.rule {
+        RuleKind::Min => format!("≥ {}", f4(t)),
+        RuleKind::Max => format!("≤ {}", f4(t)),
+        RuleKind::MaxDrop => format!("drop ≤ {}", f4(t)),
+        RuleKind::MaxDropRel => format!("drop ≤ {:.2}%", t * 100.0),
+        RuleKind::Presence => "present".to_owned(),
+    }
+}
+
+/// One row per (split, scope, metric): the rule fields of that metric merged into one cell.
+struct Row<'a> {
+    checks: Vec<&'a Check>,
+}
+
+impl Row<'_> {
+    fn worst(&self) -> Status {
+        self.checks
+            .iter()
+            .map(|c| c.status)
+            .min()
+            .unwrap_or(Status::Pass)
+    }
+
+    fn thresholds(&self) -> String {
+        self.checks
+            .iter()
+            .map(|c| threshold(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// split, class, size, metric.
+type RowKey<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<crate::model::Size>,
+    Option<Metric>,
+);
+
+fn rows<'a>(checks: impl Iterator<Item = &'a Check>) -> Vec<Row<'a>> {
+    let mut map: BTreeMap<RowKey<'a>, Vec<&Check>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for c in checks {
+        let key = (c.split.as_str(), c.class.as_deref(), c.size, c.metric);
+        if !map.contains_key(&key) {
+            order.push(key);
+        }
+        map.entry(key).or_default().push(c);
+    }
+    order
+        .into_iter()
+        .filter_map(|k| map.remove(&k))
+        .map(|checks| Row { checks })
+        .collect()
+}
+
+/// Renders the report in at most `budget` characters.
+pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) -> String {
+    let mut head = String::new();
+    let s = &report.summary;
+    let (icon, verdict) = match report.verdict {
+        Verdict::Pass if s.warn > 0 => ("⚠️", "passed with warnings"),
+        Verdict::Pass => ("✅", "passed"),
+        Verdict::Fail => ("❌", "failed"),
+    };
+    let _ = writeln!(head, "## {icon} evalgate: {verdict}\n");
+    let mut counts: Vec<String> = Vec::new();
+    for status in Status::ALL {
+        let n = s.get(status);
+        if n > 0 || status == Status::Fail || status == Status::Pass {
+            let label = match status {
+                Status::Fail => "failed",
+                Status::Warn => "warnings",
+                Status::Waived => "waived",
+                Status::Skip => "skipped",
+                Status::Pass => "passed",
+            };
+            counts.push(if status == Status::Fail && n > 0 {
+                format!("**{n} {label}**")
+            } else {
+                format!("{n} {label}")
+            });
+        }
+    }
+    let _ = writeln!(head, "{} of {} checks.", counts.join(" · "), s.total());
+    if report.strict && s.warn > 0 {
+        head.push_str("Warnings fail this gate (`--strict`).\n");
+    }
+    head.push('\n');
+    let baseline = ctx
+        .baseline
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |b| format!("`{}`", name(&b.source)));
+    let _ = writeln!(
+        head,
+        "Policy `{}` · baseline {baseline} · candidate `{}` · {}\n",
+        name(&ctx.policy),
+        name(&ctx.candidate.source),
+        report.task
+    );
+
+    let split_rows = rows(report.checks.iter().filter(|c| c.class.is_none()));
+    let bad = report.worst();
+    let class_rows = rows(report.checks.iter().filter(|c| c.class.is_some()));
+
+    let mut tail = String::new();
+    let expired: Vec<_> = report.waivers.iter().filter(|w| w.expired).collect();
+    if !expired.is_empty() {
+        tail.push_str("### Expired waivers\n\n");
+        for w in expired {
+            let _ = writeln!(
+                tail,
+                "- {} expired on {} (policy line {}): {}",
+                escape_markdown(&w.scope),
+                w.until,
+                w.line,
+                name(&w.reason)
+            );
+        }
+        tail.push('\n');
+    }
+    let _ = writeln!(
+        tail,
+        "<sub>evalgate {} · thresholds and drops are in metric points (0.01 = 1 mAP point)</sub>",
+        env!("CARGO_PKG_VERSION")
+    );
+
+    // Fixed parts first; the tables share what is left, failures before passes.
+    let mut left = budget.saturating_sub(chars(&head) + chars(&tail) + 600);
+    let mut body = String::new();
+
+    body.push_str("### Split metrics\n\n");
+    if split_rows.is_empty() {
+        body.push_str("No split-level rules.\n\n");
+    } else {
+        let header = "| Split | Scope | Metric | Baseline | Candidate | Δ | Threshold | Status |\n|---|---|---|---:|---:|---:|---|---|\n";
+        let lines = split_rows.iter().map(|r| {
+            let c = r.checks[0];
+            format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                name(&c.split),
+                c.size.map_or("overall", |s| s.name()),
+                c.metric.map_or("presence", |m| m.name()),
+                num(c.baseline),
+                num(c.candidate),
+                delta(c.delta),
+                r.thresholds(),
+                status_cell(r.worst()),
+            )
+        });
+        table(
+            &mut body,
+            &mut left,
+            header,
+            lines,
+            split_rows.len(),
+            "split rows",
+        );
+    }
+
+    if !bad.is_empty() {
+        let _ = writeln!(body, "### Failures and warnings ({})\n", bad.len());
+        let header = "| Status | Split | Scope | Metric | Rule | Baseline | Candidate | Δ | Threshold | Detail |\n|---|---|---|---|---|---:|---:|---:|---|---|\n";
+        let lines = bad.iter().map(|c| {
+            let at = c
+                .line
+                .map(|l| format!(" (policy line {l})"))
+                .unwrap_or_default();
+            format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{at} |\n",
+                status_cell(c.status),
+                name(&c.split),
+                scope_cell(c),
+                c.metric.map_or("–", |m| m.name()),
+                c.rule,
+                num(c.baseline),
+                num(c.candidate),
+                delta(c.delta),
+                threshold(c),
+                name(&c.message),
+            )
+        });
+        table(
+            &mut body,
+            &mut left,
+            header,
+            lines,
+            bad.len(),
+            "failing and warning checks",
+        );
+    }
+
+    if !class_rows.is_empty() {
+        let failing = class_rows
+            .iter()
+            .filter(|r| matches!(r.worst(), Status::Fail | Status::Warn))
+            .count();
+        let _ = writeln!(
+            body,
+            "<details><summary>Per-class checks: {} rows, {failing} with failures or warnings</summary>\n",
+            class_rows.len()
+        );
+        let header = "| Split | Class | Size | Metric | Baseline | Candidate | Δ | Threshold | Status |\n|---|---|---|---|---:|---:|---:|---|---|\n";
+        // Worst rows first, so a cut keeps what matters.
+        let mut sorted: Vec<&Row<'_>> = class_rows.iter().collect();
+        sorted.sort_by_key(|r| r.worst());
+        let lines = sorted.iter().map(|r| {
+            let c = r.checks[0];
+            format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                name(&c.split),
+                c.class.as_deref().map(name).unwrap_or_default(),
+                c.size.map_or("–", |s| s.name()),
+                c.metric.map_or("presence", |m| m.name()),
+                num(c.baseline),
+                num(c.candidate),
+                delta(c.delta),
+                r.thresholds(),
+                status_cell(r.worst()),
+            )
+        });
+        table(
+            &mut body,
+            &mut left,
+            header,
+            lines,
+            sorted.len(),
+            "class rows",
+        );
+        body.push_str("</details>\n\n");
+    }
+
+    let mut out = head;
+    out.push_str(&body);
+    out.push_str(&tail);
+    out
+}
+
+fn scope_cell(c: &Check) -> String {
+    match (&c.class, c.size) {
+        (None, None) => "overall".to_owned(),
+        (None, Some(s)) => s.name().to_owned(),
+        (Some(class), None) => name(class),
+        (Some(class), Some(s)) => format!("{} / {s}", name(class)),
+    }
+}
+
+/// Appends a table, row by row, while `left` characters remain; counts what did not fit.
+fn table(
+    out: &mut String,
+    left: &mut usize,
+    header: &str,
+    lines: impl Iterator<Item = String>,
+    total: usize,
+    what: &str,
+) {
+    let note_reserve = 120;
+    if *left < chars(header) + note_reserve {
+        let _ = writeln!(
+            out,
+            "_{total} {what} left out to keep this report under {MAX_MARKDOWN_CHARS} characters; the JSON report has them all._\n"
+        );
+        return;
+    }
+    out.push_str(header);
+    *left -= chars(header);
+    let mut shown = 0;
+    for line in lines {
+        let n = chars(&line);
+        if n + note_reserve > *left {
+            break;
+        }
+        out.push_str(&line);
+        *left -= n;
+        shown += 1;
+    }
+    out.push('\n');
+    if shown < total {
+        let _ = writeln!(
+            out,
+            "_{} more {what} left out to keep this report under {MAX_MARKDOWN_CHARS} characters; the JSON report has them all._\n",
+            total - shown
+        );
+    }
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}

@@ -1,0 +1,103 @@
+//! Renderers: pure functions from a [`GateReport`] to bytes.
+//!
+//! Each format writes into any `io::Write` and reads nothing but its arguments, so the same
+//! report always renders to the same bytes. Writing files (atomically) is the caller's job.
+
+mod json;
+mod junit;
+mod markdown;
+
+use std::io;
+
+use crate::gate::{Check, GateReport};
+use crate::model::Task;
+
+pub use markdown::{MAX_MARKDOWN_CHARS, escape_markdown};
+
+/// A report format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// Machine-readable JSON (`schema_version: 1`).
+    Json,
+    /// JUnit XML for CI test panels (Jenkins xUnit junit-10.xsd).
+    Junit,
+    /// GitHub-flavoured Markdown for PR comments and job summaries.
+    Markdown,
+}
+
+impl Format {
+    /// The format's name for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "JSON",
+            Format::Junit => "JUnit",
+            Format::Markdown => "Markdown",
+        }
+    }
+
+    /// Renders `report` in this format.
+    pub fn render(
+        self,
+        report: &GateReport,
+        ctx: &ReportContext,
+        out: &mut dyn io::Write,
+    ) -> io::Result<()> {
+        match self {
+            Format::Json => json::render(report, ctx, out),
+            Format::Junit => junit::render(report, ctx, out),
+            Format::Markdown => {
+                out.write_all(markdown::render(report, ctx, MAX_MARKDOWN_CHARS).as_bytes())
+            }
+        }
+    }
+}
+
+/// What a report says about the run besides the checks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportContext {
+    /// The process exit code the run ends with.
+    pub exit_code: u8,
+    /// The policy file as given.
+    pub policy: String,
+    /// The baseline eval, if one was given.
+    pub baseline: Option<EvalInfo>,
+    /// The candidate eval.
+    pub candidate: EvalInfo,
+}
+
+/// Where an eval came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalInfo {
+    /// The source as given (a path, or `-` for stdin).
+    pub source: String,
+    /// The eval's task.
+    pub task: Task,
+}
+
+/// A split name for people; quoted when it could be mistaken for part of a label.
+pub fn split_label(split: &str) -> String {
+    if split.is_empty() || split.contains(['/', '"', '\\']) || split.chars().any(char::is_control) {
+        format!("{split:?}")
+    } else {
+        split.to_owned()
+    }
+}
+
+/// The scope of a check for people: `split`, `small`, `class "car"`, `class "car" / small`.
+pub fn scope_label(check: &Check) -> String {
+    match (&check.class, check.size) {
+        (None, None) => "split".to_owned(),
+        (None, Some(size)) => size.name().to_owned(),
+        (Some(class), None) => format!("class {class:?}"),
+        (Some(class), Some(size)) => format!("class {class:?} / {size}"),
+    }
+}
+
+/// What a check tests, for people: `map50_95 max_drop`, or `presence`.
+pub fn test_label(check: &Check) -> String {
+    match check.metric {
+        Some(m) => format!("{m} {}", check.rule),
+        None => check.rule.name().to_owned(),
+    }
+}
