@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 use evalgate::gate::{GateReport, Status, Verdict};
-use evalgate::report::{ReportContext, scope_label, test_label};
+use evalgate::report::{ReportContext, scope_label, split_label, test_label};
 
 use super::output::Output;
 
@@ -65,15 +65,16 @@ pub(crate) fn print(
             .line
             .map(|l| format!(" {DIM}({}:{l}){DIM:#}", ctx.policy))
             .unwrap_or_default();
-        // Debug-quoting the split keeps control characters in untrusted names from reaching
-        // the terminal (or a CI log) raw.
+        let scope = match (&c.class, c.size) {
+            (None, None) => split_label(&c.split),
+            _ => format!("{} / {}", split_label(&c.split), scope_label(c)),
+        };
         writeln!(
             out,
-            "  {st}{mark}{st:#} {:?} {} {}: {}{at}",
-            c.split,
-            scope_label(c),
+            "  {st}{mark}{st:#} {} / {}: {}{at}",
+            terminal_safe(&scope),
             test_label(c),
-            c.message.escape_debug()
+            terminal_safe(&c.message)
         )?;
     }
     if worst.len() > WORST_SHOWN {
@@ -87,7 +88,7 @@ pub(crate) fn print(
         writeln!(
             out,
             "{YELLOW}warning{YELLOW:#}: waiver for {} expired on {} ({}:{}); it no longer waives anything",
-            w.scope.escape_debug(),
+            terminal_safe(&w.scope),
             w.until,
             ctx.policy,
             w.line
@@ -110,4 +111,18 @@ pub(crate) fn print(
         }
     }
     Ok(())
+}
+
+/// Escapes control characters (newlines, ESC) so that untrusted names cannot start a line of
+/// their own (a CI workflow command) or restyle the terminal.
+fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

@@ -1,1 +1,64 @@
+//! The one integration-test binary: the CLI end to end, the reports, the example policies.
 
+mod cli;
+mod policies;
+mod reports;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The outcome of one `evalgate` run.
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// `evalgate` from the repository root, with colour off and CI detection cleared.
+pub(crate) fn evalgate() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_evalgate"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    c
+}
+
+pub(crate) fn run(args: &[&str]) -> Run {
+    finish(evalgate().args(args))
+}
+
+pub(crate) fn finish(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("evalgate runs");
+    Run {
+        code: out.status.code().expect("evalgate exits, it is not killed"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+pub(crate) fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A detection eval with one split `valid` and the given classes' map50.
+pub(crate) fn detection_eval(classes: &[(&str, f64)]) -> String {
+    let per_class: serde_json::Map<String, serde_json::Value> = classes
+        .iter()
+        .map(|(name, v)| {
+            (
+                (*name).to_owned(),
+                serde_json::json!({"map50": v, "map50_95": v * 0.8}),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "taskType": "object-detection-like",
+        "splits": {"valid": {"map50": 0.9, "map50_95": 0.72, "perClass": per_class}}
+    })
+    .to_string()
+}
+
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write test input");
+    path.display().to_string()
+}

@@ -1,0 +1,429 @@
+//! `evalgate check` end to end: every exit code, the terminal output, stdin and stdout.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::{detection_eval, evalgate, finish, run, write};
+
+const POLICY: &str = "policies/detection.yaml";
+const BASELINE: &str = "examples/evals/baseline.json";
+const CANDIDATE: &str = "examples/evals/candidate.json";
+
+#[test]
+fn exit_0_when_the_candidate_passes() {
+    let r = run(&[
+        "check",
+        "--policy",
+        "policies/segmentation.yaml",
+        "--baseline",
+        "examples/evals/segmentation-baseline.json",
+        "--candidate",
+        "examples/evals/segmentation-candidate.json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "evalgate: PASS: 7 checks (7 pass)\n");
+}
+
+#[test]
+fn exit_1_on_a_regression_with_a_readable_summary() {
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--baseline",
+        BASELINE,
+        "--candidate",
+        CANDIDATE,
+        "--today",
+        "2026-11-26",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    insta::assert_snapshot!("summary_regression", r.stdout);
+    assert_eq!(r.stderr, "");
+}
+
+#[test]
+fn report_only_exits_0_but_the_reports_still_say_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--baseline",
+        BASELINE,
+        "--candidate",
+        CANDIDATE,
+        "--report-only",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("--report-only: exiting 0 although the gate failed"),
+        "{}",
+        r.stdout
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "fail");
+    assert_eq!(report["exit_code"], 0);
+}
+
+#[test]
+fn strict_makes_warnings_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\nsplits:\n  valid:\n    map50: {min: 0.95, severity: warn}\n",
+    );
+    let eval = write(dir.path(), "e.json", &detection_eval(&[]));
+    let r = run(&["check", "--policy", &policy, "--candidate", &eval]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .starts_with("evalgate: PASS with warnings: 1 checks (1 warn)"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&[
+        "check",
+        "--policy",
+        &policy,
+        "--candidate",
+        &eval,
+        "--strict",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+}
+
+#[test]
+fn exit_2_on_usage_errors() {
+    let r = run(&["check", "--policy", POLICY]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--candidate <SRC>"), "{}", r.stderr);
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--baseline",
+        "-",
+        "--candidate",
+        "-",
+    ]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: --baseline and --candidate cannot both read stdin (-)\n"
+    );
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--candidate",
+        CANDIDATE,
+        "--json",
+        "-",
+        "--markdown",
+        "-",
+    ]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: two reports would both be written to stdout\n"
+    );
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--candidate",
+        CANDIDATE,
+        "--today",
+        "31/12/2026",
+    ]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn exit_3_with_every_policy_problem_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "evalgate.yaml",
+        "version: 1\nsplits:\n  valid:\n    map50-95: {min: 0.7}\n    map50: {min: 70}\n    classes:\n      '*':\n        map50: {max_dorp: 0.05}\n",
+    );
+    let r = run(&["check", "--policy", &policy, "--candidate", CANDIDATE]);
+    assert_eq!(r.code, 3);
+    assert_eq!(r.stdout, "");
+    insta::assert_snapshot!("policy_errors", r.stderr.replace(&policy, "evalgate.yaml"));
+}
+
+#[test]
+fn exit_3_when_the_policy_names_what_neither_eval_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "evalgate.yaml",
+        "version: 1\nsplits:\n  vaild:\n    map50: 0.5\n  valid:\n    classes:\n      Car-rim: {map50: 0.5}\n      'truck*': {map50: 0.5}\n",
+    );
+    let r = run(&[
+        "check",
+        "--policy",
+        &policy,
+        "--baseline",
+        BASELINE,
+        "--candidate",
+        CANDIDATE,
+    ]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    insta::assert_snapshot!(
+        "policy_unknown_names",
+        r.stderr.replace(&policy, "evalgate.yaml")
+    );
+}
+
+#[test]
+fn exit_3_when_the_policy_cannot_be_read() {
+    let r = run(&[
+        "check",
+        "--policy",
+        "no/such/policy.yaml",
+        "--candidate",
+        CANDIDATE,
+    ]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr
+            .starts_with("error: policy: cannot read no/such/policy.yaml: "),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn exit_4_when_an_eval_cannot_be_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--candidate",
+        "no-such-eval.json",
+    ]);
+    assert_eq!(r.code, 4);
+    assert!(
+        r.stderr
+            .starts_with("error: candidate: no-such-eval.json: No such file or directory"),
+        "{}",
+        r.stderr
+    );
+
+    let broken = write(
+        dir.path(),
+        "broken.json",
+        "{\"splits\": {\"valid\": {\"map50\": \"high\"}}}",
+    );
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--candidate",
+        CANDIDATE,
+        "--baseline",
+        &broken,
+    ]);
+    assert_eq!(r.code, 4);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: baseline: {broken}: line 1, column 37: invalid type: string \"high\", expected f64\n"
+        )
+    );
+
+    let percent = write(
+        dir.path(),
+        "percent.json",
+        r#"{"splits": {"valid": {"map50": 91.2}}}"#,
+    );
+    let r = run(&["check", "--policy", POLICY, "--candidate", &percent]);
+    assert_eq!(r.code, 4);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: candidate: {percent}: splits.valid.map50 is 91.2, outside [0, 1]: every metric must be a fraction\n"
+        )
+    );
+
+    let empty = write(dir.path(), "empty.json", "");
+    let r = run(&["check", "--policy", POLICY, "--candidate", &empty]);
+    assert_eq!(r.code, 4);
+    assert!(r.stderr.contains("empty input"), "{}", r.stderr);
+}
+
+#[test]
+fn exit_6_when_the_evals_measure_different_tasks() {
+    let r = run(&[
+        "check",
+        "--policy",
+        "policies/segmentation.yaml",
+        "--baseline",
+        "examples/evals/segmentation-baseline.json",
+        "--candidate",
+        CANDIDATE,
+    ]);
+    assert_eq!(r.code, 6);
+    assert_eq!(
+        r.stderr,
+        "error: the evals cannot be compared: the policy is for semantic-segmentation but the candidate is a object-detection eval\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let any = write(dir.path(), "any.yaml", "version: 1\n");
+    let r = run(&[
+        "check",
+        "--policy",
+        &any,
+        "--baseline",
+        "examples/evals/segmentation-baseline.json",
+        "--candidate",
+        CANDIDATE,
+    ]);
+    assert_eq!(r.code, 6);
+}
+
+#[test]
+fn exit_7_before_reading_any_eval_when_a_report_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("missing-dir/report.xml");
+    // The candidate does not exist either: the report path must be checked first.
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--candidate",
+        "no-such-eval.json",
+        "--junit",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 7, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("create the directory or choose another path"),
+        "{}",
+        r.stderr
+    );
+    assert!(!target.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file left behind"
+    );
+}
+
+#[test]
+fn reads_the_candidate_from_stdin_and_writes_a_report_to_stdout() {
+    let mut child = evalgate()
+        .args([
+            "check",
+            "--policy",
+            POLICY,
+            "--baseline",
+            BASELINE,
+            "--candidate",
+            "-",
+            "--json",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(crate::repo(CANDIDATE)).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    // stdout is the report alone; the summary moved to stderr.
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["candidate"]["source"], "-");
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .starts_with("evalgate: FAIL")
+    );
+}
+
+#[test]
+fn writes_reports_on_failure_and_replaces_old_ones_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("report.md");
+    std::fs::write(&md, "stale report from an earlier run").unwrap();
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--baseline",
+        BASELINE,
+        "--candidate",
+        CANDIDATE,
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1);
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.starts_with("## ❌ evalgate: failed"), "{text}");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec!["report.md"], "no temporary file left behind");
+}
+
+#[test]
+fn untrusted_names_never_reach_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "evil\n::error::forged\u{1b}[31m";
+    let base = write(dir.path(), "b.json", &detection_eval(&[(hostile, 0.9)]));
+    let cand = write(dir.path(), "c.json", &detection_eval(&[(hostile, 0.1)]));
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\nsplits:\n  valid:\n    classes:\n      '*': {map50: {max_drop: 0.05}}\n",
+    );
+    let mut cmd = evalgate();
+    cmd.args([
+        "check",
+        "--policy",
+        &policy,
+        "--baseline",
+        &base,
+        "--candidate",
+        &cand,
+    ]);
+    let r = finish(&mut cmd);
+    assert_eq!(r.code, 1);
+    assert!(!r.stdout.contains('\u{1b}'), "{:?}", r.stdout);
+    assert!(
+        r.stdout.lines().all(|l| !l.starts_with("::")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains(r#"class "evil\n::error::forged\u{1b}[31m""#),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    assert_eq!(run(&["--version"]).code, 0);
+    let r = run(&["check", "--help"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("--report-only"));
+}

@@ -1,0 +1,131 @@
+//! Every example policy parses and runs against the example evals with the outcome its
+//! comments promise.
+
+use crate::run;
+
+#[test]
+fn every_example_policy_is_exercised() {
+    let mut found: Vec<String> = std::fs::read_dir(crate::repo("policies"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        ["detection.yaml", "segmentation.yaml"],
+        "a new example policy needs a test here"
+    );
+}
+
+#[test]
+fn detection_example_catches_the_license_plate_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let r = run(&[
+        "check",
+        "--policy",
+        "policies/detection.yaml",
+        "--baseline",
+        "examples/evals/baseline.json",
+        "--candidate",
+        "examples/evals/candidate.json",
+        "--today",
+        "2026-11-26",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let by_status = |s: &str| -> Vec<String> {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] == s)
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        by_status("fail"),
+        ["valid/class/license-plate/map50/max_drop"]
+    );
+    assert_eq!(
+        by_status("waived"),
+        ["valid/class/side-mirror/map50/max_drop"]
+    );
+    assert_eq!(by_status("skip"), ["valid/class/tail-light/map50/max_drop"]);
+    // Without a baseline only the floors apply, and the example candidate clears them.
+    let r = run(&[
+        "check",
+        "--policy",
+        "policies/detection.yaml",
+        "--candidate",
+        "examples/evals/candidate.json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}
+
+#[test]
+fn segmentation_example_passes_and_needs_its_baseline() {
+    let r = run(&[
+        "check",
+        "--policy",
+        "policies/segmentation.yaml",
+        "--baseline",
+        "examples/evals/segmentation-baseline.json",
+        "--candidate",
+        "examples/evals/segmentation-candidate.json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // `missing.baseline: fail`: without the baseline the drop rules fail.
+    let r = run(&[
+        "check",
+        "--policy",
+        "policies/segmentation.yaml",
+        "--candidate",
+        "examples/evals/segmentation-candidate.json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    // Swapping in a degraded class fails it.
+    let degraded =
+        std::fs::read_to_string(crate::repo("examples/evals/segmentation-candidate.json"))
+            .unwrap()
+            .replace("\"iou\": 0.709", "\"iou\": 0.650");
+    let dir = tempfile::tempdir().unwrap();
+    let c = crate::write(dir.path(), "c.json", &degraded);
+    let r = run(&[
+        "check",
+        "--policy",
+        "policies/segmentation.yaml",
+        "--baseline",
+        "examples/evals/segmentation-baseline.json",
+        "--candidate",
+        &c,
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout
+            .contains(r#"valid / class "sidewalk" / iou max_drop"#),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn the_roboflow_docs_example_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = crate::write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\ntask: object-detection\nsplits:\n  test:\n    map50: 0.9\n    sizes:\n      large: {map50: 0.5}\n    classes:\n      Car-rims:\n        sizes:\n          small: {map50_95: 0.6}\n",
+    );
+    let r = run(&[
+        "check",
+        "--policy",
+        &p,
+        "--candidate",
+        "tests/fixtures/roboflow/docs-map-results-object-detection.PARTIAL.json",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.stdout, "evalgate: PASS: 3 checks (1 skip, 2 pass)\n");
+}
