@@ -132,10 +132,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
             format!("report {}: {e}", path.display()),
         )
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".evalgate-")
-        .tempfile_in(dir_of(path))
-        .map_err(fail)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".evalgate-");
+    // Temporary files are private (0600) by default; a report is an ordinary file that CI
+    // uploads and other users read, so it gets the usual 0666 less the umask.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir_of(path)).map_err(fail)?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(fail)?;

@@ -108,10 +108,9 @@ pub fn parse_eval(bytes: &[u8]) -> Result<Eval, ParseEvalError> {
     let wire_splits = wire.splits.ok_or(ParseEvalError::NoSplits)?;
     let mut splits = BTreeMap::new();
     for (name, ws) in wire_splits {
-        let path = format!("splits.{}", key(&name));
         let split = match task {
-            Task::ObjectDetection => detection_split(&path, ws)?,
-            Task::SemanticSegmentation => segmentation_split(&path, ws)?,
+            Task::ObjectDetection => detection_split(&name, ws)?,
+            Task::SemanticSegmentation => segmentation_split(&name, ws)?,
         };
         splits.insert(name, split);
     }
@@ -142,108 +141,135 @@ fn key(name: &str) -> String {
     }
 }
 
-struct Builder<'a> {
-    path: &'a str,
-    metrics: Metrics,
+/// Where a value sits in the body, for error messages. Built only when a value is bad: an
+/// eval has tens of thousands of classes and formatting each path up front costs more than
+/// the parse.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Split(&'a str),
+    Class(&'a str, &'a str),
 }
 
-impl<'a> Builder<'a> {
-    fn new(path: &'a str) -> Self {
-        Builder {
-            path,
-            metrics: Metrics::default(),
+impl At<'_> {
+    fn path(self, size: Option<Size>, field: &str) -> String {
+        let mut p = match self {
+            At::Split(split) => format!("splits.{}", key(split)),
+            At::Class(split, class) => format!("splits.{}.perClass[{class:?}]", key(split)),
+        };
+        if let Some(size) = size {
+            p.push_str(&format!(".byObjectSize.{size}"));
         }
+        format!("{p}.{field}")
     }
+}
 
-    fn set(
-        &mut self,
-        metric: Metric,
-        wire_name: &str,
-        value: Option<f64>,
-    ) -> Result<(), ParseEvalError> {
-        if let Some(v) = value
-            && !(0.0..=1.0).contains(&v)
-        {
-            return Err(ParseEvalError::OutOfRange {
-                path: format!("{}.{wire_name}", self.path),
-                value: v,
-            });
-        }
-        self.metrics.set(metric, value);
-        Ok(())
+fn put(
+    metrics: &mut Metrics,
+    metric: Metric,
+    value: Option<f64>,
+    at: At<'_>,
+    size: Option<Size>,
+    wire_name: &str,
+) -> Result<(), ParseEvalError> {
+    if let Some(v) = value
+        && !(0.0..=1.0).contains(&v)
+    {
+        return Err(ParseEvalError::OutOfRange {
+            path: at.path(size, wire_name),
+            value: v,
+        });
     }
+    metrics.set(metric, value);
+    Ok(())
 }
 
 fn map_metrics(
-    path: &str,
-    map50: Option<f64>,
-    map50_95: Option<f64>,
-    map75: Option<f64>,
+    at: At<'_>,
+    size: Option<Size>,
+    [map50, map50_95, map75]: [Option<f64>; 3],
 ) -> Result<Metrics, ParseEvalError> {
-    let mut b = Builder::new(path);
-    b.set(Metric::Map50, "map50", map50)?;
-    b.set(Metric::Map50_95, "map50_95", map50_95)?;
-    b.set(Metric::Map75, "map75", map75)?;
-    Ok(b.metrics)
+    let mut m = Metrics::default();
+    put(&mut m, Metric::Map50, map50, at, size, "map50")?;
+    put(&mut m, Metric::Map50_95, map50_95, at, size, "map50_95")?;
+    put(&mut m, Metric::Map75, map75, at, size, "map75")?;
+    Ok(m)
 }
 
-fn sizes(path: &str, wire: Option<WireSizes>) -> Result<[Metrics; 3], ParseEvalError> {
+fn sizes(at: At<'_>, wire: Option<WireSizes>) -> Result<[Metrics; 3], ParseEvalError> {
     let mut out = [Metrics::default(); 3];
     let Some(w) = wire else { return Ok(out) };
     for (size, bucket) in Size::ALL.into_iter().zip([w.small, w.medium, w.large]) {
         if let Some(m) = bucket {
-            let p = format!("{path}.byObjectSize.{size}");
-            out[size as usize] = map_metrics(&p, m.map50, m.map50_95, m.map75)?;
+            out[size as usize] = map_metrics(at, Some(size), [m.map50, m.map50_95, m.map75])?;
         }
     }
     Ok(out)
 }
 
-fn detection_split(path: &str, ws: WireSplit) -> Result<SplitEval, ParseEvalError> {
+fn detection_split(name: &str, ws: WireSplit) -> Result<SplitEval, ParseEvalError> {
+    let at = At::Split(name);
     let overall = ScopeMetrics {
-        metrics: map_metrics(path, ws.map50, ws.map50_95, ws.map75)?,
-        sizes: sizes(path, ws.by_object_size)?,
+        metrics: map_metrics(at, None, [ws.map50, ws.map50_95, ws.map75])?,
+        sizes: sizes(at, ws.by_object_size)?,
     };
     let mut classes = BTreeMap::new();
-    for (name, wc) in ws.per_class.unwrap_or_default() {
-        let p = format!("{path}.perClass[{name:?}]");
-        let class = ScopeMetrics {
-            metrics: map_metrics(&p, wc.map50, wc.map50_95, wc.map75)?,
-            sizes: sizes(&p, wc.by_object_size)?,
+    for (class, wc) in ws.per_class.unwrap_or_default() {
+        let at = At::Class(name, &class);
+        let scope = ScopeMetrics {
+            metrics: map_metrics(at, None, [wc.map50, wc.map50_95, wc.map75])?,
+            sizes: sizes(at, wc.by_object_size)?,
         };
-        classes.insert(name, class);
+        classes.insert(class, scope);
     }
     Ok(SplitEval { overall, classes })
 }
 
-fn segmentation_split(path: &str, ws: WireSplit) -> Result<SplitEval, ParseEvalError> {
-    let mut b = Builder::new(path);
-    b.set(Metric::Miou, "miou", ws.miou)?;
-    b.set(Metric::Precision, "precision", ws.precision)?;
-    b.set(Metric::Recall, "recall", ws.recall)?;
-    b.set(Metric::F1, "f1", ws.f1)?;
+fn segmentation_split(name: &str, ws: WireSplit) -> Result<SplitEval, ParseEvalError> {
+    let at = At::Split(name);
+    let mut m = Metrics::default();
+    put(&mut m, Metric::Miou, ws.miou, at, None, "miou")?;
+    put(
+        &mut m,
+        Metric::Precision,
+        ws.precision,
+        at,
+        None,
+        "precision",
+    )?;
+    put(&mut m, Metric::Recall, ws.recall, at, None, "recall")?;
+    put(&mut m, Metric::F1, ws.f1, at, None, "f1")?;
     let overall = ScopeMetrics {
-        metrics: b.metrics,
+        metrics: m,
         sizes: Default::default(),
     };
     let mut classes = BTreeMap::new();
-    for (name, wc) in ws.per_class.unwrap_or_default() {
-        let p = format!("{path}.perClass[{name:?}]");
-        let mut b = Builder::new(&p);
-        b.set(Metric::Iou, "iou", wc.iou)?;
-        b.set(Metric::Precision, "precision", wc.precision)?;
-        b.set(Metric::Recall, "recall", wc.recall)?;
-        b.set(Metric::F1, "f1", wc.f1)?;
-        b.set(
-            Metric::OptimalThreshold,
-            "optimalThreshold",
-            wc.optimal_threshold,
+    for (class, wc) in ws.per_class.unwrap_or_default() {
+        let at = At::Class(name, &class);
+        let mut m = Metrics::default();
+        put(&mut m, Metric::Iou, wc.iou, at, None, "iou")?;
+        put(
+            &mut m,
+            Metric::Precision,
+            wc.precision,
+            at,
+            None,
+            "precision",
         )?;
-        let class = ScopeMetrics {
-            metrics: b.metrics,
+        put(&mut m, Metric::Recall, wc.recall, at, None, "recall")?;
+        put(&mut m, Metric::F1, wc.f1, at, None, "f1")?;
+        put(
+            &mut m,
+            Metric::OptimalThreshold,
+            wc.optimal_threshold,
+            at,
+            None,
+            "optimalThreshold",
+        )?;
+        let scope = ScopeMetrics {
+            metrics: m,
             sizes: Default::default(),
         };
-        classes.insert(name, class);
+        classes.insert(class, scope);
     }
     Ok(SplitEval { overall, classes })
 }
@@ -341,6 +367,11 @@ mod tests {
         );
         let err = parse_eval(br#"{"splits": {"valid": {"map50_95": -0.1}}}"#).unwrap_err();
         assert!(matches!(err, ParseEvalError::OutOfRange { .. }), "{err}");
+        let err = parse_eval(br#"{"splits": {"a.b": {"perClass": {"car": {"byObjectSize": {"small": {"map75": 2}}}}}}}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"splits."a.b".perClass["car"].byObjectSize.small.map75 is 2, outside [0, 1]: every metric must be a fraction"#
+        );
     }
 
     #[test]
