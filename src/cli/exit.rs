@@ -13,10 +13,6 @@ pub(crate) const INVALID_POLICY: u8 = 3;
 /// An eval could not be loaded.
 pub(crate) const EVAL_UNAVAILABLE: u8 = 4;
 /// An eval is not finished yet.
-#[expect(
-    dead_code,
-    reason = "returned by the Roboflow source, which is not built yet"
-)]
 pub(crate) const EVAL_NOT_FINISHED: u8 = 5;
 /// The evals, or an eval and the policy, are of different tasks.
 pub(crate) const NOT_COMPARABLE: u8 = 6;

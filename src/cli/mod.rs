@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use anstream::eprintln;
 use clap::Parser;
 use evalgate::gate::{self, GateOptions, Verdict};
-use evalgate::model::{Eval, parse_eval};
+use evalgate::model::{Eval, ParseEvalError, parse_eval};
 use evalgate::policy::{Policy, parse_policy};
 use evalgate::report::{EvalInfo, Format, ReportContext};
 use evalgate::source::{DEFAULT_MAX_BYTES, Source};
@@ -66,11 +66,23 @@ pub(crate) fn main() -> ExitCode {
 fn check(args: &CheckArgs) -> Result<u8, Failure> {
     // Every report path is checked before any eval is read: a typo in `--junit` should not
     // cost a fetch, and must never leave the run half done.
-    let outputs = Output::plan(&[
-        (Format::Junit, args.junit.as_deref()),
-        (Format::Markdown, args.markdown.as_deref()),
-        (Format::Json, args.json.as_deref()),
-    ])?;
+    let inputs: Vec<&Path> = [
+        Some(args.policy.as_path()),
+        Some(Path::new(&args.candidate)),
+        args.baseline.as_deref().map(Path::new),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|p| p.as_os_str() != "-")
+    .collect();
+    let outputs = Output::plan(
+        &[
+            (Format::Junit, args.junit.as_deref()),
+            (Format::Markdown, args.markdown.as_deref()),
+            (Format::Json, args.json.as_deref()),
+        ],
+        &inputs,
+    )?;
 
     let policy_name = args.policy.display().to_string();
     let policy_text = read_policy(&args.policy)?;
@@ -118,6 +130,14 @@ fn check(args: &CheckArgs) -> Result<u8, Failure> {
         today,
     };
     let report = gate::evaluate(&policy, baseline.as_ref(), &candidate, &options);
+    if report.checks.is_empty() {
+        return Err(Failure::new(
+            exit::INVALID_POLICY,
+            format!(
+                "{policy_name}: the policy checks nothing in these evals: no rule applies to a split, object size or class they have"
+            ),
+        ));
+    }
     let code = match report.verdict {
         Verdict::Fail if !args.report_only => exit::REGRESSION,
         Verdict::Pass | Verdict::Fail => exit::PASS,
@@ -194,7 +214,13 @@ fn load_eval(role: &str, src: &Source) -> Result<Eval, Failure> {
             "empty input; expected the JSON body of a map-results response".into(),
         ));
     }
-    parse_eval(&bytes).map_err(|e| fail(e.to_string()))
+    parse_eval(&bytes).map_err(|e| match e {
+        ParseEvalError::NotFinished(_) => Failure::new(
+            exit::EVAL_NOT_FINISHED,
+            format!("{role}: {src}: {e}; gate it once the evaluation has finished"),
+        ),
+        e => fail(e.to_string()),
+    })
 }
 
 fn plural(n: usize, word: &str) -> String {

@@ -18,9 +18,19 @@ pub(crate) struct Output {
 impl Output {
     /// Checks every requested report path and returns the plan. Fails with exit 7 when a
     /// directory is missing or not writable, and with exit 2 when two reports share a
-    /// destination.
-    pub(crate) fn plan(requested: &[(Format, Option<&Path>)]) -> Result<Vec<Output>, Failure> {
+    /// destination or a report would overwrite one of the `inputs`.
+    pub(crate) fn plan(
+        requested: &[(Format, Option<&Path>)],
+        inputs: &[&Path],
+    ) -> Result<Vec<Output>, Failure> {
         let mut plan: Vec<Output> = Vec::new();
+        // The same file can be spelled `r.xml` and `./r.xml`: compare resolved paths.
+        let mut taken: Vec<Option<PathBuf>> = inputs
+            .iter()
+            .filter_map(|p| p.canonicalize().ok())
+            .map(Some)
+            .collect();
+        let n_inputs = taken.len();
         for (format, path) in requested {
             let Some(path) = path else { continue };
             let path = if path.as_os_str() == "-" {
@@ -28,24 +38,42 @@ impl Output {
             } else {
                 Some(path.to_path_buf())
             };
-            if plan.iter().any(|o| o.path == path) {
-                let dest = path
-                    .as_ref()
-                    .map_or("stdout".to_owned(), |p| p.display().to_string());
-                return Err(Failure::new(
-                    exit::USAGE,
-                    format!("two reports would both be written to {dest}"),
-                ));
-            }
             if let Some(p) = &path {
                 probe(p)?;
             }
+            let resolved = path.as_deref().map(resolve);
+            if let Some(i) = taken.iter().position(|t| *t == resolved) {
+                let dest = path
+                    .as_ref()
+                    .map_or("stdout".to_owned(), |p| p.display().to_string());
+                let what = if i < n_inputs {
+                    format!(
+                        "the {} report would overwrite the input {dest}",
+                        format.name()
+                    )
+                } else {
+                    format!("two reports would both be written to {dest}")
+                };
+                return Err(Failure::new(exit::USAGE, what));
+            }
+            taken.push(resolved);
             plan.push(Output {
                 format: *format,
                 path,
             });
         }
         Ok(plan)
+    }
+}
+
+/// `path` with its directory resolved (the file itself need not exist yet).
+fn resolve(path: &Path) -> PathBuf {
+    let dir = dir_of(path)
+        .canonicalize()
+        .unwrap_or_else(|_| dir_of(path).to_path_buf());
+    match path.file_name() {
+        Some(name) => dir.join(name),
+        None => dir,
     }
 }
 

@@ -48,10 +48,10 @@ pub(crate) fn print(
             counts.join(", ")
         }
     )?;
-    if s.total() == 0 {
+    if s.skip == s.total() {
         writeln!(
             out,
-            "{YELLOW}warning{YELLOW:#}: the policy produced no checks for these evals; the gate tests nothing"
+            "{YELLOW}warning{YELLOW:#}: no check could be evaluated; every check was skipped (the reports give each reason)"
         )?;
     }
     let worst = report.worst();

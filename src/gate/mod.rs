@@ -154,12 +154,14 @@ type Layers<'a> = Vec<&'a [MetricRule]>;
 impl<'a> Gate<'a> {
     fn split(&mut self, split: &str) {
         let in_candidate = self.candidate.splits.contains_key(split);
-        // "*" means every split in the candidate; exact names come after it and so win.
+        let in_baseline = self.baseline.is_some_and(|b| b.splits.contains_key(split));
+        // "*" covers every split of either eval, so that a split the candidate dropped fails
+        // its presence check; exact names come after it and so win.
         let sets: Vec<&SplitRules> = self
             .policy
             .splits
             .iter()
-            .filter(|s| s.selector == SplitSelector::All && in_candidate)
+            .filter(|s| s.selector == SplitSelector::All && (in_candidate || in_baseline))
             .chain(
                 self.policy
                     .splits
@@ -169,7 +171,7 @@ impl<'a> Gate<'a> {
             .collect();
         let Some(last) = sets.last() else { return };
         if !in_candidate {
-            let where_ = if self.baseline.is_some_and(|b| b.splits.contains_key(split)) {
+            let where_ = if in_baseline {
                 "is in the baseline but not in the candidate"
             } else {
                 "is not in the candidate"
@@ -302,59 +304,79 @@ impl<'a> Gate<'a> {
 
     fn judge(&self, kind: RuleKind, t: f64, cand: Lookup, base: Option<Lookup>) -> Outcome {
         let base_value = base.and_then(Lookup::value);
+        let floor = matches!(kind, RuleKind::Min | RuleKind::Max);
         let Some(c) = cand.value() else {
-            return match base_value {
-                Some(b) => {
-                    let message = format!("no value in the candidate (baseline {})", f4(b));
-                    match self.policy.missing.metric {
-                        MissingMetric::Fail => Outcome::violated(message, f64::INFINITY, false),
-                        MissingMetric::Warn => Outcome::violated(message, f64::INFINITY, true),
-                        MissingMetric::Skip => {
-                            Outcome::Skip(format!("{message}; missing.metric is skip"))
-                        }
-                    }
+            let message = match (base_value, base) {
+                (Some(b), _) => format!("no value in the candidate (baseline {})", f4(b)),
+                (None, Some(Lookup::NoValue)) => {
+                    return Outcome::Skip("no value in either eval".into());
                 }
-                None if base.is_some() => Outcome::Skip("no value in either eval".into()),
-                None => Outcome::Skip("no value in the candidate and no baseline".into()),
+                (None, Some(Lookup::NoClass)) => {
+                    return Outcome::Skip("new class with no value in the candidate".into());
+                }
+                // Nothing to compare a drop with: `missing.baseline` decides.
+                (None, _) if !floor => return self.no_baseline(base),
+                // A floor that cannot be checked must not pass silently.
+                (None, _) => "no value in the candidate, and none in a baseline".to_owned(),
+            };
+            return match self.policy.missing.metric {
+                MissingMetric::Fail => Outcome::violated(message, f64::INFINITY, false),
+                MissingMetric::Warn => Outcome::violated(message, f64::INFINITY, true),
+                MissingMetric::Skip => Outcome::Skip(format!("{message}; missing.metric is skip")),
             };
         };
         match kind {
             RuleKind::Min => {
+                let (cs, ts) = distinct(c, t);
                 if c >= t - TOLERANCE {
-                    Outcome::Pass(format!("{} ≥ min {}", f4(c), f4(t)))
+                    Outcome::Pass(format!("{cs} ≥ min {ts}"))
                 } else {
-                    Outcome::violated(format!("{} < min {}", f4(c), f4(t)), t - c, false)
+                    Outcome::violated(format!("{cs} < min {ts}"), t - c, false)
                 }
             }
             RuleKind::Max => {
+                let (cs, ts) = distinct(c, t);
                 if c <= t + TOLERANCE {
-                    Outcome::Pass(format!("{} ≤ max {}", f4(c), f4(t)))
+                    Outcome::Pass(format!("{cs} ≤ max {ts}"))
                 } else {
-                    Outcome::violated(format!("{} > max {}", f4(c), f4(t)), c - t, false)
+                    Outcome::violated(format!("{cs} > max {ts}"), c - t, false)
                 }
             }
             RuleKind::MaxDrop | RuleKind::MaxDropRel => {
                 let Some(b) = base_value else {
                     return self.no_baseline(base);
                 };
-                let change = format!("{} → {} ({})", f4(b), f4(c), signed4(c - b));
-                let (drop, name) = if kind == RuleKind::MaxDrop {
-                    (b - c, "max_drop")
+                let drop = if kind == RuleKind::MaxDrop {
+                    b - c
                 } else if b > 0.0 {
-                    ((b - c) / b, "max_drop_rel")
+                    (b - c) / b
                 } else {
                     // Nothing can drop below a baseline of zero.
-                    (0.0, "max_drop_rel")
+                    0.0
                 };
+                let fails = drop > t + TOLERANCE;
                 let detail = if kind == RuleKind::MaxDrop {
-                    format!("{change}, {name} {}", f4(t))
+                    let (ds, ts) = distinct(drop, t);
+                    let change = if ds == f4(drop) {
+                        signed4(c - b)
+                    } else {
+                        format!("{:+}", c - b)
+                    };
+                    format!("{} → {} ({change}), max_drop {ts}", f4(b), f4(c))
                 } else {
-                    format!("{change} = {} relative, {name} {}", pct(-drop), f4(t))
+                    format!(
+                        "{} → {} ({}) = {} relative, max_drop_rel {}",
+                        f4(b),
+                        f4(c),
+                        signed4(c - b),
+                        pct(-drop),
+                        f4(t)
+                    )
                 };
-                if drop <= t + TOLERANCE {
-                    Outcome::Pass(detail)
-                } else {
+                if fails {
                     Outcome::violated(detail, drop - t, false)
+                } else {
+                    Outcome::Pass(detail)
                 }
             }
             RuleKind::Presence => Outcome::Skip("not a metric rule".into()),
@@ -412,13 +434,13 @@ fn size_layers<'r>(sizes: impl Iterator<Item = &'r [SizeRules]>, size: Size) -> 
         .collect()
 }
 
-/// The class rules that match `class`: globs first, then exact names, each in split order
+/// The class rules that match `class`: globs first, then its exact name, each in split order
 /// ("*" before the named split) and then file order. Later ones win.
 fn class_rules<'r>(sets: &[&'r SplitRules], class: &str) -> Vec<&'r ClassRules> {
     let all = || sets.iter().flat_map(|s| s.classes.iter());
     all()
-        .filter(|c| !c.pattern.is_exact() && c.pattern.matches(class))
-        .chain(all().filter(|c| c.pattern.is_exact() && c.pattern.matches(class)))
+        .filter(|c| !c.pattern.names(class) && c.pattern.matches(class))
+        .chain(all().filter(|c| c.pattern.names(class)))
         .collect()
 }
 
@@ -568,6 +590,17 @@ fn ten_thousandths(v: f64) -> (bool, u64, u64) {
     }
     let scaled = (v.abs() * 10_000.0).round() as u64;
     (v < 0.0 && scaled > 0, scaled / 10_000, scaled % 10_000)
+}
+
+/// Two numbers at four decimals, or at full precision when four decimals would show them
+/// equal although the comparison told them apart ("0.7000 < min 0.7000").
+fn distinct(a: f64, b: f64) -> (String, String) {
+    let (fa, fb) = (f4(a), f4(b));
+    if fa == fb && (a - b).abs() > TOLERANCE {
+        (format!("{a}"), format!("{b}"))
+    } else {
+        (fa, fb)
+    }
 }
 
 fn pct(v: f64) -> String {

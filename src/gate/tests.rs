@@ -393,3 +393,72 @@ fn comparability() {
         })
     );
 }
+
+#[test]
+fn a_floor_with_no_value_anywhere_fails_closed() {
+    let r = run(FLOOR, None, &split("null"));
+    let c = only(&r);
+    assert_eq!(
+        (c.status, c.message.as_str()),
+        (
+            Status::Fail,
+            "no value in the candidate, and none in a baseline"
+        )
+    );
+    assert_eq!(r.verdict, Verdict::Fail);
+    let skip = format!("{FLOOR}missing:\n  metric: skip\n");
+    assert_eq!(only(&run(&skip, None, &split("null"))).status, Status::Skip);
+    // A drop rule has nothing to compare: missing.baseline decides.
+    assert_eq!(only(&run(DROP, None, &split("null"))).status, Status::Skip);
+}
+
+#[test]
+fn star_covers_a_split_the_candidate_dropped() {
+    let both = r#"{"splits": {"valid": {"map50_95": 0.8}, "test": {"map50_95": 0.8}}}"#;
+    let policy = "version: 1\nsplits:\n  '*':\n    map50_95: {max_drop: 0.1}\n";
+    let r = run(policy, Some(both), &split("0.8"));
+    let got: Vec<(&str, Status)> = r.checks.iter().map(|c| (c.id.as_str(), c.status)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("test/presence", Status::Fail),
+            ("valid/map50_95/max_drop", Status::Pass)
+        ]
+    );
+}
+
+#[test]
+fn a_class_named_like_a_glob_can_be_named_exactly() {
+    let policy = "version: 1\nsplits:\n  valid:\n    classes:\n      '*': {map50: {min: 0.1}}\n      '[unk]': {map50: {min: 0.95}}\n";
+    let r = run(policy, None, &classes(&[("[unk]", "0.5"), ("x", "0.5")]));
+    let got: Vec<(&str, Status, Option<u32>)> = r
+        .checks
+        .iter()
+        .map(|c| (c.id.as_str(), c.status, c.line))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("valid/class/[unk]/map50/min", Status::Fail, Some(6)),
+            ("valid/class/x/map50/min", Status::Pass, Some(5))
+        ]
+    );
+}
+
+#[test]
+fn messages_show_more_digits_when_four_would_hide_the_failure() {
+    let r = run(FLOOR, None, &split("0.69996"));
+    assert_eq!(only(&r).message, "0.69996 < min 0.7");
+    let r = run(DROP, Some(&split("0.75")), &split("0.73996"));
+    assert_eq!(only(&r).status, Status::Fail);
+    assert!(
+        only(&r).message.starts_with("0.7500 → 0.7400 (-0.0100"),
+        "{}",
+        only(&r).message
+    );
+    assert!(
+        only(&r).message.ends_with("max_drop 0.01"),
+        "{}",
+        only(&r).message
+    );
+}

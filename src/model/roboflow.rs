@@ -40,13 +40,56 @@ pub enum ParseEvalError {
     /// The body has no `splits` object.
     #[error("no \"splits\" object: this is not a map-results body")]
     NoSplits,
+    /// The body is an API error response, saved in place of the metrics.
+    #[error("this is an API error response, not map-results: {0}")]
+    Api(String),
+    /// The eval has not finished: a `model_eval_not_done` error body, or the eval's own
+    /// record with `status: running`.
+    #[error("the eval is not finished yet: {0}")]
+    NotFinished(String),
 }
 
 #[derive(Deserialize)]
 struct WireEval {
     #[serde(rename = "taskType")]
     task_type: Option<String>,
-    splits: Option<BTreeMap<String, WireSplit>>,
+    splits: Option<Unique<WireSplit>>,
+    // An error body (`{"error": "...", "message": "..."}`, or a nested `error` object) or an
+    // eval record (`{"status": "running"}`) saved by mistake; read only to say so.
+    error: Option<serde_json::Value>,
+    message: Option<String>,
+    status: Option<String>,
+}
+
+/// A JSON object whose keys must be unique. serde keeps the last of two equal keys; a class
+/// listed twice with different values must not pass on whichever happens to come last.
+struct Unique<V>(BTreeMap<String, V>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Unique<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<V> {
+            type Value = Unique<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Unique<V>, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+                    }
+                    let value = map.next_value()?;
+                    out.insert(key, value);
+                }
+                Ok(Unique(out))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -62,7 +105,7 @@ struct WireSplit {
     recall: Option<f64>,
     f1: Option<f64>,
     #[serde(rename = "perClass")]
-    per_class: Option<BTreeMap<String, WireClass>>,
+    per_class: Option<Unique<WireClass>>,
 }
 
 #[derive(Deserialize)]
@@ -99,13 +142,20 @@ struct WireClass {
 /// A missing `taskType` means object detection (early API responses had none). Every metric
 /// must be `null` or a number in [0, 1].
 pub fn parse_eval(bytes: &[u8]) -> Result<Eval, ParseEvalError> {
+    // Editors on Windows save a byte-order mark; it carries no meaning in JSON.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let wire: WireEval = serde_json::from_slice(bytes).map_err(json_error)?;
+    if wire.splits.is_none() {
+        return Err(not_metrics(&wire));
+    }
     let task = match wire.task_type.as_deref() {
         None | Some("object-detection-like") => Task::ObjectDetection,
         Some("semantic-segmentation") => Task::SemanticSegmentation,
         Some(other) => return Err(ParseEvalError::UnsupportedTask(other.to_owned())),
     };
-    let wire_splits = wire.splits.ok_or(ParseEvalError::NoSplits)?;
+    let Some(Unique(wire_splits)) = wire.splits else {
+        return Err(ParseEvalError::NoSplits);
+    };
     let mut splits = BTreeMap::new();
     for (name, ws) in wire_splits {
         let split = match task {
@@ -115,6 +165,35 @@ pub fn parse_eval(bytes: &[u8]) -> Result<Eval, ParseEvalError> {
         splits.insert(name, split);
     }
     Ok(Eval { task, splits })
+}
+
+/// Explains a body without `splits`: an error response or an eval record saved in its place.
+fn not_metrics(wire: &WireEval) -> ParseEvalError {
+    use serde_json::Value;
+    let code = match &wire.error {
+        Some(Value::String(code)) => Some(code.clone()),
+        Some(Value::Object(o)) => o.get("type").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    };
+    let nested = match &wire.error {
+        Some(Value::Object(o)) => o.get("message").and_then(Value::as_str),
+        _ => None,
+    };
+    let message = wire.message.as_deref().or(nested);
+    let text = match (&code, message) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.clone(),
+        (None, Some(m)) => m.to_owned(),
+        (None, None) if wire.status.as_deref() == Some("running") => {
+            return ParseEvalError::NotFinished("its status is \"running\"".into());
+        }
+        (None, None) => return ParseEvalError::NoSplits,
+    };
+    if code.as_deref() == Some("model_eval_not_done") {
+        ParseEvalError::NotFinished(text)
+    } else {
+        ParseEvalError::Api(text)
+    }
 }
 
 fn json_error(e: serde_json::Error) -> ParseEvalError {
@@ -213,7 +292,7 @@ fn detection_split(name: &str, ws: WireSplit) -> Result<SplitEval, ParseEvalErro
         sizes: sizes(at, ws.by_object_size)?,
     };
     let mut classes = BTreeMap::new();
-    for (class, wc) in ws.per_class.unwrap_or_default() {
+    for (class, wc) in ws.per_class.map(|u| u.0).unwrap_or_default() {
         let at = At::Class(name, &class);
         let scope = ScopeMetrics {
             metrics: map_metrics(at, None, [wc.map50, wc.map50_95, wc.map75])?,
@@ -243,7 +322,7 @@ fn segmentation_split(name: &str, ws: WireSplit) -> Result<SplitEval, ParseEvalE
         sizes: Default::default(),
     };
     let mut classes = BTreeMap::new();
-    for (class, wc) in ws.per_class.unwrap_or_default() {
+    for (class, wc) in ws.per_class.map(|u| u.0).unwrap_or_default() {
         let at = At::Class(name, &class);
         let mut m = Metrics::default();
         put(&mut m, Metric::Iou, wc.iou, at, None, "iou")?;
@@ -395,6 +474,59 @@ mod tests {
         );
         let err = parse_eval(br#"{"splits": {"valid": {"map50": 1e999}}}"#).unwrap_err();
         assert!(err.to_string().contains("number out of range"), "{err}");
+    }
+
+    #[test]
+    fn rejects_duplicate_split_and_class_names() {
+        let err = parse_eval(
+            br#"{"splits": {"valid": {"perClass": {"a": {"map50": 0.1}, "a": {"map50": 0.9}}}}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(r#"duplicate key "a""#), "{err}");
+        let err = parse_eval(br#"{"splits": {"valid": {}, "valid": {}}}"#).unwrap_err();
+        assert!(
+            err.to_string().contains(r#"duplicate key "valid""#),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn explains_api_error_bodies_and_unfinished_evals() {
+        let not_done = include_bytes!(
+            "../../tests/fixtures/roboflow/sdk-test-error-409-model-eval-not-done.json"
+        );
+        assert!(matches!(
+            parse_eval(not_done),
+            Err(ParseEvalError::NotFinished(_))
+        ));
+        let running =
+            include_bytes!("../../tests/fixtures/roboflow/docs-get-model-evaluation-running.json");
+        assert_eq!(
+            parse_eval(running),
+            Err(ParseEvalError::NotFinished(
+                "its status is \"running\"".into()
+            ))
+        );
+        let not_found = include_bytes!(
+            "../../tests/fixtures/roboflow/sdk-test-error-404-model-eval-not-found.json"
+        );
+        let err = parse_eval(not_found).unwrap_err();
+        assert!(
+            matches!(err, ParseEvalError::Api(ref m) if m.starts_with("model_eval_not_found")),
+            "{err}"
+        );
+        let scope = include_bytes!(
+            "../../tests/fixtures/roboflow/sdk-test-error-404-missing-scope-graphmethodexception.json"
+        );
+        assert_eq!(
+            parse_eval(scope).unwrap_err().to_string(),
+            "this is an API error response, not map-results: GraphMethodException: scope missing"
+        );
+    }
+
+    #[test]
+    fn accepts_a_byte_order_mark() {
+        assert!(parse_eval(b"\xEF\xBB\xBF{\"splits\": {}}").is_ok());
     }
 
     #[test]

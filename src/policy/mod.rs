@@ -245,17 +245,18 @@ impl ClassPattern {
         }
     }
 
-    /// Whether this pattern covers `class`.
+    /// Whether this pattern covers `class`. A pattern written exactly as a class's name
+    /// covers it even when the name has glob characters (`[unk]`).
     pub fn matches(&self, class: &str) -> bool {
         match self {
             ClassPattern::Exact(name) => name == class,
-            ClassPattern::Glob { matcher, .. } => matcher.is_match(class),
+            ClassPattern::Glob { text, matcher } => text == class || matcher.is_match(class),
         }
     }
 
-    /// Whether this is an exact name (which overrides globs).
-    pub fn is_exact(&self) -> bool {
-        matches!(self, ClassPattern::Exact(_))
+    /// Whether this pattern names `class` exactly, so that it overrides globs for it.
+    pub fn names(&self, class: &str) -> bool {
+        self.text() == class
     }
 
     /// The pattern as written.
@@ -330,6 +331,7 @@ impl Policy {
                     check_metrics(&mut diags, task, Level::Size, &size.metrics);
                 }
                 let classes = class_names(evals, &split.selector);
+                // A name with glob characters that is also a class's exact name is that class.
                 match &class.pattern {
                     ClassPattern::Exact(name) if !classes.contains(&name.as_str()) => {
                         diags.push(unknown_name("class", name, class.span, &classes));
@@ -381,6 +383,7 @@ fn class_names<'a>(evals: &[&'a Eval], split: &SplitSelector) -> Vec<&'a str> {
 }
 
 fn unknown_name(what: &str, name: &str, span: Span, known: &[&str]) -> Diagnostic {
+    let plural = if what == "split" { "splits" } else { "classes" };
     let d = Diagnostic::error(
         if what == "split" {
             "unknown-split"
@@ -392,9 +395,9 @@ fn unknown_name(what: &str, name: &str, span: Span, known: &[&str]) -> Diagnosti
     );
     match did_you_mean(name, known.iter().copied()) {
         Some(s) => d.with_help(format!("did you mean {s:?}?")),
-        None if known.is_empty() => d.with_help(format!("the evals have no {what}es")),
+        None if known.is_empty() => d.with_help(format!("the evals have no {plural}")),
         None => d.with_help(format!(
-            "the evals have {} {what}es; check the spelling, or use a glob",
+            "the evals have {} {plural}; check the spelling, or use a glob",
             known.len()
         )),
     }

@@ -205,14 +205,23 @@ pub(crate) fn parse(text: &str) -> Result<Node, Diagnostic> {
     })
 }
 
-/// The YAML library's message without the position it appends (the diagnostic shows it).
+/// The YAML library's message without the position it appends (the diagnostic shows it)
+/// and without advice about its own options, which users cannot set.
 fn plain_message(text: &str) -> String {
     let first = text.lines().next().unwrap_or(text).trim();
-    let trimmed = match first.rfind(" at line ") {
+    let mut msg = match first.rfind(" at line ") {
         Some(i) => &first[..i],
         None => first,
     };
-    trimmed.trim_end_matches(':').to_owned()
+    for library_advice in [
+        ", set DuplicateKeyPolicy",
+        " rejected by the configured policy",
+    ] {
+        if let Some(i) = msg.find(library_advice) {
+            msg = &msg[..i];
+        }
+    }
+    msg.trim_end_matches(':').to_owned()
 }
 
 #[cfg(test)]
@@ -257,5 +266,8 @@ mod tests {
     fn rejects_duplicate_keys() {
         let err = parse("version: 1\nversion: 2\n").unwrap_err();
         assert_eq!(err.span.map(|s| s.line), Some(2), "{err:?}");
+        assert_eq!(err.message, "duplicate mapping key: version");
+        let err = parse("min: 1e400\n").unwrap_err();
+        assert!(!err.message.contains("policy"), "{}", err.message);
     }
 }

@@ -661,9 +661,9 @@ mod tests {
             valid.sizes[0].metrics[0].rule.severity.map(|s| s.value),
             Some(Severity::Warn)
         );
-        assert!(!valid.classes[0].pattern.is_exact());
+        assert!(!valid.classes[0].pattern.names("anything"));
         assert!(valid.classes[0].pattern.matches("anything"));
-        assert!(valid.classes[1].pattern.is_exact());
+        assert!(valid.classes[1].pattern.names("Car-rims"));
         assert_eq!(
             valid.classes[1].sizes[0].metrics[0]
                 .rule

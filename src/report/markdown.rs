@@ -19,6 +19,10 @@ pub const MAX_MARKDOWN_CHARS: usize = 60_000;
 /// Names longer than this are shortened in the Markdown (never in JSON).
 const MAX_NAME_CHARS: usize = 80;
 
+/// Expired waivers listed by name; the rest are counted. Bounded so that a policy with
+/// hundreds of stale waivers cannot push the report over its size limit.
+const MAX_EXPIRED_SHOWN: usize = 20;
+
 /// Makes untrusted text safe inside a table cell or HTML element: no table breaks, no HTML,
 /// no formatting, no `@mention` and no `#123` reference.
 pub fn escape_markdown(text: &str) -> String {
@@ -170,17 +174,21 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         head.push_str("Warnings fail this gate (`--strict`).\n");
     }
     head.push('\n');
+    // Paths go in as plain escaped text: backslash escapes do not work inside code spans.
     let baseline = ctx
         .baseline
         .as_ref()
-        .map_or_else(|| "none".to_owned(), |b| format!("`{}`", name(&b.source)));
+        .map_or_else(|| "none".to_owned(), |b| name(&b.source));
     let _ = writeln!(
         head,
-        "Policy `{}` · baseline {baseline} · candidate `{}` · {}\n",
+        "Policy {} · baseline {baseline} · candidate {} · {}\n",
         name(&ctx.policy),
         name(&ctx.candidate.source),
         report.task
     );
+    if s.skip == s.total() {
+        head.push_str("**No check could be evaluated**: every check was skipped. The JSON and JUnit reports give each reason.\n\n");
+    }
 
     let split_rows = rows(report.checks.iter().filter(|c| c.class.is_none()));
     let bad = report.worst();
@@ -190,14 +198,21 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
     let expired: Vec<_> = report.waivers.iter().filter(|w| w.expired).collect();
     if !expired.is_empty() {
         tail.push_str("### Expired waivers\n\n");
-        for w in expired {
+        for w in expired.iter().take(MAX_EXPIRED_SHOWN) {
             let _ = writeln!(
                 tail,
                 "- {} expired on {} (policy line {}): {}",
-                escape_markdown(&w.scope),
+                name(&w.scope),
                 w.until,
                 w.line,
                 name(&w.reason)
+            );
+        }
+        if expired.len() > MAX_EXPIRED_SHOWN {
+            let _ = writeln!(
+                tail,
+                "- and {} more; the JSON report lists every waiver",
+                expired.len() - MAX_EXPIRED_SHOWN
             );
         }
         tail.push('\n');

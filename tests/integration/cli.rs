@@ -143,6 +143,58 @@ fn exit_2_on_usage_errors() {
         "31/12/2026",
     ]);
     assert_eq!(r.code, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("r.xml");
+    let b = format!("{}/./r.xml", dir.path().display());
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--candidate",
+        CANDIDATE,
+        "--junit",
+        a.to_str().unwrap(),
+        "--json",
+        &b,
+    ]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        format!("error: two reports would both be written to {b}\n")
+    );
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--candidate",
+        CANDIDATE,
+        "--json",
+        "./examples/evals/candidate.json",
+    ]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: the JSON report would overwrite the input ./examples/evals/candidate.json\n"
+    );
+}
+
+#[test]
+fn exit_3_when_the_policy_checks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\nsplits:\n  '*':\n    map50: 0.5\n",
+    );
+    let eval = write(dir.path(), "e.json", r#"{"splits": {}}"#);
+    let r = run(&["check", "--policy", &policy, "--candidate", &eval]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("the policy checks nothing in these evals"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -259,6 +311,32 @@ fn exit_4_when_an_eval_cannot_be_loaded() {
     let r = run(&["check", "--policy", POLICY, "--candidate", &empty]);
     assert_eq!(r.code, 4);
     assert!(r.stderr.contains("empty input"), "{}", r.stderr);
+}
+
+#[test]
+fn exit_5_when_an_eval_is_not_finished() {
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--candidate",
+        "tests/fixtures/roboflow/sdk-test-error-409-model-eval-not-done.json",
+    ]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "error: candidate: tests/fixtures/roboflow/sdk-test-error-409-model-eval-not-done.json: the eval is not finished yet: model_eval_not_done: Eval still running; gate it once the evaluation has finished\n"
+    );
+    // Another API error body saved in place of the metrics is a load failure.
+    let r = run(&[
+        "check",
+        "--policy",
+        POLICY,
+        "--candidate",
+        "tests/fixtures/roboflow/sdk-test-error-404-model-eval-not-found.json",
+    ]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("this is an API error response, not map-results: model_eval_not_found: Eval 'x' not found"), "{}", r.stderr);
 }
 
 #[test]

@@ -114,18 +114,30 @@ fn segmentation_example_passes_and_needs_its_baseline() {
 #[test]
 fn the_roboflow_docs_example_parses() {
     let dir = tempfile::tempdir().unwrap();
+    let rules = "splits:\n  test:\n    map50: 0.9\n    sizes:\n      large: {map50: 0.5}\n    classes:\n      Car-rims:\n        sizes:\n          small: {map50_95: 0.6}\n";
+    let eval = "tests/fixtures/roboflow/docs-map-results-object-detection.PARTIAL.json";
+    // The example has no large objects: a floor on them cannot be checked, and fails closed.
     let p = crate::write(
         dir.path(),
         "p.yaml",
-        "version: 1\ntask: object-detection\nsplits:\n  test:\n    map50: 0.9\n    sizes:\n      large: {map50: 0.5}\n    classes:\n      Car-rims:\n        sizes:\n          small: {map50_95: 0.6}\n",
+        &format!("version: 1\ntask: object-detection\n{rules}"),
     );
-    let r = run(&[
-        "check",
-        "--policy",
-        &p,
-        "--candidate",
-        "tests/fixtures/roboflow/docs-map-results-object-detection.PARTIAL.json",
-    ]);
+    let r = run(&["check", "--policy", &p, "--candidate", eval]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(
+            "test / large / map50 min: no value in the candidate, and none in a baseline"
+        ),
+        "{}",
+        r.stdout
+    );
+    // Saying that absent values are expected turns it into a skip.
+    let p = crate::write(
+        dir.path(),
+        "p.yaml",
+        &format!("version: 1\nmissing:\n  metric: skip\n{rules}"),
+    );
+    let r = run(&["check", "--policy", &p, "--candidate", eval]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(r.stdout, "evalgate: PASS: 3 checks (1 skip, 2 pass)\n");
 }
