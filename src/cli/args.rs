@@ -22,6 +22,71 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Judge a candidate eval against a baseline under a policy.
     Check(CheckArgs),
+    /// Save an eval (metrics and metadata) as a file that `check` accepts.
+    Fetch(FetchArgs),
+}
+
+/// How evals are read and fetched. The API key comes only from ROBOFLOW_API_KEY, never from
+/// an argument, so that it cannot show up in a process list or a shell history.
+#[derive(Clone, Debug, Args)]
+pub(crate) struct ApiArgs {
+    /// The workspace for `rf:EVAL_ID` sources.
+    #[arg(long, env = "ROBOFLOW_WORKSPACE", value_name = "SLUG")]
+    pub(crate) workspace: Option<String>,
+
+    /// The Roboflow API.
+    #[arg(long, env = "ROBOFLOW_API_URL", value_name = "URL", default_value = evalgate::source::DEFAULT_API_URL)]
+    pub(crate) api_url: String,
+
+    /// Per request, from connecting to the last byte.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub(crate) timeout: humantime::Duration,
+
+    /// Retries for connection errors, timeouts, 429 and 5xx.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub(crate) retries: u32,
+
+    /// Wait up to this long for an unfinished eval (e.g. 10m); 0 fails at once with exit 5.
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub(crate) wait: humantime::Duration,
+
+    /// The largest eval accepted, in bytes (suffixes KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub(crate) max_body: u64,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, unit) = t
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((t, ""), |i| t.split_at(i));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 64MiB"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "KB" => 1 << 10,
+        "MiB" | "M" | "MB" => 1 << 20,
+        "GiB" | "G" | "GB" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?}; use KiB, MiB or GiB")),
+    };
+    n.checked_mul(factor)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{text:?} is not a usable size"))
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    /// The eval: rf:WORKSPACE/EVAL_ID, rf:EVAL_ID with --workspace, a file, or - for stdin.
+    #[arg(value_name = "SRC")]
+    pub(crate) source: String,
+
+    /// Write it here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
 }
 
 #[derive(Debug, Args)]
@@ -30,7 +95,7 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) policy: PathBuf,
 
-    /// The eval under test: a map-results JSON file, or - for stdin.
+    /// The eval under test: rf:WORKSPACE/EVAL_ID, a map-results JSON file, or - for stdin.
     #[arg(long, value_name = "SRC")]
     pub(crate) candidate: String,
 
@@ -62,4 +127,22 @@ pub(crate) struct CheckArgs {
     /// Judge waivers as of this date instead of today (UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub(crate) today: Option<NaiveDate>,
+
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("2 GiB"), Ok(2 << 30));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+    }
 }

@@ -6,22 +6,24 @@
 mod args;
 mod diag;
 mod exit;
+mod fetch;
+mod load;
 mod output;
 mod summary;
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anstream::eprintln;
 use clap::Parser;
 use evalgate::gate::{self, GateOptions, Verdict};
-use evalgate::model::{Eval, ParseEvalError, parse_eval};
+use evalgate::model::Eval;
 use evalgate::policy::{Policy, parse_policy};
 use evalgate::report::{EvalInfo, Format, ReportContext};
-use evalgate::source::{DEFAULT_MAX_BYTES, Source};
 
 use args::{CheckArgs, Cli, Command};
+use load::Loader;
 use output::Output;
 
 /// A failure that ends the run: its exit code and what to tell the user.
@@ -53,6 +55,7 @@ pub(crate) fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => check(&args),
+        Command::Fetch(args) => fetch::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -88,19 +91,17 @@ fn check(args: &CheckArgs) -> Result<u8, Failure> {
     let policy_text = read_policy(&args.policy)?;
     let policy = load_policy(&policy_text, &policy_name)?;
 
-    let candidate_src = Source::parse(&args.candidate);
-    let baseline_src = args.baseline.as_deref().map(Source::parse);
-    if candidate_src == Source::Stdin && baseline_src == Some(Source::Stdin) {
-        return Err(Failure::new(
-            exit::USAGE,
-            "--baseline and --candidate cannot both read stdin (-)",
-        ));
-    }
-    let candidate = load_eval("candidate", &candidate_src)?;
-    let baseline = match &baseline_src {
-        Some(src) => Some(load_eval("baseline", src)?),
-        None => None,
-    };
+    let mut roles = vec![("candidate", args.candidate.as_str())];
+    roles.extend(args.baseline.as_deref().map(|b| ("baseline", b)));
+    let (loader, sources) = Loader::new(&args.api, &roles)?;
+    let with_roles: Vec<(&str, &evalgate::source::Source)> = ["candidate", "baseline"]
+        .into_iter()
+        .zip(&sources)
+        .collect();
+    let mut loaded = loader.load_all(&with_roles)?.into_iter().map(|l| l.eval);
+    let candidate = loaded.next().expect("the candidate is always loaded");
+    let baseline = loaded.next();
+    let (candidate_src, baseline_src) = (&sources[0], sources.get(1));
 
     let task = gate::comparable(&policy, baseline.as_ref(), &candidate).map_err(|e| {
         Failure::new(
@@ -147,15 +148,9 @@ fn check(args: &CheckArgs) -> Result<u8, Failure> {
         policy: policy_name,
         baseline: baseline
             .as_ref()
-            .zip(baseline_src.as_ref())
-            .map(|(e, s)| EvalInfo {
-                source: s.to_string(),
-                task: e.task,
-            }),
-        candidate: EvalInfo {
-            source: candidate_src.to_string(),
-            task: candidate.task,
-        },
+            .zip(baseline_src)
+            .map(|(e, s)| EvalInfo::new(s.to_string(), e)),
+        candidate: EvalInfo::new(candidate_src.to_string(), &candidate),
     };
     let to_stdout = output::write_all(&outputs, &report, &ctx)?;
 
@@ -201,26 +196,6 @@ fn load_policy(text: &str, name: &str) -> Result<Policy, Failure> {
             ))
         }
     }
-}
-
-fn load_eval(role: &str, src: &Source) -> Result<Eval, Failure> {
-    let fail =
-        |what: String| Failure::new(exit::EVAL_UNAVAILABLE, format!("{role}: {src}: {what}"));
-    let bytes = src
-        .read(&mut io::stdin().lock(), DEFAULT_MAX_BYTES)
-        .map_err(|e| fail(e.to_string()))?;
-    if bytes.is_empty() {
-        return Err(fail(
-            "empty input; expected the JSON body of a map-results response".into(),
-        ));
-    }
-    parse_eval(&bytes).map_err(|e| match e {
-        ParseEvalError::NotFinished(_) => Failure::new(
-            exit::EVAL_NOT_FINISHED,
-            format!("{role}: {src}: {e}; gate it once the evaluation has finished"),
-        ),
-        e => fail(e.to_string()),
-    })
 }
 
 fn plural(n: usize, word: &str) -> String {

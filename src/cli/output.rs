@@ -153,7 +153,7 @@ pub(crate) fn write_all(
 
 /// Writes to a temporary file beside `path`, then renames it into place: a reader sees the
 /// old file or the new one, never half of one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let fail = |e: std::io::Error| {
         Failure::new(
             exit::REPORT_NOT_WRITTEN,

@@ -13,6 +13,9 @@ use std::fmt;
 
 pub use roboflow::{ParseEvalError, parse_eval};
 
+/// The key under which `evalgate fetch` stores [`EvalMeta`] in a saved eval.
+pub const META_KEY: &str = "evalgate";
+
 /// The kind of model an eval measured. Decides which metrics exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Task {
@@ -258,6 +261,60 @@ pub struct Eval {
     pub task: Task,
     /// Splits by name (`train`, `valid`, `test` in practice), ordered by name.
     pub splits: BTreeMap<String, SplitEval>,
+    /// Where the eval came from, when known.
+    pub meta: EvalMeta,
+}
+
+/// What Roboflow says about an eval besides its metrics. Every field is untrusted text.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvalMeta {
+    /// The eval's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_id: Option<String>,
+    /// The workspace slug.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// The project slug (`null` when the project was deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The dataset version, e.g. `"4"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// When the eval was created (ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+}
+
+impl EvalMeta {
+    /// The eval's page in the Roboflow app, when workspace, project and version are known.
+    pub fn app_url(&self) -> Option<String> {
+        let (ws, project, version) = (
+            self.workspace.as_deref()?,
+            self.project.as_deref()?,
+            self.version_id.as_deref()?,
+        );
+        Some(format!(
+            "https://app.roboflow.com/{}/{}/evaluation/{}",
+            path_segment(ws),
+            path_segment(project),
+            path_segment(version)
+        ))
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, so that untrusted text
+/// stays one path segment and cannot break out of a Markdown link.
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// What part of a split a check looks at.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Eval, Metric, Metrics, ScopeMetrics, Size, SplitEval, Task};
+use super::{Eval, EvalMeta, Metric, Metrics, ScopeMetrics, Size, SplitEval, Task};
 
 /// Why bytes could not be read as an eval.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -59,6 +59,8 @@ struct WireEval {
     error: Option<serde_json::Value>,
     message: Option<String>,
     status: Option<String>,
+    /// Metadata that `evalgate fetch` stores beside the metrics.
+    evalgate: Option<EvalMeta>,
 }
 
 /// A JSON object whose keys must be unique. serde keeps the last of two equal keys; a class
@@ -164,7 +166,11 @@ pub fn parse_eval(bytes: &[u8]) -> Result<Eval, ParseEvalError> {
         };
         splits.insert(name, split);
     }
-    Ok(Eval { task, splits })
+    Ok(Eval {
+        task,
+        splits,
+        meta: wire.evalgate.unwrap_or_default(),
+    })
 }
 
 /// Explains a body without `splits`: an error response or an eval record saved in its place.

@@ -26,6 +26,12 @@ struct Report<'a> {
 struct Eval<'a> {
     source: &'a str,
     task: &'static str,
+    eval_id: Option<&'a str>,
+    workspace: Option<&'a str>,
+    project: Option<&'a str>,
+    version_id: Option<&'a str>,
+    created_at: Option<&'a str>,
+    url: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -67,9 +73,16 @@ struct Waiver<'a> {
 }
 
 fn eval(info: &EvalInfo) -> Eval<'_> {
+    let m = &info.meta;
     Eval {
         source: &info.source,
         task: info.task.name(),
+        eval_id: m.eval_id.as_deref(),
+        workspace: m.workspace.as_deref(),
+        project: m.project.as_deref(),
+        version_id: m.version_id.as_deref(),
+        created_at: m.created_at.as_deref(),
+        url: m.app_url(),
     }
 }
 

@@ -61,6 +61,32 @@ pub(super) fn render(
         if let Some(b) = &ctx.baseline {
             props.push(("evalgate.baseline", b.source.clone()));
         }
+        for (role, info) in [
+            ("candidate", Some(&ctx.candidate)),
+            ("baseline", ctx.baseline.as_ref()),
+        ] {
+            let Some(info) = info else { continue };
+            if let Some(id) = &info.meta.eval_id {
+                props.push((
+                    if role == "candidate" {
+                        "evalgate.candidate.eval_id"
+                    } else {
+                        "evalgate.baseline.eval_id"
+                    },
+                    id.clone(),
+                ));
+            }
+            if let Some(url) = info.meta.app_url() {
+                props.push((
+                    if role == "candidate" {
+                        "evalgate.candidate.url"
+                    } else {
+                        "evalgate.baseline.url"
+                    },
+                    url,
+                ));
+            }
+        }
         for (name, value) in props {
             let mut p = BytesStart::new("property");
             p.push_attribute(("name", name));

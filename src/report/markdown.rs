@@ -178,12 +178,12 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
     let baseline = ctx
         .baseline
         .as_ref()
-        .map_or_else(|| "none".to_owned(), |b| name(&b.source));
+        .map_or_else(|| "none".to_owned(), eval_cell);
     let _ = writeln!(
         head,
         "Policy {} · baseline {baseline} · candidate {} · {}\n",
         name(&ctx.policy),
-        name(&ctx.candidate.source),
+        eval_cell(&ctx.candidate),
         report.task
     );
     if s.skip == s.total() {
@@ -332,6 +332,15 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
     out.push_str(&body);
     out.push_str(&tail);
     out
+}
+
+/// An eval's source, linked to its page in Roboflow when that is known. The URL's parts are
+/// percent-encoded (`EvalMeta::app_url`), so untrusted slugs cannot break out of the link.
+fn eval_cell(info: &super::EvalInfo) -> String {
+    match info.meta.app_url() {
+        Some(url) => format!("[{}]({url})", name(&info.source)),
+        None => name(&info.source),
+    }
 }
 
 fn scope_cell(c: &Check) -> String {

@@ -10,7 +10,7 @@ mod markdown;
 use std::io;
 
 use crate::gate::{Check, GateReport};
-use crate::model::Task;
+use crate::model::{Eval, EvalMeta, Task};
 
 pub use markdown::{MAX_MARKDOWN_CHARS, escape_markdown};
 
@@ -69,10 +69,23 @@ pub struct ReportContext {
 /// Where an eval came from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvalInfo {
-    /// The source as given (a path, or `-` for stdin).
+    /// The source as given (a path, `-` for stdin, or `rf:WORKSPACE/EVAL_ID`).
     pub source: String,
     /// The eval's task.
     pub task: Task,
+    /// What Roboflow says about it, when known.
+    pub meta: EvalMeta,
+}
+
+impl EvalInfo {
+    /// Describes `eval`, read from `source`.
+    pub fn new(source: String, eval: &Eval) -> EvalInfo {
+        EvalInfo {
+            source,
+            task: eval.task,
+            meta: eval.meta.clone(),
+        }
+    }
 }
 
 /// A split name for people; quoted when it could be mistaken for part of a label.

@@ -1,11 +1,17 @@
-//! Where evals come from: a file, or standard input.
+//! Where evals come from: a file, standard input, or Roboflow's API (`rf:`).
 //!
-//! A source is read with a size cap, so that a wrong path (a dataset, a log) cannot make
-//! evalgate read gigabytes before failing.
+//! Every source is read with a size cap, so that a wrong path (a dataset, a log) or a runaway
+//! server cannot make evalgate read gigabytes before failing.
+
+mod roboflow;
 
 use std::fmt;
 use std::io::{self, Read};
 use std::path::PathBuf;
+
+pub use roboflow::{
+    ApiConfig, ApiKey, Client, DEFAULT_API_URL, EvalRef, FetchError, Fetched, Progress,
+};
 
 /// Evals larger than this are refused: about 60,000 classes of detection metrics.
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
@@ -17,43 +23,69 @@ pub enum Source {
     Stdin,
     /// A JSON file.
     File(PathBuf),
+    /// An eval in Roboflow (`rf:WORKSPACE/EVAL_ID`).
+    Roboflow(EvalRef),
 }
 
 impl Source {
-    /// Reads a source as written on the command line.
-    pub fn parse(text: &str) -> Source {
+    /// Reads a source as written on the command line. `rf:EVAL_ID` takes its workspace from
+    /// `workspace`.
+    pub fn parse(text: &str, workspace: Option<&str>) -> Result<Source, SourceError> {
         if text == "-" {
-            Source::Stdin
-        } else {
-            Source::File(PathBuf::from(text))
+            return Ok(Source::Stdin);
+        }
+        let Some(rest) = text.strip_prefix("rf:") else {
+            return Ok(Source::File(PathBuf::from(text)));
+        };
+        let (ws, id) = match rest.split_once('/') {
+            Some((ws, id)) => (Some(ws), id),
+            None => (workspace, rest),
+        };
+        let valid = |s: &str| {
+            !s.is_empty() && !s.contains(['/', '?', '#']) && !s.chars().any(char::is_whitespace)
+        };
+        if !valid(id) {
+            return Err(SourceError::BadRef(text.to_owned()));
+        }
+        match ws {
+            Some(ws) if valid(ws) => Ok(Source::Roboflow(EvalRef {
+                workspace: ws.to_owned(),
+                eval_id: id.to_owned(),
+            })),
+            Some(_) => Err(SourceError::BadRef(text.to_owned())),
+            None => Err(SourceError::NoWorkspace(text.to_owned())),
         }
     }
 
-    /// Reads the whole source, up to `max_bytes`.
+    /// Reads a file or stdin source whole, up to `max_bytes`. Roboflow sources are fetched
+    /// with a [`Client`] instead.
     pub fn read(&self, stdin: &mut dyn Read, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
-        let mut buf = Vec::new();
-        let reader: &mut dyn Read = match self {
-            Source::Stdin => stdin,
+        match self {
+            Source::Stdin => read_capped(stdin, max_bytes),
             Source::File(path) => {
-                let file = std::fs::File::open(path)
-                    .map_err(|e| SourceError::Io(e.kind(), e.to_string()))?;
+                let file = std::fs::File::open(path).map_err(|e| {
+                    let word = path.to_str().filter(|p| !p.contains(['/', '\\', '.']));
+                    match (e.kind(), word) {
+                        (io::ErrorKind::NotFound, Some(word)) => {
+                            SourceError::NotAFile(word.to_owned())
+                        }
+                        _ => SourceError::Io(e.kind(), e.to_string()),
+                    }
+                })?;
                 if file.metadata().is_ok_and(|m| m.is_dir()) {
                     return Err(SourceError::IsDirectory);
                 }
-                return read_capped(&mut io::BufReader::new(file), max_bytes, buf);
+                read_capped(&mut io::BufReader::new(file), max_bytes)
             }
-        };
-        read_capped(reader, max_bytes, std::mem::take(&mut buf))
+            Source::Roboflow(_) => Err(SourceError::NeedsClient),
+        }
     }
 }
 
-fn read_capped(
-    reader: &mut dyn Read,
-    max_bytes: u64,
-    mut buf: Vec<u8>,
-) -> Result<Vec<u8>, SourceError> {
+fn read_capped(reader: &mut dyn Read, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+    let mut buf = Vec::new();
     reader
-        .take(max_bytes + 1)
+        .take(max_bytes.saturating_add(1))
         .read_to_end(&mut buf)
         .map_err(|e| SourceError::Io(e.kind(), e.to_string()))?;
     if buf.len() as u64 > max_bytes {
@@ -67,6 +99,7 @@ impl fmt::Display for Source {
         match self {
             Source::Stdin => f.write_str("-"),
             Source::File(p) => write!(f, "{}", p.display()),
+            Source::Roboflow(r) => write!(f, "{r}"),
         }
     }
 }
@@ -78,12 +111,28 @@ pub enum SourceError {
     /// The OS refused (not found, permission denied, …).
     #[error("{1}")]
     Io(io::ErrorKind, String),
+    /// A bare word that is no file: probably an eval id missing its `rf:`.
+    #[error(
+        "no such file; to fetch eval {0:?} from Roboflow, write rf:WORKSPACE/{0} (or rf:{0} with --workspace)"
+    )]
+    NotAFile(String),
     /// A directory was given where a file was expected.
     #[error("is a directory, not an eval file")]
     IsDirectory,
     /// The source is larger than the cap.
-    #[error("larger than {} MiB; evals that large are refused", .0 >> 20)]
+    #[error("larger than {0} bytes; raise --max-body if this eval is really that large")]
     TooLarge(u64),
+    /// `rf:` without a usable workspace or id.
+    #[error("{0:?} is not an eval reference; write rf:WORKSPACE/EVAL_ID")]
+    BadRef(String),
+    /// `rf:EVAL_ID` with no workspace to go with it.
+    #[error(
+        "{0:?} names no workspace; write rf:WORKSPACE/EVAL_ID, or set --workspace or ROBOFLOW_WORKSPACE"
+    )]
+    NoWorkspace(String),
+    /// A Roboflow source was read like a file.
+    #[error("a Roboflow source must be fetched, not read")]
+    NeedsClient,
 }
 
 #[cfg(test)]
@@ -102,19 +151,63 @@ mod tests {
     }
 
     #[test]
-    fn names_missing_files_and_directories() {
+    fn names_missing_files_and_suggests_rf_for_bare_words() {
         let mut none: &[u8] = b"";
-        let err = Source::parse("no/such/eval.json")
-            .read(&mut none, 10)
-            .unwrap_err();
+        let read =
+            |s: &str, none: &mut &[u8]| Source::parse(s, None).unwrap().read(none, 10).unwrap_err();
+        let err = read("no/such/eval.json", &mut none);
         assert!(
             matches!(err, SourceError::Io(io::ErrorKind::NotFound, _)),
             "{err}"
         );
-        let err = Source::parse(".").read(&mut none, 10).unwrap_err();
+        let err = read("huUF720inUcymARwqAGK", &mut none);
+        assert_eq!(
+            err.to_string(),
+            "no such file; to fetch eval \"huUF720inUcymARwqAGK\" from Roboflow, write rf:WORKSPACE/huUF720inUcymARwqAGK (or rf:huUF720inUcymARwqAGK with --workspace)"
+        );
+        let err = read(".", &mut none);
         assert!(
             matches!(err, SourceError::IsDirectory | SourceError::Io(..)),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn parses_eval_references() {
+        let rf = |ws: &str, id: &str| {
+            Source::Roboflow(EvalRef {
+                workspace: ws.into(),
+                eval_id: id.into(),
+            })
+        };
+        assert_eq!(
+            Source::parse("rf:acme/abc123", None),
+            Ok(rf("acme", "abc123"))
+        );
+        assert_eq!(
+            Source::parse("rf:abc123", Some("acme")),
+            Ok(rf("acme", "abc123"))
+        );
+        assert_eq!(
+            Source::parse("rf:other/abc123", Some("acme")),
+            Ok(rf("other", "abc123"))
+        );
+        assert_eq!(
+            Source::parse("rf:abc123", None),
+            Err(SourceError::NoWorkspace("rf:abc123".into()))
+        );
+        for bad in [
+            "rf:", "rf:acme/", "rf:/abc", "rf:a/b/c", "rf:a b", "rf:a?x=1",
+        ] {
+            assert!(
+                matches!(Source::parse(bad, Some("ws")), Err(SourceError::BadRef(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(Source::parse("-", None), Ok(Source::Stdin));
+        assert_eq!(
+            Source::parse("e.json", None),
+            Ok(Source::File("e.json".into()))
         );
     }
 }

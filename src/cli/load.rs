@@ -1,0 +1,171 @@
+//! Loading evals for `check` and `fetch`: files, stdin and Roboflow, the latter concurrently.
+
+use std::io::{self, IsTerminal};
+use std::thread;
+
+use anstream::eprintln;
+use evalgate::model::{Eval, ParseEvalError, parse_eval};
+use evalgate::source::{
+    ApiConfig, ApiKey, Client, FetchError, Fetched, Progress, Source, SourceError,
+};
+
+use super::args::ApiArgs;
+use super::{Failure, exit};
+
+/// Everything needed to read sources.
+pub(crate) struct Loader {
+    api: ApiArgs,
+    client: Option<Client>,
+}
+
+impl Loader {
+    /// Parses the sources and, when one is `rf:`, builds the API client.
+    pub(crate) fn new(
+        api: &ApiArgs,
+        sources: &[(&str, &str)],
+    ) -> Result<(Loader, Vec<Source>), Failure> {
+        let mut parsed = Vec::new();
+        for (role, text) in sources {
+            let src = Source::parse(text, api.workspace.as_deref())
+                .map_err(|e| Failure::new(exit::USAGE, format!("{role}: {e}")))?;
+            parsed.push(src);
+        }
+        let stdin = parsed.iter().filter(|s| **s == Source::Stdin).count();
+        if stdin > 1 {
+            return Err(Failure::new(
+                exit::USAGE,
+                "--baseline and --candidate cannot both read stdin (-)",
+            ));
+        }
+        let client = if parsed.iter().any(|s| matches!(s, Source::Roboflow(_))) {
+            let config = ApiConfig {
+                api_url: api.api_url.clone(),
+                api_key: std::env::var("ROBOFLOW_API_KEY").ok().and_then(ApiKey::new),
+                timeout: api.timeout.into(),
+                retries: api.retries,
+                wait: api.wait.into(),
+                max_body: api.max_body,
+            };
+            let role = sources
+                .iter()
+                .zip(&parsed)
+                .find(|(_, s)| matches!(s, Source::Roboflow(_)))
+                .map_or("", |((role, _), _)| role);
+            Some(Client::new(config).map_err(|e| fetch_failure(role, None, &e))?)
+        } else {
+            None
+        };
+        Ok((
+            Loader {
+                api: api.clone(),
+                client,
+            },
+            parsed,
+        ))
+    }
+
+    /// Loads every source at once (each on its own thread) and returns them in order.
+    pub(crate) fn load_all(&self, sources: &[(&str, &Source)]) -> Result<Vec<Loaded>, Failure> {
+        let results: Vec<Result<Loaded, Failure>> = thread::scope(|s| {
+            let handles: Vec<_> = sources
+                .iter()
+                .map(|(role, src)| s.spawn(move || self.load(role, src)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+
+    /// Reads or fetches one source and parses it.
+    pub(crate) fn load(&self, role: &str, src: &Source) -> Result<Loaded, Failure> {
+        let (bytes, fetched_meta) = match src {
+            Source::Roboflow(eval) => {
+                let client = self.client.as_ref().ok_or_else(|| {
+                    Failure::new(
+                        exit::EVAL_UNAVAILABLE,
+                        format!("{role}: {src}: no API client"),
+                    )
+                })?;
+                let progress = |p: Progress| report_progress(role, &p);
+                let Fetched { body, meta } = client
+                    .fetch(eval, &progress)
+                    .map_err(|e| fetch_failure(role, Some(src), &e))?;
+                (body, Some(meta))
+            }
+            Source::Stdin if io::stdin().is_terminal() => {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!(
+                        "{role}: - reads the eval from stdin, but stdin is a terminal; pipe the JSON in"
+                    ),
+                ));
+            }
+            _ => {
+                let bytes = src
+                    .read(&mut io::stdin().lock(), self.api.max_body)
+                    .map_err(|e| source_failure(role, src, &e))?;
+                (bytes, None)
+            }
+        };
+        let fail =
+            |what: String| Failure::new(exit::EVAL_UNAVAILABLE, format!("{role}: {src}: {what}"));
+        if bytes.is_empty() {
+            return Err(fail(
+                "empty input; expected the JSON body of a map-results response".into(),
+            ));
+        }
+        let mut eval = parse_eval(&bytes).map_err(|e| match e {
+            ParseEvalError::NotFinished(_) => Failure::new(
+                exit::EVAL_NOT_FINISHED,
+                format!("{role}: {src}: {e}; gate it once the evaluation has finished"),
+            ),
+            e => fail(e.to_string()),
+        })?;
+        if let Some(meta) = fetched_meta {
+            eval.meta = meta;
+        }
+        Ok(Loaded { eval, bytes })
+    }
+}
+
+/// A parsed eval and the bytes it came from (which `fetch` saves).
+pub(crate) struct Loaded {
+    pub(crate) eval: Eval,
+    pub(crate) bytes: Vec<u8>,
+}
+
+fn source_failure(role: &str, src: &Source, e: &SourceError) -> Failure {
+    Failure::new(exit::EVAL_UNAVAILABLE, format!("{role}: {src}: {e}"))
+}
+
+fn fetch_failure(role: &str, src: Option<&Source>, e: &FetchError) -> Failure {
+    let code = match e {
+        FetchError::NotFinished { .. } => exit::EVAL_NOT_FINISHED,
+        FetchError::BadUrl { .. } => exit::USAGE,
+        _ => exit::EVAL_UNAVAILABLE,
+    };
+    let at = src.map(|s| format!(" {s}:")).unwrap_or_default();
+    Failure::new(code, format!("{role}:{at} {e}"))
+}
+
+fn report_progress(role: &str, p: &Progress) {
+    match p {
+        Progress::Waiting { eval, waited, next } => eprintln!(
+            "{role}: {eval} is still running (waited {}); looking again in {}",
+            humantime::format_duration(std::time::Duration::from_secs(waited.as_secs())),
+            humantime::format_duration(*next)
+        ),
+        Progress::Retrying {
+            eval,
+            cause,
+            after,
+            attempt,
+        } => eprintln!(
+            "{role}: {eval}: {cause}; retry {attempt} in {}",
+            humantime::format_duration(std::time::Duration::from_millis(after.as_millis() as u64))
+        ),
+    }
+}

@@ -1,0 +1,737 @@
+//! Roboflow's Model Evaluations API: two GETs per eval, patient with a flaky network, never
+//! leaking the key.
+//!
+//! The key travels in an `Authorization: Bearer` header, never in a URL. Connection errors,
+//! timeouts, 429 and 5xx are retried with capped exponential backoff and jitter, honouring
+//! `Retry-After`; other 4xx fail at once with a message that says what to check. Bodies are
+//! read up to a cap. Nothing here prints: progress goes to a callback.
+
+use std::fmt;
+use std::io::Read;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Deserialize;
+
+use crate::model::{EvalMeta, path_segment};
+
+/// The API's address unless told otherwise.
+pub const DEFAULT_API_URL: &str = "https://api.roboflow.com";
+
+/// A server may ask for a longer pause; a CI job should not sit idle for an hour because it did.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+const BACKOFF_BASE: Duration = Duration::from_millis(250);
+const BACKOFF_CAP: Duration = Duration::from_secs(8);
+const FIRST_POLL: Duration = Duration::from_secs(1);
+const MAX_POLL: Duration = Duration::from_secs(30);
+/// Error bodies are read only this far: enough for a message, never a page of HTML.
+const MAX_ERROR_BODY: u64 = 64 << 10;
+
+/// An API key. Never printed: `Debug` and `Display` show a placeholder.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key; `None` when it is empty or blank.
+    pub fn new(key: String) -> Option<ApiKey> {
+        let key = key.trim().to_owned();
+        (!key.is_empty()).then_some(ApiKey(key))
+    }
+
+    /// Replaces every occurrence of the key in `text`, in case a server echoes it back.
+    fn redact(&self, text: &str) -> String {
+        text.replace(&self.0, "[redacted]")
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([redacted])")
+    }
+}
+
+/// One eval in Roboflow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvalRef {
+    /// The workspace slug.
+    pub workspace: String,
+    /// The eval id.
+    pub eval_id: String,
+}
+
+impl fmt::Display for EvalRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rf:{}/{}", self.workspace, self.eval_id)
+    }
+}
+
+/// How to talk to the API.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Base URL, e.g. `https://api.roboflow.com`.
+    pub api_url: String,
+    /// The key; `None` fails every fetch with [`FetchError::NoKey`].
+    pub api_key: Option<ApiKey>,
+    /// Per request, from connecting to the last byte of the body.
+    pub timeout: Duration,
+    /// Retries after the first attempt, for transient failures.
+    pub retries: u32,
+    /// How long to wait for an unfinished eval; zero fails at once.
+    pub wait: Duration,
+    /// The largest body accepted, in bytes.
+    pub max_body: u64,
+}
+
+/// What happened while waiting, for the caller to show.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    /// The eval is still running; the next look is after `next`.
+    Waiting {
+        /// The eval.
+        eval: EvalRef,
+        /// How long it has waited so far.
+        waited: Duration,
+        /// The pause before the next look.
+        next: Duration,
+    },
+    /// A request failed in a way worth retrying.
+    Retrying {
+        /// The eval.
+        eval: EvalRef,
+        /// What failed.
+        cause: String,
+        /// The pause before the retry.
+        after: Duration,
+        /// Which retry this will be (1-based).
+        attempt: u32,
+    },
+}
+
+/// An eval as fetched: the map-results body and the eval's metadata.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    /// The body of `map-results`, as the server sent it.
+    pub body: Vec<u8>,
+    /// From the eval's own record.
+    pub meta: EvalMeta,
+}
+
+/// Why an eval could not be fetched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// No API key in the environment.
+    #[error(
+        "ROBOFLOW_API_KEY is not set; rf: sources need an API key with the model-eval:read scope"
+    )]
+    NoKey,
+    /// The API URL is unusable.
+    #[error("invalid API URL {url:?}: {why}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The server refused, and retrying will not help.
+    #[error("HTTP {status} from {url}{}: {hint}", server_text(.code, .message))]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The request URL (no secrets: the key is in a header).
+        url: String,
+        /// The API's error code, if it sent one.
+        code: Option<String>,
+        /// The API's message, if it sent one.
+        message: Option<String>,
+        /// What the user should check.
+        hint: String,
+    },
+    /// Transient failures outlasted every retry.
+    #[error("{url}: gave up after {attempts} attempts; last error: {cause}")]
+    GaveUp {
+        /// The request URL.
+        url: String,
+        /// How many requests were made.
+        attempts: u32,
+        /// The last failure.
+        cause: String,
+    },
+    /// A body over the cap.
+    #[error(
+        "{url}: the response is larger than {limit} bytes; raise --max-body if this eval is really that large"
+    )]
+    TooLarge {
+        /// The request URL.
+        url: String,
+        /// The cap.
+        limit: u64,
+    },
+    /// A failure that retrying cannot fix (TLS, a malformed URL, a redirect).
+    #[error("{url}: {cause}")]
+    Transport {
+        /// The request URL.
+        url: String,
+        /// What failed.
+        cause: String,
+    },
+    /// The eval's record says it failed.
+    #[error(
+        "the eval's status is \"failed\": Roboflow could not evaluate this model; re-run the evaluation"
+    )]
+    EvalFailed,
+    /// The eval is still running.
+    #[error("the eval is not finished yet{}", waited_text(.waited))]
+    NotFinished {
+        /// How long evalgate waited, if it did.
+        waited: Option<Duration>,
+    },
+    /// The eval's record is not the JSON the API documents.
+    #[error("{url}: unexpected response: {why}")]
+    BadRecord {
+        /// The request URL.
+        url: String,
+        /// What was wrong.
+        why: String,
+    },
+}
+
+fn server_text(code: &Option<String>, message: &Option<String>) -> String {
+    match (code, message) {
+        (Some(c), Some(m)) => format!(" ({c}: {m})"),
+        (Some(c), None) => format!(" ({c})"),
+        (None, Some(m)) => format!(" ({m})"),
+        (None, None) => String::new(),
+    }
+}
+
+fn waited_text(waited: &Option<Duration>) -> String {
+    match waited {
+        Some(w) => format!(
+            " after waiting {}; wait longer with --wait",
+            humantime::format_duration(Duration::from_secs(w.as_secs()))
+        ),
+        None => "; pass --wait 10m to wait for it".to_owned(),
+    }
+}
+
+/// Talks to the API. Cheap to share between threads.
+pub struct Client {
+    agent: ureq::Agent,
+    config: ApiConfig,
+    key: ApiKey,
+    base: String,
+}
+
+impl Client {
+    /// Checks the configuration and builds a client.
+    ///
+    /// Plain `http` is refused except on loopback, where tests run: the key must not cross a
+    /// network unencrypted.
+    pub fn new(config: ApiConfig) -> Result<Client, FetchError> {
+        let key = config.api_key.clone().ok_or(FetchError::NoKey)?;
+        let base = config.api_url.trim_end_matches('/').to_owned();
+        let bad = |why: &str| FetchError::BadUrl {
+            url: config.api_url.clone(),
+            why: why.to_owned(),
+        };
+        let uri: ureq::http::Uri = base.parse().map_err(|_| bad("not a URL"))?;
+        let loopback = matches!(
+            uri.host(),
+            Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+        );
+        match uri.scheme_str() {
+            Some("https") => {}
+            Some("http") if loopback => {}
+            Some("http") => {
+                return Err(bad(
+                    "plain http would send the API key unencrypted; use https",
+                ));
+            }
+            _ => return Err(bad("expected an https:// URL")),
+        }
+        if uri.query().is_some() {
+            return Err(bad("the API URL must not carry a query"));
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .https_only(!loopback)
+            // A redirect could carry the request, and the key, somewhere else.
+            .max_redirects(0)
+            .timeout_global(Some(config.timeout))
+            .user_agent(format!("evalgate/{}", env!("CARGO_PKG_VERSION")))
+            .accept("application/json")
+            .tls_config(tls)
+            .build()
+            .into();
+        Ok(Client {
+            agent,
+            config,
+            key,
+            base,
+        })
+    }
+
+    /// Fetches an eval's metrics and record, waiting for it to finish if so configured.
+    pub fn fetch(
+        &self,
+        eval: &EvalRef,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Fetched, FetchError> {
+        let start = Instant::now();
+        let mut pause = FIRST_POLL;
+        let prefix = format!(
+            "{}/{}/model-evals/{}",
+            self.base,
+            path_segment(&eval.workspace),
+            path_segment(&eval.eval_id)
+        );
+        let record_url = prefix.clone();
+        let metrics_url = format!("{prefix}/map-results");
+        loop {
+            // The record and the metrics are independent: ask for both at once.
+            let (record, metrics) = thread::scope(|s| {
+                let record = s.spawn(|| self.get(eval, &record_url, progress));
+                let metrics = self.get(eval, &metrics_url, progress);
+                (record.join(), metrics)
+            });
+            let record = match record {
+                Ok(r) => r.map_err(|e| self.explain(eval, &record_url, &e))?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            let record = parse_record(&record_url, &record)?;
+            match record.status.as_deref() {
+                Some("failed") => return Err(FetchError::EvalFailed),
+                Some("running") => {}
+                _ => match metrics {
+                    Ok(body) => {
+                        return Ok(Fetched {
+                            body,
+                            meta: record.meta(eval),
+                        });
+                    }
+                    // The record may lag behind: a 409 from the metrics also means not done.
+                    Err(Failure::Status { status: 409, .. }) => {}
+                    Err(e) => return Err(self.explain(eval, &metrics_url, &e)),
+                },
+            }
+            let waited = start.elapsed();
+            if waited + pause > self.config.wait {
+                return Err(FetchError::NotFinished {
+                    waited: (!self.config.wait.is_zero()).then_some(waited),
+                });
+            }
+            progress(Progress::Waiting {
+                eval: eval.clone(),
+                waited,
+                next: pause,
+            });
+            thread::sleep(pause);
+            pause = (pause * 3 / 2).min(MAX_POLL);
+        }
+    }
+
+    /// One GET with retries. Returns the body of a 200, or why there is none.
+    fn get(
+        &self,
+        eval: &EvalRef,
+        url: &str,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Vec<u8>, Failure> {
+        let mut attempt = 0;
+        loop {
+            let failure = match self.attempt(url) {
+                Ok(body) => return Ok(body),
+                Err(f) => f,
+            };
+            let retry_after = match &failure {
+                Failure::Status {
+                    status,
+                    retry_after,
+                    ..
+                } if is_transient(*status) => *retry_after,
+                Failure::Network(_) => None,
+                _ => return Err(failure),
+            };
+            if attempt >= self.config.retries {
+                return Err(Failure::Exhausted {
+                    attempts: attempt + 1,
+                    last: Box::new(failure),
+                });
+            }
+            attempt += 1;
+            let pause = retry_after.unwrap_or_else(|| backoff(attempt));
+            progress(Progress::Retrying {
+                eval: eval.clone(),
+                cause: self.key.redact(&failure.describe()),
+                after: pause,
+                attempt,
+            });
+            thread::sleep(pause);
+        }
+    }
+
+    fn attempt(&self, url: &str) -> Result<Vec<u8>, Failure> {
+        let mut response = self
+            .agent
+            .get(url)
+            .header("Authorization", &format!("Bearer {}", self.key.0))
+            .call()
+            .map_err(classify)?;
+        let status = response.status().as_u16();
+        if status == 200 {
+            return match response
+                .body_mut()
+                .with_config()
+                .limit(self.config.max_body)
+                .read_to_vec()
+            {
+                Ok(body) => Ok(body),
+                Err(ureq::Error::BodyExceedsLimit(limit)) => Err(Failure::TooLarge(limit)),
+                Err(e) => Err(Failure::Network(format!("reading the body: {e}"))),
+            };
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let html = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.contains("html"));
+        let mut text = Vec::new();
+        // An unreadable error body still leaves the status to go on.
+        let _ = response
+            .body_mut()
+            .as_reader()
+            .take(MAX_ERROR_BODY)
+            .read_to_end(&mut text);
+        let (code, message) = envelope(&text, html);
+        Err(Failure::Status {
+            status,
+            retry_after,
+            code: code.map(|c| self.key.redact(&c)),
+            message: message.map(|m| self.key.redact(&m)),
+        })
+    }
+
+    /// Turns a failure into the error the user sees, with what to do about it.
+    fn explain(&self, eval: &EvalRef, url: &str, failure: &Failure) -> FetchError {
+        let url = url.to_owned();
+        match failure {
+            Failure::Status {
+                status,
+                code,
+                message,
+                ..
+            } => {
+                let nested_scope = code.as_deref() == Some("GraphMethodException");
+                let hint = match (*status, code.as_deref()) {
+                    (401, _) => "check ROBOFLOW_API_KEY: the key is missing, wrong or revoked".to_owned(),
+                    (403, _) => format!("the key has no access to workspace {:?}; it needs the model-eval:read scope", eval.workspace),
+                    (404, _) if nested_scope => "the key is valid but lacks the model-eval:read scope; create a key with that scope".to_owned(),
+                    (404, _) => format!(
+                        "no eval {:?} in workspace {:?}; check both (an eval of another workspace is reported as not found)",
+                        eval.eval_id, eval.workspace
+                    ),
+                    (409, _) => "the eval is not finished yet".to_owned(),
+                    (402 | 423, _) => "the workspace's plan or quota does not allow this; check billing in Roboflow".to_owned(),
+                    (s, _) if is_transient(s) => "the server kept failing; try again later".to_owned(),
+                    _ => "the request was refused; check the workspace, the eval id and the key".to_owned(),
+                };
+                FetchError::Refused {
+                    status: *status,
+                    url,
+                    code: code.clone(),
+                    message: message.clone(),
+                    hint,
+                }
+            }
+            Failure::Exhausted { attempts, last } => match last.as_ref() {
+                Failure::Status { .. } => {
+                    let cause = self.explain(eval, &url, last).to_string();
+                    FetchError::GaveUp {
+                        url,
+                        attempts: *attempts,
+                        cause,
+                    }
+                }
+                other => FetchError::GaveUp {
+                    url,
+                    attempts: *attempts,
+                    cause: self.key.redact(&other.describe()),
+                },
+            },
+            Failure::TooLarge(limit) => FetchError::TooLarge { url, limit: *limit },
+            Failure::Network(cause) | Failure::Fatal(cause) => FetchError::Transport {
+                url,
+                cause: self.key.redact(cause),
+            },
+        }
+    }
+}
+
+/// Why one request produced no body.
+#[derive(Debug)]
+enum Failure {
+    /// A response other than 200.
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+        code: Option<String>,
+        message: Option<String>,
+    },
+    /// A connection error, timeout or cut-off body: worth retrying.
+    Network(String),
+    /// A failure that retrying cannot fix.
+    Fatal(String),
+    /// The body is over the cap.
+    TooLarge(u64),
+    /// Retries ran out; the last failure.
+    Exhausted { attempts: u32, last: Box<Failure> },
+}
+
+impl Failure {
+    fn describe(&self) -> String {
+        match self {
+            Failure::Status {
+                status,
+                code,
+                message,
+                ..
+            } => {
+                format!("HTTP {status}{}", server_text(code, message))
+            }
+            Failure::Network(c) | Failure::Fatal(c) => c.clone(),
+            Failure::TooLarge(limit) => format!("the body is larger than {limit} bytes"),
+            Failure::Exhausted { last, .. } => last.describe(),
+        }
+    }
+}
+
+fn is_transient(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+fn classify(e: ureq::Error) -> Failure {
+    match e {
+        ureq::Error::Timeout(_)
+        | ureq::Error::Io(_)
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::HostNotFound
+        | ureq::Error::Protocol(_) => Failure::Network(e.to_string()),
+        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => Failure::Fatal(
+            "the server answered with a redirect, which evalgate does not follow (it would carry the API key elsewhere); check --api-url".to_owned(),
+        ),
+        other => Failure::Fatal(other.to_string()),
+    }
+}
+
+/// Exponential backoff with jitter: 250 ms, 500 ms, 1 s, … up to 8 s, each between half and
+/// all of that, so that many CI jobs hit by one outage do not retry in step.
+fn backoff(attempt: u32) -> Duration {
+    let full = BACKOFF_BASE
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(BACKOFF_CAP);
+    full.mul_f64(0.5 + fastrand::f64() / 2.0)
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date, capped.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let delay = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(SystemTime::now())
+            .unwrap_or_default(),
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
+}
+
+/// The API's error code and message from an error body: a flat `{"error": "code", "message":
+/// "…"}`, a nested `{"error": {"type": …, "message": …}}`, or an HTML page from a proxy.
+fn envelope(body: &[u8], html: bool) -> (Option<String>, Option<String>) {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: Option<serde_json::Value>,
+        message: Option<String>,
+    }
+    let looks_html = html || body.trim_ascii_start().starts_with(b"<");
+    if looks_html {
+        return (
+            None,
+            Some(
+                "an HTML page, not JSON: a proxy or gateway answered instead of the API".to_owned(),
+            ),
+        );
+    }
+    let Ok(env) = serde_json::from_slice::<Envelope>(body) else {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        return (None, (!text.is_empty()).then(|| clean(text)));
+    };
+    match env.error {
+        Some(serde_json::Value::String(code)) => {
+            (Some(clean(&code)), env.message.map(|m| clean(&m)))
+        }
+        Some(serde_json::Value::Object(o)) => (
+            o.get("type").and_then(|v| v.as_str()).map(clean),
+            o.get("message")
+                .and_then(|v| v.as_str())
+                .map(clean)
+                .or(env.message.map(|m| clean(&m))),
+        ),
+        _ => (None, env.message.map(|m| clean(&m))),
+    }
+}
+
+/// Server text for a one-line message: control characters out, length bounded.
+fn clean(text: &str) -> String {
+    const MAX: usize = 300;
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if text.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct Record {
+    status: Option<String>,
+    #[serde(rename = "evalId")]
+    eval_id: Option<String>,
+    project: Option<String>,
+    #[serde(rename = "versionId")]
+    version_id: Option<serde_json::Value>,
+    #[serde(rename = "createdAt")]
+    created_at: Option<String>,
+}
+
+impl Record {
+    fn meta(self, eval: &EvalRef) -> EvalMeta {
+        EvalMeta {
+            eval_id: Some(self.eval_id.unwrap_or_else(|| eval.eval_id.clone())),
+            workspace: Some(eval.workspace.clone()),
+            project: self.project,
+            // Documented as a string ("4"); accept a number too.
+            version_id: self.version_id.and_then(|v| match v {
+                serde_json::Value::String(s) => Some(s),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }),
+            created_at: self.created_at,
+        }
+    }
+}
+
+fn parse_record(url: &str, body: &[u8]) -> Result<Record, FetchError> {
+    serde_json::from_slice(body).map_err(|e| FetchError::BadRecord {
+        url: url.to_owned(),
+        why: if body.trim_ascii_start().starts_with(b"<") {
+            "an HTML page, not JSON".to_owned()
+        } else {
+            e.to_string()
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_error_envelope() {
+        let flat = include_bytes!(
+            "../../tests/fixtures/roboflow/sdk-test-error-404-model-eval-not-found.json"
+        );
+        assert_eq!(
+            envelope(flat, false),
+            (
+                Some("model_eval_not_found".into()),
+                Some("Eval 'x' not found".into())
+            )
+        );
+        let nested = include_bytes!(
+            "../../tests/fixtures/roboflow/sdk-test-error-404-missing-scope-graphmethodexception.json"
+        );
+        assert_eq!(
+            envelope(nested, false),
+            (
+                Some("GraphMethodException".into()),
+                Some("scope missing".into())
+            )
+        );
+        let (code, message) = envelope(b"<html><body>502 Bad Gateway</body></html>", false);
+        assert_eq!(code, None);
+        assert!(message.unwrap().starts_with("an HTML page"));
+        assert_eq!(
+            envelope(b"upstream\nreset", false),
+            (None, Some("upstream reset".into()))
+        );
+        assert_eq!(envelope(b"", false), (None, None));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_but_capped() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("86400"), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_a_cap() {
+        for attempt in 1..20 {
+            let d = backoff(attempt);
+            let full = BACKOFF_BASE
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(BACKOFF_CAP);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn the_key_never_shows() {
+        let key = ApiKey::new("  canary-key-123 ".into()).unwrap();
+        assert_eq!(format!("{key:?}"), "ApiKey([redacted])");
+        assert_eq!(key.redact("echo canary-key-123!"), "echo [redacted]!");
+        assert!(ApiKey::new("  ".into()).is_none());
+    }
+
+    #[test]
+    fn refuses_plain_http_beyond_loopback() {
+        let config = |url: &str| ApiConfig {
+            api_url: url.into(),
+            api_key: ApiKey::new("k".into()),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            wait: Duration::ZERO,
+            max_body: 1,
+        };
+        assert!(Client::new(config("https://api.roboflow.com")).is_ok());
+        assert!(Client::new(config("http://127.0.0.1:9")).is_ok());
+        let err = Client::new(config("http://api.roboflow.com"))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("unencrypted"), "{err}");
+        assert!(Client::new(config("ftp://x")).is_err());
+        let no_key = ApiConfig {
+            api_key: None,
+            ..config("https://api.roboflow.com")
+        };
+        assert!(matches!(Client::new(no_key), Err(FetchError::NoKey)));
+    }
+}
