@@ -1,8 +1,10 @@
 //! The one integration-test binary: the CLI end to end, the reports, the example policies.
 
 mod cli;
+mod http;
 mod policies;
 mod reports;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,176 @@
+//! A scripted HTTP/1.1 server on 127.0.0.1 for the API tests: each request gets whatever the
+//! test's handler says, including faults no real server library will produce on purpose
+//! (a body cut short of its Content-Length, a stall before the headers).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// A request as the server saw it.
+#[derive(Clone, Debug)]
+pub(crate) struct Seen {
+    /// The request line, e.g. `GET /ws/model-evals/abc HTTP/1.1`.
+    pub(crate) line: String,
+    pub(crate) path: String,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What to send back.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    /// Pause before the status line.
+    pub(crate) delay: Duration,
+    /// Send only this many body bytes, then close (the Content-Length still says all).
+    pub(crate) cut_at: Option<usize>,
+}
+
+impl Reply {
+    pub(crate) fn json(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+            delay: Duration::ZERO,
+            cut_at: None,
+        }
+    }
+
+    pub(crate) fn html(status: u16, body: &str) -> Reply {
+        Reply {
+            headers: vec![("Content-Type".into(), "text/html".into())],
+            ..Reply::json(status, body)
+        }
+    }
+
+    pub(crate) fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub(crate) fn delayed(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+
+    pub(crate) fn cut_at(mut self, n: usize) -> Reply {
+        self.cut_at = Some(n);
+        self
+    }
+}
+
+type Handler = dyn Fn(&Seen, usize) -> Reply + Send + Sync;
+
+/// The server; stops accepting when dropped.
+pub(crate) struct Server {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    /// Starts a server whose `handler` gets each request and how many requests for the same
+    /// path came before it.
+    pub(crate) fn start(handler: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler: Arc<Handler> = Arc::new(handler);
+        {
+            let (seen, stop) = (seen.clone(), stop.clone());
+            thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let (seen, handler) = (seen.clone(), handler.clone());
+                    thread::spawn(move || serve(conn, &seen, &*handler));
+                }
+            });
+        }
+        Server { addr, seen, stop }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request so far, in arrival order.
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so that it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn serve(conn: TcpStream, seen: &Mutex<Vec<Seen>>, handler: &Handler) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let line = line.trim_end().to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.trim_end().split_once(':') {
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    let path = line.split(' ').nth(1).unwrap_or("").to_owned();
+    let request = Seen {
+        line,
+        path,
+        headers,
+    };
+    let nth = {
+        let mut all = seen.lock().unwrap();
+        let nth = all.iter().filter(|s| s.path == request.path).count();
+        all.push(request.clone());
+        nth
+    };
+    let reply = handler(&request, nth);
+    thread::sleep(reply.delay);
+    let mut out = conn;
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reply.status,
+        reply.body.len()
+    );
+    for (k, v) in &reply.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let body = match reply.cut_at {
+        Some(n) => &reply.body[..n.min(reply.body.len())],
+        None => &reply.body[..],
+    };
+    let _ = out
+        .write_all(head.as_bytes())
+        .and_then(|()| out.write_all(body));
+    let _ = out.flush();
+}
