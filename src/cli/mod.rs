@@ -17,10 +17,10 @@ use std::process::ExitCode;
 
 use anstream::eprintln;
 use clap::Parser;
-use evalgate::gate::{self, GateOptions, Verdict};
+use evalgate::gate::{self, GateOptions, Status, Verdict};
 use evalgate::model::Eval;
 use evalgate::policy::{Policy, parse_policy};
-use evalgate::report::{EvalInfo, Format, ReportContext};
+use evalgate::report::{EvalInfo, Format, ReportContext, scope_label, split_label, test_label};
 
 use args::{CheckArgs, Cli, Command};
 use load::Loader;
@@ -131,11 +131,26 @@ fn check(args: &CheckArgs) -> Result<u8, Failure> {
         today,
     };
     let report = gate::evaluate(&policy, baseline.as_ref(), &candidate, &options);
-    if report.checks.is_empty() {
+    // A gate that judged nothing must not pass: say why instead of writing a report.
+    if report.checks.iter().all(|c| c.status == Status::Skip) {
+        let why = match report.checks.first() {
+            None => "no rule applies to a split, object size or class these evals have".to_owned(),
+            Some(c) => format!(
+                "{}, e.g. {} / {} / {}: {}",
+                match report.checks.len() {
+                    1 => "its only check was skipped".to_owned(),
+                    n => format!("all {n} checks were skipped"),
+                },
+                split_label(&c.split),
+                scope_label(c),
+                test_label(c),
+                c.message
+            ),
+        };
         return Err(Failure::new(
             exit::INVALID_POLICY,
             format!(
-                "{policy_name}: the policy checks nothing in these evals: no rule applies to a split, object size or class they have"
+                "{policy_name}: no check could be evaluated: {why}; give the rules data to judge (drop rules need --baseline) or add rules that apply to these evals"
             ),
         ));
     }
@@ -204,4 +219,9 @@ fn plural(n: usize, word: &str) -> String {
     } else {
         format!("{word}s")
     }
+}
+
+/// `1 check`, `2 checks`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {}", plural(n, noun))
 }

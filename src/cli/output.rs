@@ -118,8 +118,10 @@ pub(crate) fn write_all(
     report: &GateReport,
     ctx: &ReportContext,
 ) -> Result<bool, Failure> {
-    // Render everything first, so that a failure leaves no report behind from this run.
-    let mut rendered = Vec::with_capacity(outputs.len());
+    // Render and stage every file before any is put in place, so that a failure leaves the
+    // previous reports (or none), not a mix of this run's and the last one's.
+    let mut staged = Vec::new();
+    let mut stdout = None;
     for o in outputs {
         let mut buf = Vec::new();
         o.format.render(report, ctx, &mut buf).map_err(|e| {
@@ -128,48 +130,58 @@ pub(crate) fn write_all(
                 format!("render the {} report: {e}", o.format.name()),
             )
         })?;
-        rendered.push(buf);
-    }
-    let mut to_stdout = false;
-    for (o, bytes) in outputs.iter().zip(rendered) {
         match &o.path {
-            None => {
-                to_stdout = true;
-                let mut out = std::io::stdout().lock();
-                out.write_all(&bytes)
-                    .and_then(|()| out.flush())
-                    .map_err(|e| {
-                        Failure::new(
-                            exit::REPORT_NOT_WRITTEN,
-                            format!("write the report to stdout: {e}"),
-                        )
-                    })?;
-            }
-            Some(path) => write_atomically(path, &bytes)?,
+            None => stdout = Some(buf),
+            Some(path) => staged.push((path, stage(path, &buf)?)),
         }
     }
-    Ok(to_stdout)
+    for (path, tmp) in staged {
+        tmp.persist(path)
+            .map_err(|e| write_failure(path, &e.error))?;
+    }
+    if let Some(bytes) = &stdout {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)
+            .and_then(|()| out.flush())
+            .map_err(|e| {
+                Failure::new(
+                    exit::REPORT_NOT_WRITTEN,
+                    format!("write the report to stdout: {e}"),
+                )
+            })?;
+    }
+    Ok(stdout.is_some())
 }
 
-/// Writes to a temporary file beside `path`, then renames it into place: a reader sees the
-/// old file or the new one, never half of one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let fail = |e: std::io::Error| {
-        Failure::new(
-            exit::REPORT_NOT_WRITTEN,
-            format!("report {}: {e}", path.display()),
-        )
-    };
+fn write_failure(path: &Path, e: &std::io::Error) -> Failure {
+    Failure::new(
+        exit::REPORT_NOT_WRITTEN,
+        format!("report {}: {e}", path.display()),
+    )
+}
+
+/// Writes `bytes` to a temporary file beside `path`, ready to be renamed into place.
+fn stage(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, Failure> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".evalgate-");
     // Temporary files are private (0600) by default; a report is an ordinary file that CI
     // uploads and other users read, so it gets the usual 0666 less the umask.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder.tempfile_in(dir_of(path)).map_err(fail)?;
+    let mut tmp = builder
+        .tempfile_in(dir_of(path))
+        .map_err(|e| write_failure(path, &e))?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
-        .map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
+        .map_err(|e| write_failure(path, &e))?;
+    Ok(tmp)
+}
+
+/// Writes through a temporary file renamed into place: a reader sees the old file or the new
+/// one, never half of one.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    stage(path, bytes)?
+        .persist(path)
+        .map_err(|e| write_failure(path, &e.error))?;
     Ok(())
 }

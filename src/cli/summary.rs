@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 use evalgate::gate::{GateReport, Status, Verdict};
-use evalgate::report::{ReportContext, scope_label, split_label, test_label};
+use evalgate::report::{ReportContext, is_bidi_control, scope_label, split_label, test_label};
 
 use super::output::Output;
 
@@ -40,20 +40,14 @@ pub(crate) fn print(
         .collect();
     writeln!(
         out,
-        "evalgate: {style}{word}{style:#}: {} checks ({})",
-        s.total(),
+        "evalgate: {style}{word}{style:#}: {} ({})",
+        super::count(s.total(), "check"),
         if counts.is_empty() {
             "none".to_owned()
         } else {
             counts.join(", ")
         }
     )?;
-    if s.skip == s.total() {
-        writeln!(
-            out,
-            "{YELLOW}warning{YELLOW:#}: no check could be evaluated; every check was skipped (the reports give each reason)"
-        )?;
-    }
     let worst = report.worst();
     for c in worst.iter().take(WORST_SHOWN) {
         let (st, mark) = if c.status == Status::Fail {
@@ -118,7 +112,7 @@ pub(crate) fn print(
 fn terminal_safe(text: &str) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+            if c.is_control() || is_bidi_control(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()

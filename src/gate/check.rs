@@ -142,7 +142,7 @@ impl Verdict {
 /// A waiver and what it did.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WaiverOutcome {
-    /// What the waiver covers, e.g. `valid / class "music-note" / map50`.
+    /// What the waiver covers, e.g. `split "valid", class "music-note", map50`.
     pub scope: String,
     /// Why it was granted.
     pub reason: String,

@@ -37,7 +37,7 @@ pub struct GateOptions {
 #[non_exhaustive]
 pub enum NotComparable {
     /// The baseline and candidate measure different tasks.
-    #[error("the baseline is a {baseline} eval but the candidate is a {candidate} eval")]
+    #[error("the baseline's task is {baseline} but the candidate's is {candidate}")]
     Tasks {
         /// The baseline's task.
         baseline: Task,
@@ -45,7 +45,7 @@ pub enum NotComparable {
         candidate: Task,
     },
     /// An eval's task is not the one the policy declares.
-    #[error("the policy is for {policy} but the {role} is a {eval} eval")]
+    #[error("the policy is for {policy} evals but the {role}'s task is {eval}")]
     Policy {
         /// The policy's `task`.
         policy: Task,

@@ -382,7 +382,7 @@ fn comparability() {
     );
     assert_eq!(
         comparable(&policy, None, &det).unwrap_err().to_string(),
-        "the policy is for semantic-segmentation but the candidate is a object-detection eval"
+        "the policy is for semantic-segmentation evals but the candidate's task is object-detection"
     );
     let (any, _) = parse_policy("version: 1\n").unwrap();
     assert_eq!(

@@ -355,10 +355,30 @@ impl Policy {
             {
                 diags.push(unknown_name("split", name, waiver.span, &split_names));
             }
-            if let Some(ClassPattern::Exact(name)) = &waiver.class {
-                let classes = class_names(evals, &waiver.split);
-                if !classes.contains(&name.as_str()) {
+            let classes = class_names(evals, &waiver.split);
+            match &waiver.class {
+                Some(ClassPattern::Exact(name)) if !classes.contains(&name.as_str()) => {
                     diags.push(unknown_name("class", name, waiver.span, &classes));
+                }
+                Some(p @ ClassPattern::Glob { text, .. })
+                    if !classes.iter().any(|c| p.matches(c)) =>
+                {
+                    diags.push(Diagnostic::warning(
+                        "glob-matches-nothing",
+                        format!("waiver class pattern {text:?} matches no class in the evals; it waives nothing"),
+                        Some(waiver.span),
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(m) = waiver.metric {
+                let levels = [Level::Split, Level::Size, Level::Class];
+                if !levels.iter().any(|l| task.metrics(*l).contains(&m)) {
+                    diags.push(Diagnostic::error(
+                        "metric-not-in-task",
+                        format!("{task} evals have no {m}; this waiver would never apply"),
+                        Some(waiver.span),
+                    ));
                 }
             }
         }
@@ -397,8 +417,13 @@ fn unknown_name(what: &str, name: &str, span: Span, known: &[&str]) -> Diagnosti
         Some(s) => d.with_help(format!("did you mean {s:?}?")),
         None if known.is_empty() => d.with_help(format!("the evals have no {plural}")),
         None => d.with_help(format!(
-            "the evals have {} {plural}; check the spelling, or use a glob",
-            known.len()
+            "the evals have {} {plural}; check the spelling, or use {}",
+            known.len(),
+            if what == "split" {
+                "\"*\" for every split"
+            } else {
+                "a glob"
+            }
         )),
     }
 }

@@ -250,12 +250,14 @@ impl Validator {
             }
             Kind::Map(_) | Kind::Null => {}
             other => {
+                let expected = if bare_allowed {
+                    "a number (a `min`) or a mapping of rule fields"
+                } else {
+                    "a mapping of rule fields"
+                };
                 self.error(
                     "wrong-type",
-                    format!(
-                        "{context} must be a number (a `min`) or a mapping of rule fields, found {}",
-                        other.describe()
-                    ),
+                    format!("{context} must be {expected}, found {}", other.describe()),
                     node.span,
                 );
                 return rule;
@@ -373,11 +375,17 @@ impl Validator {
         );
         d = match did_you_mean(&key.name, candidates.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None => d.with_help(format!(
-                "expected a metric ({}) or one of: {}",
-                candidates[..candidates.len() - keys_here.len()].join(", "),
-                keys_here.join(", ")
-            )),
+            None => {
+                let metrics = candidates[..candidates.len() - keys_here.len()].join(", ");
+                if keys_here.is_empty() {
+                    d.with_help(format!("expected a metric: {metrics}"))
+                } else {
+                    d.with_help(format!(
+                        "expected a metric ({metrics}) or one of: {}",
+                        keys_here.join(", ")
+                    ))
+                }
+            }
         };
         self.diags.push(d);
         None

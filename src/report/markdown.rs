@@ -19,6 +19,10 @@ pub const MAX_MARKDOWN_CHARS: usize = 60_000;
 /// Names longer than this are shortened in the Markdown (never in JSON).
 const MAX_NAME_CHARS: usize = 80;
 
+/// A check's message holds the values, the threshold and any waiver note; longer ones are
+/// shortened (a class name in it can be arbitrarily long).
+const MAX_MESSAGE_CHARS: usize = 300;
+
 /// Expired waivers listed by name; the rest are counted. Bounded so that a policy with
 /// hundreds of stale waivers cannot push the report over its size limit.
 const MAX_EXPIRED_SHOWN: usize = 20;
@@ -48,14 +52,21 @@ pub fn escape_markdown(text: &str) -> String {
     out
 }
 
-fn is_bidi_control(c: char) -> bool {
+/// Whether `c` reorders text (Unicode bidirectional controls), which could make a name read
+/// as something else.
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
 /// Shortens `name` to [`MAX_NAME_CHARS`], then escapes it.
 fn name(text: &str) -> String {
-    if text.chars().count() > MAX_NAME_CHARS {
-        let short: String = text.chars().take(MAX_NAME_CHARS - 1).collect();
+    shorten(text, MAX_NAME_CHARS)
+}
+
+/// Shortens `text` to `max` characters, then escapes it.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() > max {
+        let short: String = text.chars().take(max - 1).collect();
         escape_markdown(&format!("{short}…"))
     } else {
         escape_markdown(text)
@@ -156,11 +167,12 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         let n = s.get(status);
         if n > 0 || status == Status::Fail || status == Status::Pass {
             let label = match status {
-                Status::Fail => "failed",
-                Status::Warn => "warnings",
-                Status::Waived => "waived",
-                Status::Skip => "skipped",
-                Status::Pass => "passed",
+                Status::Fail => "failed".to_owned(),
+                Status::Warn if n == 1 => "warning".to_owned(),
+                Status::Warn => "warnings".to_owned(),
+                Status::Waived => "waived".to_owned(),
+                Status::Skip => "skipped".to_owned(),
+                Status::Pass => "passed".to_owned(),
             };
             counts.push(if status == Status::Fail && n > 0 {
                 format!("**{n} {label}**")
@@ -169,7 +181,12 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
             });
         }
     }
-    let _ = writeln!(head, "{} of {} checks.", counts.join(" · "), s.total());
+    let _ = writeln!(
+        head,
+        "{} of {}.",
+        counts.join(" · "),
+        count(s.total(), "check")
+    );
     if report.strict && s.warn > 0 {
         head.push_str("Warnings fail this gate (`--strict`).\n");
     }
@@ -275,7 +292,7 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
                 num(c.candidate),
                 delta(c.delta),
                 threshold(c),
-                name(&c.message),
+                shorten(&c.message, MAX_MESSAGE_CHARS),
             )
         });
         table(
@@ -295,8 +312,8 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
             .count();
         let _ = writeln!(
             body,
-            "<details><summary>Per-class checks: {} rows, {failing} with failures or warnings</summary>\n",
-            class_rows.len()
+            "<details><summary>Per-class checks: {}, {failing} with failures or warnings</summary>\n",
+            count(class_rows.len(), "row")
         );
         let header = "| Split | Class | Size | Metric | Baseline | Candidate | Δ | Threshold | Status |\n|---|---|---|---|---:|---:|---:|---|---|\n";
         // Worst rows first, so a cut keeps what matters.
@@ -388,6 +405,15 @@ fn table(
             "_{} more {what} left out to keep this report under {MAX_MARKDOWN_CHARS} characters; the JSON report has them all._\n",
             total - shown
         );
+    }
+}
+
+/// `1 check`, `2 checks`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

@@ -12,7 +12,7 @@ use std::io;
 use crate::gate::{Check, GateReport};
 use crate::model::{Eval, EvalMeta, Task};
 
-pub use markdown::{MAX_MARKDOWN_CHARS, escape_markdown};
+pub use markdown::{MAX_MARKDOWN_CHARS, escape_markdown, is_bidi_control};
 
 /// A report format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

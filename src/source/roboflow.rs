@@ -299,24 +299,30 @@ impl Client {
                 (record.join(), metrics)
             });
             let record = match record {
-                Ok(r) => r.map_err(|e| self.explain(eval, &record_url, &e))?,
+                Ok(r) => r,
                 Err(panic) => std::panic::resume_unwind(panic),
             };
-            let record = parse_record(&record_url, &record)?;
-            match record.status.as_deref() {
+            let record = match record {
+                // A 409 means "not done" on either endpoint.
+                Err(Failure::Status { status: 409, .. }) => None,
+                Err(e) => return Err(self.explain(eval, &record_url, &e)),
+                Ok(body) => Some(parse_record(&record_url, &body)?),
+            };
+            let running = match record.as_ref().and_then(|r| r.status.as_deref()) {
                 Some("failed") => return Err(FetchError::EvalFailed),
-                Some("running") => {}
-                _ => match metrics {
+                Some("running") => true,
+                _ => record.is_none(),
+            };
+            if !running {
+                match metrics {
                     Ok(body) => {
-                        return Ok(Fetched {
-                            body,
-                            meta: record.meta(eval),
-                        });
+                        let meta = record.map_or_else(EvalMeta::default, |r| r.meta(eval));
+                        return Ok(Fetched { body, meta });
                     }
                     // The record may lag behind: a 409 from the metrics also means not done.
                     Err(Failure::Status { status: 409, .. }) => {}
                     Err(e) => return Err(self.explain(eval, &metrics_url, &e)),
-                },
+                }
             }
             let waited = start.elapsed();
             if waited + pause > self.config.wait {

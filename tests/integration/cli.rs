@@ -83,7 +83,7 @@ fn strict_makes_warnings_fail() {
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
         r.stdout
-            .starts_with("evalgate: PASS with warnings: 1 checks (1 warn)"),
+            .starts_with("evalgate: PASS with warnings: 1 check (1 warn)"),
         "{}",
         r.stdout
     );
@@ -189,12 +189,28 @@ fn exit_3_when_the_policy_checks_nothing() {
     let eval = write(dir.path(), "e.json", r#"{"splits": {}}"#);
     let r = run(&["check", "--policy", &policy, "--candidate", &eval]);
     assert_eq!(r.code, 3, "{}", r.stdout);
-    assert!(
-        r.stderr
-            .contains("the policy checks nothing in these evals"),
-        "{}",
-        r.stderr
+    assert!(r.stderr.contains("no check could be evaluated: no rule applies to a split, object size or class these evals have"), "{}", r.stderr);
+
+    // Drop rules without a baseline are all skipped: nothing was judged, so nothing passes.
+    let drops = write(
+        dir.path(),
+        "d.yaml",
+        "version: 1\nsplits:\n  valid:\n    map50: {max_drop: 0.01}\n",
     );
+    let eval = write(dir.path(), "v.json", &detection_eval(&[]));
+    let md = dir.path().join("r.md");
+    let r = run(&[
+        "check",
+        "--policy",
+        &drops,
+        "--candidate",
+        &eval,
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert!(r.stderr.contains("no check could be evaluated: its only check was skipped, e.g. valid / split / map50 max_drop: no baseline eval; missing.baseline is floors_only; give the rules data to judge (drop rules need --baseline)"), "{}", r.stderr);
+    assert!(!md.exists(), "no report claims anything");
 }
 
 #[test]
@@ -353,7 +369,7 @@ fn exit_6_when_the_evals_measure_different_tasks() {
     assert_eq!(r.code, 6);
     assert_eq!(
         r.stderr,
-        "error: the evals cannot be compared: the policy is for semantic-segmentation but the candidate is a object-detection eval\n"
+        "error: the evals cannot be compared: the policy is for semantic-segmentation evals but the candidate's task is object-detection\n"
     );
     let dir = tempfile::tempdir().unwrap();
     let any = write(dir.path(), "any.yaml", "version: 1\n");
@@ -504,4 +520,18 @@ fn help_and_version_exit_0() {
     let r = run(&["check", "--help"]);
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("--report-only"));
+}
+
+#[test]
+fn a_waiver_for_a_metric_the_task_lacks_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\nsplits:\n  valid:\n    map50: 0.5\nwaivers:\n  - split: valid\n    metric: miou\n    reason: r\n    until: 2030-01-01\n  - split: valid\n    class: 'truck*'\n    reason: r\n    until: 2030-01-01\n",
+    );
+    let r = run(&["check", "--policy", &policy, "--candidate", CANDIDATE]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("error[metric-not-in-task]: object-detection evals have no miou; this waiver would never apply"), "{}", r.stderr);
+    assert!(r.stderr.contains("warning[glob-matches-nothing]: waiver class pattern \"truck*\" matches no class in the evals; it waives nothing"), "{}", r.stderr);
 }

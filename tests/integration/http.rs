@@ -588,3 +588,15 @@ fn gzip_bodies_are_accepted() {
     let r = check(&server, "examples/evals/baseline.json", "rf:ws/cand", &[]);
     assert_eq!(r.code, 1, "{}", r.stderr);
 }
+
+#[test]
+fn a_409_on_the_record_also_means_not_finished() {
+    let server = Server::start(|_, _| {
+        Reply::json(
+            409,
+            r#"{"error": "model_eval_not_done", "message": "Eval still running"}"#,
+        )
+    });
+    let r = check(&server, "examples/evals/baseline.json", "rf:ws/cand", &[]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+}
