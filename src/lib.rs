@@ -28,6 +28,7 @@
 )]
 
 pub mod gate;
+pub mod http;
 pub mod model;
 pub mod policy;
 pub mod report;

@@ -4,10 +4,9 @@ use std::io::{self, IsTerminal};
 use std::thread;
 
 use anstream::eprintln;
+use evalgate::http::Secret;
 use evalgate::model::{Eval, ParseEvalError, parse_eval};
-use evalgate::source::{
-    ApiConfig, ApiKey, Client, FetchError, Fetched, Progress, Source, SourceError,
-};
+use evalgate::source::{ApiConfig, Client, FetchError, Fetched, Progress, Source, SourceError};
 
 use super::args::ApiArgs;
 use super::{Failure, exit};
@@ -40,7 +39,7 @@ impl Loader {
         let client = if parsed.iter().any(|s| matches!(s, Source::Roboflow(_))) {
             let config = ApiConfig {
                 api_url: api.api_url.clone(),
-                api_key: std::env::var("ROBOFLOW_API_KEY").ok().and_then(ApiKey::new),
+                api_key: std::env::var("ROBOFLOW_API_KEY").ok().and_then(Secret::new),
                 timeout: api.timeout.into(),
                 retries: api.retries,
                 wait: api.wait.into(),

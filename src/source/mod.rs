@@ -9,9 +9,7 @@ use std::fmt;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
-pub use roboflow::{
-    ApiConfig, ApiKey, Client, DEFAULT_API_URL, EvalRef, FetchError, Fetched, Progress,
-};
+pub use roboflow::{ApiConfig, Client, DEFAULT_API_URL, EvalRef, FetchError, Fetched, Progress};
 
 /// Evals larger than this are refused: about 60,000 classes of detection metrics.
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;

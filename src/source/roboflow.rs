@@ -9,46 +9,20 @@
 use std::fmt;
 use std::io::Read;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::http::{Secret, backoff, clean, parse_retry_after};
 use crate::model::{EvalMeta, path_segment};
 
 /// The API's address unless told otherwise.
 pub const DEFAULT_API_URL: &str = "https://api.roboflow.com";
 
-/// A server may ask for a longer pause; a CI job should not sit idle for an hour because it did.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-const BACKOFF_CAP: Duration = Duration::from_secs(8);
 const FIRST_POLL: Duration = Duration::from_secs(1);
 const MAX_POLL: Duration = Duration::from_secs(30);
 /// Error bodies are read only this far: enough for a message, never a page of HTML.
 const MAX_ERROR_BODY: u64 = 64 << 10;
-
-/// An API key. Never printed: `Debug` and `Display` show a placeholder.
-#[derive(Clone)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// Wraps a key; `None` when it is empty or blank.
-    pub fn new(key: String) -> Option<ApiKey> {
-        let key = key.trim().to_owned();
-        (!key.is_empty()).then_some(ApiKey(key))
-    }
-
-    /// Replaces every occurrence of the key in `text`, in case a server echoes it back.
-    fn redact(&self, text: &str) -> String {
-        text.replace(&self.0, "[redacted]")
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey([redacted])")
-    }
-}
 
 /// One eval in Roboflow.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +45,7 @@ pub struct ApiConfig {
     /// Base URL, e.g. `https://api.roboflow.com`.
     pub api_url: String,
     /// The key; `None` fails every fetch with [`FetchError::NoKey`].
-    pub api_key: Option<ApiKey>,
+    pub api_key: Option<Secret>,
     /// Per request, from connecting to the last byte of the body.
     pub timeout: Duration,
     /// Retries after the first attempt, for transient failures.
@@ -219,7 +193,7 @@ fn waited_text(waited: &Option<Duration>) -> String {
 pub struct Client {
     agent: ureq::Agent,
     config: ApiConfig,
-    key: ApiKey,
+    key: Secret,
     base: String,
 }
 
@@ -384,7 +358,7 @@ impl Client {
         let mut response = self
             .agent
             .get(url)
-            .header("Authorization", &format!("Bearer {}", self.key.0))
+            .header("Authorization", &format!("Bearer {}", self.key.expose()))
             .call()
             .map_err(classify)?;
         let status = response.status().as_u16();
@@ -538,28 +512,6 @@ fn classify(e: ureq::Error) -> Failure {
     }
 }
 
-/// Exponential backoff with jitter: 250 ms, 500 ms, 1 s, … up to 8 s, each between half and
-/// all of that, so that many CI jobs hit by one outage do not retry in step.
-fn backoff(attempt: u32) -> Duration {
-    let full = BACKOFF_BASE
-        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-        .min(BACKOFF_CAP);
-    full.mul_f64(0.5 + fastrand::f64() / 2.0)
-}
-
-/// `Retry-After` as delta-seconds or an HTTP date, capped.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    let delay = match value.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => httpdate::parse_http_date(value)
-            .ok()?
-            .duration_since(SystemTime::now())
-            .unwrap_or_default(),
-    };
-    Some(delay.min(MAX_RETRY_AFTER))
-}
-
 /// The API's error code and message from an error body: a flat `{"error": "code", "message":
 /// "…"}`, a nested `{"error": {"type": …, "message": …}}`, or an HTML page from a proxy.
 fn envelope(body: &[u8], html: bool) -> (Option<String>, Option<String>) {
@@ -595,20 +547,6 @@ fn envelope(body: &[u8], html: bool) -> (Option<String>, Option<String>) {
         ),
         _ => (None, env.message.map(|m| clean(&m))),
     }
-}
-
-/// Server text for a one-line message: control characters out, length bounded.
-fn clean(text: &str) -> String {
-    const MAX: usize = 300;
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX)
-        .collect();
-    if text.chars().count() > MAX {
-        out.push('…');
-    }
-    out
 }
 
 #[derive(Deserialize)]
@@ -688,40 +626,10 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_is_honoured_but_capped() {
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("86400"), Some(MAX_RETRY_AFTER));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_a_cap() {
-        for attempt in 1..20 {
-            let d = backoff(attempt);
-            let full = BACKOFF_BASE
-                .saturating_mul(1 << (attempt - 1).min(16))
-                .min(BACKOFF_CAP);
-            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
-        }
-    }
-
-    #[test]
-    fn the_key_never_shows() {
-        let key = ApiKey::new("  canary-key-123 ".into()).unwrap();
-        assert_eq!(format!("{key:?}"), "ApiKey([redacted])");
-        assert_eq!(key.redact("echo canary-key-123!"), "echo [redacted]!");
-        assert!(ApiKey::new("  ".into()).is_none());
-    }
-
-    #[test]
     fn refuses_plain_http_beyond_loopback() {
         let config = |url: &str| ApiConfig {
             api_url: url.into(),
-            api_key: ApiKey::new("k".into()),
+            api_key: Secret::new("k".into()),
             timeout: Duration::from_secs(1),
             retries: 0,
             wait: Duration::ZERO,
