@@ -24,6 +24,48 @@ pub(crate) enum Command {
     Check(CheckArgs),
     /// Save an eval (metrics and metadata) as a file that `check` accepts.
     Fetch(FetchArgs),
+    /// Post the Markdown report as the pull request's evalgate comment, or update it.
+    Comment(CommentArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CommentArgs {
+    /// The Markdown report written by `check --markdown`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) markdown: PathBuf,
+
+    /// Tells this gate's comment from other gates' in the same PR.
+    #[arg(long, value_name = "KEY", default_value = "default")]
+    pub(crate) key: String,
+
+    /// The PR (or MR) number, instead of reading it from the event.
+    #[arg(long, value_name = "N")]
+    pub(crate) pr: Option<u64>,
+
+    /// The account whose comment is updated [default: github-actions[bot] on GitHub, the
+    /// token's own user on GitLab].
+    #[arg(long, value_name = "LOGIN")]
+    pub(crate) author: Option<String>,
+
+    /// Fail (exit 7) when the comment cannot be written, instead of warning.
+    #[arg(long)]
+    pub(crate) require: bool,
+
+    /// Post to GitHub (the default unless GITLAB_CI=true).
+    #[arg(long, conflicts_with = "gitlab")]
+    pub(crate) github: bool,
+
+    /// Post to a GitLab merge request (automatic when GITLAB_CI=true).
+    #[arg(long)]
+    pub(crate) gitlab: bool,
+
+    /// Per request.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub(crate) timeout: humantime::Duration,
+
+    /// Retries for connection errors, 429, 5xx and rate limits.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub(crate) retries: u32,
 }
 
 /// How evals are read and fetched. The API key comes only from ROBOFLOW_API_KEY, never from
@@ -127,6 +169,11 @@ pub(crate) struct CheckArgs {
     /// Judge waivers as of this date instead of today (UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub(crate) today: Option<NaiveDate>,
+
+    /// Write the job summary, step outputs and annotations of GitHub Actions (automatic when
+    /// GITHUB_ACTIONS=true).
+    #[arg(long)]
+    pub(crate) github: bool,
 
     #[command(flatten)]
     pub(crate) api: ApiArgs,

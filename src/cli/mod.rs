@@ -4,9 +4,11 @@
 //! gate → reports (written atomically, on failure too) → terminal summary.
 
 mod args;
+mod comment;
 mod diag;
 mod exit;
 mod fetch;
+mod github;
 mod load;
 mod output;
 mod summary;
@@ -56,6 +58,7 @@ pub(crate) fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check(&args),
         Command::Fetch(args) => fetch::run(&args),
+        Command::Comment(args) => comment::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -168,12 +171,20 @@ fn check(args: &CheckArgs) -> Result<u8, Failure> {
         candidate: EvalInfo::new(candidate_src.to_string(), &candidate),
     };
     let to_stdout = output::write_all(&outputs, &report, &ctx)?;
+    let annotations = match github::Runner::detect(args.github) {
+        Some(runner) => runner.publish(&report, &ctx, &outputs)?,
+        None => Vec::new(),
+    };
 
+    // stdout belongs to a report written there; everything else goes to stderr then.
     let mut term: Box<dyn Write> = if to_stdout {
         Box::new(anstream::stderr())
     } else {
         Box::new(anstream::stdout())
     };
+    for line in annotations {
+        let _ = writeln!(term, "{line}");
+    }
     let _ = summary::print(&mut term, &report, &ctx, &outputs);
     Ok(code)
 }

@@ -108,9 +108,11 @@ pub(crate) fn print(
 }
 
 /// Escapes control characters (newlines, ESC) so that untrusted names cannot start a line of
-/// their own (a CI workflow command) or restyle the terminal.
+/// their own or restyle the terminal, and splits `::` so that nothing in a CI log reads as a
+/// workflow command.
 fn terminal_safe(text: &str) -> String {
-    text.chars()
+    let escaped: String = text
+        .chars()
         .map(|c| {
             if c.is_control() || is_bidi_control(c) {
                 c.escape_unicode().to_string()
@@ -118,5 +120,6 @@ fn terminal_safe(text: &str) -> String {
                 c.to_string()
             }
         })
-        .collect()
+        .collect();
+    escaped.replace("::", ":\u{200B}:")
 }

@@ -3,6 +3,7 @@
 //! Each format writes into any `io::Write` and reads nothing but its arguments, so the same
 //! report always renders to the same bytes. Writing files (atomically) is the caller's job.
 
+pub mod github;
 mod json;
 mod junit;
 mod markdown;
@@ -27,6 +28,15 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format's name in flags and step outputs: `json`, `junit`, `markdown`.
+    pub fn name_lower(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Junit => "junit",
+            Format::Markdown => "markdown",
+        }
+    }
+
     /// The format's name for people.
     pub fn name(self) -> &'static str {
         match self {
@@ -46,11 +56,14 @@ impl Format {
         match self {
             Format::Json => json::render(report, ctx, out),
             Format::Junit => junit::render(report, ctx, out),
-            Format::Markdown => {
-                out.write_all(markdown::render(report, ctx, MAX_MARKDOWN_CHARS).as_bytes())
-            }
+            Format::Markdown => out.write_all(render_markdown(report, ctx).as_bytes()),
         }
     }
+}
+
+/// The Markdown report as a string (for the job summary and the PR comment as well as files).
+pub fn render_markdown(report: &GateReport, ctx: &ReportContext) -> String {
+    markdown::render(report, ctx, MAX_MARKDOWN_CHARS)
 }
 
 /// What a report says about the run besides the checks.

@@ -508,7 +508,7 @@ fn untrusted_names_never_reach_the_terminal_raw() {
     );
     assert!(
         r.stdout
-            .contains(r#"class "evil\n::error::forged\u{1b}[31m""#),
+            .contains("class \"evil\\n:\u{200B}:error:\u{200B}:forged\\u{1b}[31m\""),
         "{}",
         r.stdout
     );

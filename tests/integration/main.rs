@@ -1,5 +1,6 @@
 //! The one integration-test binary: the CLI end to end, the reports, the example policies.
 
+mod ci;
 mod cli;
 mod http;
 mod policies;
@@ -21,6 +22,26 @@ pub(crate) fn evalgate() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_evalgate"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
     c.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    // Tests that want a CI environment set it up themselves.
+    for var in [
+        "GITHUB_ACTIONS",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_OUTPUT",
+        "GITHUB_TOKEN",
+        "GITHUB_REPOSITORY",
+        "GITHUB_EVENT_PATH",
+        "GITHUB_API_URL",
+        "GITHUB_SERVER_URL",
+        "GITHUB_RUN_ID",
+        "GITLAB_CI",
+        "GITLAB_TOKEN",
+        "CI_API_V4_URL",
+        "CI_PROJECT_ID",
+        "CI_MERGE_REQUEST_IID",
+        "CI_JOB_URL",
+    ] {
+        c.env_remove(var);
+    }
     c
 }
 

@@ -2,7 +2,7 @@
 //! test's handler says, including faults no real server library will produce on purpose
 //! (a body cut short of its Content-Length, a stall before the headers).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,11 +14,17 @@ use std::time::Duration;
 pub(crate) struct Seen {
     /// The request line, e.g. `GET /ws/model-evals/abc HTTP/1.1`.
     pub(crate) line: String,
+    pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Seen {
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON request body")
+    }
+
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -141,11 +147,23 @@ fn serve(conn: TcpStream, seen: &Mutex<Vec<Seen>>, handler: &Handler) {
             headers.push((k.trim().to_owned(), v.trim().to_owned()));
         }
     }
+    let method = line.split(' ').next().unwrap_or("").to_owned();
     let path = line.split(' ').nth(1).unwrap_or("").to_owned();
+    let length = headers
+        .iter()
+        .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
     let request = Seen {
         line,
+        method,
         path,
         headers,
+        body,
     };
     let nth = {
         let mut all = seen.lock().unwrap();

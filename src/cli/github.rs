@@ -1,0 +1,104 @@
+//! `check` inside GitHub Actions: the job summary, step outputs and annotations.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use evalgate::GateReport;
+use evalgate::report::{ReportContext, github, render_markdown};
+
+use super::output::Output;
+use super::{Failure, exit};
+
+/// The runner's files, when running under GitHub Actions (or `--github`).
+pub(crate) struct Runner {
+    summary: Option<PathBuf>,
+    outputs: Option<PathBuf>,
+}
+
+impl Runner {
+    /// `Some` under GitHub Actions (`GITHUB_ACTIONS=true`) or when forced with `--github`.
+    pub(crate) fn detect(forced: bool) -> Option<Runner> {
+        let on = forced || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+        let file = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        on.then(|| Runner {
+            summary: file("GITHUB_STEP_SUMMARY"),
+            outputs: file("GITHUB_OUTPUT"),
+        })
+    }
+
+    /// Appends the Markdown report to the job summary, writes the step outputs, and returns
+    /// the annotation lines for stdout.
+    pub(crate) fn publish(
+        &self,
+        report: &GateReport,
+        ctx: &ReportContext,
+        outputs: &[Output],
+    ) -> Result<Vec<String>, Failure> {
+        let mut lines = github::annotations(report, &ctx.policy);
+        match &self.summary {
+            // The report stays under 60,000 characters, far below the 1 MiB a step may add.
+            Some(path) => append(path, render_markdown(report, ctx).as_bytes())?,
+            None => lines.push("::warning title=evalgate::GITHUB_STEP_SUMMARY is not set (GitHub Enterprise before 3.6?); no job summary was written".to_owned()),
+        }
+        if let Some(path) = &self.outputs {
+            let mut values = vec![
+                ("verdict", report.verdict.name().to_owned()),
+                ("exit-code", ctx.exit_code.to_string()),
+            ];
+            for o in outputs {
+                if let Some(p) = &o.path {
+                    values.push((o.format.name_lower(), p.display().to_string()));
+                }
+            }
+            let mut text = String::new();
+            for (name, value) in values {
+                text.push_str(&output_entry(name, &value));
+            }
+            append(path, text.as_bytes())?;
+        }
+        Ok(lines)
+    }
+}
+
+/// One `$GITHUB_OUTPUT` entry in the multi-line form, with a random delimiter that the value
+/// does not contain (as @actions/core writes them), so no value can inject another output.
+fn output_entry(name: &str, value: &str) -> String {
+    loop {
+        let delimiter = format!("ghadelimiter_{:032x}", fastrand::u128(..));
+        if !value.contains(&delimiter) {
+            return format!("{name}<<{delimiter}\n{value}\n{delimiter}\n");
+        }
+    }
+}
+
+fn append(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| {
+            Failure::new(
+                exit::REPORT_NOT_WRITTEN,
+                format!("GitHub Actions file {}: {e}", path.display()),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::output_entry;
+
+    #[test]
+    fn outputs_use_a_fresh_delimiter() {
+        let entry = output_entry("junit", "a\nverdict=pass");
+        let lines: Vec<&str> = entry.lines().collect();
+        assert!(lines[0].starts_with("junit<<ghadelimiter_"));
+        assert_eq!(lines[1..3], ["a", "verdict=pass"]);
+        assert_eq!(lines[3], &lines[0]["junit<<".len()..]);
+    }
+}
