@@ -1,5 +1,6 @@
 //! The one integration-test binary: the CLI end to end, the reports, the example policies.
 
+mod action;
 mod ci;
 mod cli;
 mod http;
