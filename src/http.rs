@@ -51,6 +51,8 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     let delay = match value.parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs),
+        // Seconds too many to count are as long as the cap.
+        Err(_) if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => MAX_RETRY_AFTER,
         Err(_) => httpdate::parse_http_date(value)
             .ok()?
             .duration_since(SystemTime::now())
@@ -81,6 +83,10 @@ mod tests {
     fn retry_after_is_honoured_but_capped() {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("86400"), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999"),
+            Some(MAX_RETRY_AFTER)
+        );
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
             Some(Duration::ZERO)

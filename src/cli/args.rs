@@ -60,7 +60,7 @@ pub(crate) struct CommentArgs {
     pub(crate) gitlab: bool,
 
     /// Per request.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = positive_duration)]
     pub(crate) timeout: humantime::Duration,
 
     /// Retries for connection errors, 429, 5xx and rate limits.
@@ -73,15 +73,21 @@ pub(crate) struct CommentArgs {
 #[derive(Clone, Debug, Args)]
 pub(crate) struct ApiArgs {
     /// The workspace for `rf:EVAL_ID` sources.
-    #[arg(long, env = "ROBOFLOW_WORKSPACE", value_name = "SLUG")]
+    #[arg(
+        long,
+        env = "ROBOFLOW_WORKSPACE",
+        value_name = "SLUG",
+        hide_env_values = true
+    )]
     pub(crate) workspace: Option<String>,
 
     /// The Roboflow API.
-    #[arg(long, env = "ROBOFLOW_API_URL", value_name = "URL", default_value = evalgate::source::DEFAULT_API_URL)]
+    // Values from the environment stay out of --help: a URL pasted from docs may hold a key.
+    #[arg(long, env = "ROBOFLOW_API_URL", value_name = "URL", default_value = evalgate::source::DEFAULT_API_URL, hide_env_values = true)]
     pub(crate) api_url: String,
 
     /// Per request, from connecting to the last byte.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = positive_duration)]
     pub(crate) timeout: humantime::Duration,
 
     /// Retries for connection errors, timeouts, 429 and 5xx.
@@ -95,6 +101,14 @@ pub(crate) struct ApiArgs {
     /// The largest eval accepted, in bytes (suffixes KiB, MiB, GiB).
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub(crate) max_body: u64,
+}
+
+fn positive_duration(text: &str) -> Result<humantime::Duration, String> {
+    let d: humantime::Duration = text.parse().map_err(|e| format!("{e}"))?;
+    if d.is_zero() {
+        return Err("must be longer than zero".to_owned());
+    }
+    Ok(d)
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {

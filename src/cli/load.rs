@@ -1,6 +1,7 @@
 //! Loading evals for `check` and `fetch`: files, stdin and Roboflow, the latter concurrently.
 
 use std::io::{self, IsTerminal};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use anstream::eprintln;
@@ -15,6 +16,8 @@ use super::{Failure, exit};
 pub(crate) struct Loader {
     api: ApiArgs,
     client: Option<Client>,
+    /// Set when one source fails for good, so that the others stop retrying and waiting.
+    cancel: AtomicBool,
 }
 
 impl Loader {
@@ -58,24 +61,53 @@ impl Loader {
             Loader {
                 api: api.clone(),
                 client,
+                cancel: AtomicBool::new(false),
             },
             parsed,
         ))
     }
 
     /// Loads every source at once (each on its own thread) and returns them in order.
+    ///
+    /// When several fail, the error reported is the first (in order) that is not "not
+    /// finished yet": a bad key or a wrong eval id must not hide behind a wait.
     pub(crate) fn load_all(&self, sources: &[(&str, &Source)]) -> Result<Vec<Loaded>, Failure> {
         let results: Vec<Result<Loaded, Failure>> = thread::scope(|s| {
             let handles: Vec<_> = sources
                 .iter()
-                .map(|(role, src)| s.spawn(move || self.load(role, src)))
+                .map(|(role, src)| {
+                    s.spawn(move || {
+                        let result = self.load(role, src);
+                        if matches!(&result, Err(f) if f.code != exit::EVAL_NOT_FINISHED) {
+                            self.cancel.store(true, Ordering::SeqCst);
+                        }
+                        result
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
                 .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
-        results.into_iter().collect()
+        let mut loaded = Vec::new();
+        let mut failures = Vec::new();
+        for result in results {
+            match result {
+                Ok(l) => loaded.push(l),
+                Err(f) if f.cancelled => {}
+                Err(f) => failures.push(f),
+            }
+        }
+        let worst = failures
+            .iter()
+            .position(|f| f.code != exit::EVAL_NOT_FINISHED)
+            .unwrap_or(0);
+        if failures.is_empty() {
+            Ok(loaded)
+        } else {
+            Err(failures.swap_remove(worst))
+        }
     }
 
     /// Reads or fetches one source and parses it.
@@ -90,7 +122,7 @@ impl Loader {
                 })?;
                 let progress = |p: Progress| report_progress(role, &p);
                 let Fetched { body, meta } = client
-                    .fetch(eval, &progress)
+                    .fetch(eval, &progress, &self.cancel)
                     .map_err(|e| fetch_failure(role, Some(src), &e))?;
                 (body, Some(meta))
             }
@@ -147,7 +179,9 @@ fn fetch_failure(role: &str, src: Option<&Source>, e: &FetchError) -> Failure {
         _ => exit::EVAL_UNAVAILABLE,
     };
     let at = src.map(|s| format!(" {s}:")).unwrap_or_default();
-    Failure::new(code, format!("{role}:{at} {e}"))
+    let mut failure = Failure::new(code, format!("{role}:{at} {e}"));
+    failure.cancelled = matches!(e, FetchError::Cancelled);
+    failure
 }
 
 fn report_progress(role: &str, p: &Progress) {

@@ -32,6 +32,8 @@ use output::Output;
 pub(crate) struct Failure {
     code: u8,
     message: String,
+    /// Stopped because another part of the run failed; that failure is the one to report.
+    cancelled: bool,
 }
 
 impl Failure {
@@ -39,6 +41,7 @@ impl Failure {
         Failure {
             code,
             message: message.into(),
+            cancelled: false,
         }
     }
 }

@@ -284,7 +284,12 @@ impl Api {
         if ok.contains(&response.status) {
             return Ok(response);
         }
-        let message = self.settings.token.redact(&error_message(&response.body));
+        // Redact before the message is cut to length, or a cut could leave half the token.
+        let raw = self
+            .settings
+            .token
+            .redact(&String::from_utf8_lossy(&response.body));
+        let message = error_message(raw.as_bytes());
         if matches!(response.status, 401 | 403 | 404) {
             Err(CommentError::Denied {
                 status: response.status,

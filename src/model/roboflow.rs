@@ -40,6 +40,9 @@ pub enum ParseEvalError {
     /// The body has no `splits` object.
     #[error("no \"splits\" object: this is not a map-results body")]
     NoSplits,
+    /// An HTML page: a proxy, a login page or a gateway answered instead of the API.
+    #[error("an HTML page, not JSON: a proxy, login page or gateway answered instead of the API")]
+    Html,
     /// The body is an API error response, saved in place of the metrics.
     #[error("this is an API error response, not map-results: {0}")]
     Api(String),
@@ -146,6 +149,9 @@ struct WireClass {
 pub fn parse_eval(bytes: &[u8]) -> Result<Eval, ParseEvalError> {
     // Editors on Windows save a byte-order mark; it carries no meaning in JSON.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.trim_ascii_start().starts_with(b"<") {
+        return Err(ParseEvalError::Html);
+    }
     let wire: WireEval = serde_json::from_slice(bytes).map_err(json_error)?;
     if wire.splits.is_none() {
         return Err(not_metrics(&wire));
@@ -466,7 +472,9 @@ mod tests {
             err.to_string(),
             "line 1, column 37: invalid type: string \"high\", expected f64"
         );
-        let err = parse_eval(b"<html>502 Bad Gateway</html>").unwrap_err();
+        let err = parse_eval(b" <html>502 Bad Gateway</html>").unwrap_err();
+        assert_eq!(err, ParseEvalError::Html);
+        let err = parse_eval(b"oops").unwrap_err();
         assert!(
             matches!(
                 err,

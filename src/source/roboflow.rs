@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -99,6 +100,14 @@ pub enum FetchError {
         "ROBOFLOW_API_KEY is not set; rf: sources need an API key with the model-eval:read scope"
     )]
     NoKey,
+    /// The key holds characters an HTTP header cannot carry.
+    #[error(
+        "ROBOFLOW_API_KEY holds characters an HTTP header cannot carry (spaces, line breaks or non-ASCII); check how it was set"
+    )]
+    BadKey,
+    /// Stopped because another fetch of the same run failed for good.
+    #[error("stopped: another eval of this run could not be loaded")]
+    Cancelled,
     /// The API URL is unusable.
     #[error("invalid API URL {url:?}: {why}")]
     BadUrl {
@@ -141,7 +150,7 @@ pub enum FetchError {
         /// The cap.
         limit: u64,
     },
-    /// A failure that retrying cannot fix (TLS, a malformed URL, a redirect).
+    /// A failure that retrying cannot fix (a malformed URL, a redirect, most TLS errors).
     #[error("{url}: {cause}")]
     Transport {
         /// The request URL.
@@ -204,12 +213,30 @@ impl Client {
     /// network unencrypted.
     pub fn new(config: ApiConfig) -> Result<Client, FetchError> {
         let key = config.api_key.clone().ok_or(FetchError::NoKey)?;
+        if !key.expose().chars().all(|c| c.is_ascii_graphic()) {
+            return Err(FetchError::BadKey);
+        }
         let base = config.api_url.trim_end_matches('/').to_owned();
+        let uri: Result<ureq::http::Uri, _> = base.parse();
+        // The URL is echoed only up to its host: users paste URLs with `?api_key=` in them.
+        let shown = match &uri {
+            Ok(u) => format!(
+                "{}://{}",
+                u.scheme_str().unwrap_or("?"),
+                u.host().unwrap_or("?")
+            ),
+            Err(_) => "(not a URL)".to_owned(),
+        };
         let bad = |why: &str| FetchError::BadUrl {
-            url: config.api_url.clone(),
+            url: shown.clone(),
             why: why.to_owned(),
         };
-        let uri: ureq::http::Uri = base.parse().map_err(|_| bad("not a URL"))?;
+        let uri = uri.map_err(|_| bad("not a URL"))?;
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) || base.contains('#') {
+            return Err(bad(
+                "the API URL must not carry credentials or a fragment; the key goes in ROBOFLOW_API_KEY",
+            ));
+        }
         let loopback = matches!(
             uri.host(),
             Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
@@ -225,7 +252,9 @@ impl Client {
             _ => return Err(bad("expected an https:// URL")),
         }
         if uri.query().is_some() {
-            return Err(bad("the API URL must not carry a query"));
+            return Err(bad(
+                "the API URL must not carry a query; the key goes in ROBOFLOW_API_KEY",
+            ));
         }
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::PlatformVerifier)
@@ -250,10 +279,29 @@ impl Client {
     }
 
     /// Fetches an eval's metrics and record, waiting for it to finish if so configured.
+    ///
+    /// `cancel` is shared by every fetch of a run: a failure that retrying cannot fix sets it,
+    /// and every other fetch then stops retrying and waiting, so one bad eval id does not keep
+    /// the run waiting for another eval.
     pub fn fetch(
         &self,
         eval: &EvalRef,
         progress: &(dyn Fn(Progress) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<Fetched, FetchError> {
+        let result = self.fetch_inner(eval, progress, cancel);
+        if matches!(&result, Err(e) if !matches!(e, FetchError::NotFinished { .. } | FetchError::Cancelled))
+        {
+            cancel.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn fetch_inner(
+        &self,
+        eval: &EvalRef,
+        progress: &(dyn Fn(Progress) + Sync),
+        cancel: &AtomicBool,
     ) -> Result<Fetched, FetchError> {
         let start = Instant::now();
         let mut pause = FIRST_POLL;
@@ -268,8 +316,8 @@ impl Client {
         loop {
             // The record and the metrics are independent: ask for both at once.
             let (record, metrics) = thread::scope(|s| {
-                let record = s.spawn(|| self.get(eval, &record_url, progress));
-                let metrics = self.get(eval, &metrics_url, progress);
+                let record = s.spawn(|| self.get(eval, "record", &record_url, progress, cancel));
+                let metrics = self.get(eval, "map-results", &metrics_url, progress, cancel);
                 (record.join(), metrics)
             });
             let record = match record {
@@ -282,10 +330,11 @@ impl Client {
                 Err(e) => return Err(self.explain(eval, &record_url, &e)),
                 Ok(body) => Some(parse_record(&record_url, &body)?),
             };
-            let running = match record.as_ref().and_then(|r| r.status.as_deref()) {
-                Some("failed") => return Err(FetchError::EvalFailed),
-                Some("running") => true,
-                _ => record.is_none(),
+            let running = match record.as_ref().map(|r| r.status.as_deref()) {
+                Some(Some("failed")) => return Err(FetchError::EvalFailed),
+                // Only a finished eval's metrics are final; an unknown status is not "done".
+                Some(Some("done") | None) => false,
+                Some(Some(_)) | None => true,
             };
             if !running {
                 match metrics {
@@ -299,17 +348,26 @@ impl Client {
                 }
             }
             let waited = start.elapsed();
-            if waited + pause > self.config.wait {
+            let Some(left) = self
+                .config
+                .wait
+                .checked_sub(waited)
+                .filter(|l| !l.is_zero())
+            else {
                 return Err(FetchError::NotFinished {
                     waited: (!self.config.wait.is_zero()).then_some(waited),
                 });
-            }
+            };
+            // The last look comes at the deadline, not a full pause before it.
+            let next = pause.min(left);
             progress(Progress::Waiting {
                 eval: eval.clone(),
                 waited,
-                next: pause,
+                next,
             });
-            thread::sleep(pause);
+            if !sleep_unless(next, cancel) {
+                return Err(FetchError::Cancelled);
+            }
             pause = (pause * 3 / 2).min(MAX_POLL);
         }
     }
@@ -318,11 +376,16 @@ impl Client {
     fn get(
         &self,
         eval: &EvalRef,
+        what: &'static str,
         url: &str,
         progress: &(dyn Fn(Progress) + Sync),
+        cancel: &AtomicBool,
     ) -> Result<Vec<u8>, Failure> {
         let mut attempt = 0;
         loop {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(Failure::Cancelled);
+            }
             let failure = match self.attempt(url) {
                 Ok(body) => return Ok(body),
                 Err(f) => f,
@@ -343,14 +406,17 @@ impl Client {
                 });
             }
             attempt += 1;
-            let pause = retry_after.unwrap_or_else(|| backoff(attempt));
+            // A server's Retry-After is honoured, but never shorter than the backoff.
+            let pause = retry_after.unwrap_or_default().max(backoff(attempt));
             progress(Progress::Retrying {
                 eval: eval.clone(),
-                cause: self.key.redact(&failure.describe()),
+                cause: format!("{what}: {}", failure.describe()),
                 after: pause,
                 attempt,
             });
-            thread::sleep(pause);
+            if !sleep_unless(pause, cancel) {
+                return Err(Failure::Cancelled);
+            }
         }
     }
 
@@ -391,12 +457,22 @@ impl Client {
             .as_reader()
             .take(MAX_ERROR_BODY)
             .read_to_end(&mut text);
-        let (code, message) = envelope(&text, html);
+        // Redact before anything is cut to length: a cut could split the key and leave half.
+        let text = self.key.redact(&String::from_utf8_lossy(&text));
+        let (code, message) = envelope(text.as_bytes(), html);
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(|l| clean(&self.key.redact(l)));
         Err(Failure::Status {
             status,
             retry_after,
-            code: code.map(|c| self.key.redact(&c)),
-            message: message.map(|m| self.key.redact(&m)),
+            code,
+            message: match (status, location) {
+                (300..=399, Some(to)) => Some(format!("redirect to {to}")),
+                _ => message,
+            },
         })
     }
 
@@ -420,6 +496,7 @@ impl Client {
                         eval.eval_id, eval.workspace
                     ),
                     (409, _) => "the eval is not finished yet".to_owned(),
+                    (300..=399, _) => "evalgate does not follow redirects (they could carry the API key elsewhere); check --api-url".to_owned(),
                     (402 | 423, _) => "the workspace's plan or quota does not allow this; check billing in Roboflow".to_owned(),
                     (s, _) if is_transient(s) => "the server kept failing; try again later".to_owned(),
                     _ => "the request was refused; check the workspace, the eval id and the key".to_owned(),
@@ -448,6 +525,7 @@ impl Client {
                 },
             },
             Failure::TooLarge(limit) => FetchError::TooLarge { url, limit: *limit },
+            Failure::Cancelled => FetchError::Cancelled,
             Failure::Network(cause) | Failure::Fatal(cause) => FetchError::Transport {
                 url,
                 cause: self.key.redact(cause),
@@ -474,6 +552,8 @@ enum Failure {
     TooLarge(u64),
     /// Retries ran out; the last failure.
     Exhausted { attempts: u32, last: Box<Failure> },
+    /// Another fetch failed for good; this one stopped.
+    Cancelled,
 }
 
 impl Failure {
@@ -490,8 +570,22 @@ impl Failure {
             Failure::Network(c) | Failure::Fatal(c) => c.clone(),
             Failure::TooLarge(limit) => format!("the body is larger than {limit} bytes"),
             Failure::Exhausted { last, .. } => last.describe(),
+            Failure::Cancelled => "stopped".to_owned(),
         }
     }
+}
+
+/// Sleeps `pause`, waking early when `cancel` is set; false when cancelled.
+fn sleep_unless(pause: Duration, cancel: &AtomicBool) -> bool {
+    let until = Instant::now() + pause;
+    while !cancel.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        thread::sleep((until - now).min(Duration::from_millis(50)));
+    }
+    false
 }
 
 fn is_transient(status: u16) -> bool {
@@ -504,6 +598,8 @@ fn classify(e: ureq::Error) -> Failure {
         | ureq::Error::Io(_)
         | ureq::Error::ConnectionFailed
         | ureq::Error::HostNotFound
+        | ureq::Error::BodyStalled
+        | ureq::Error::ConnectProxyFailed(_)
         | ureq::Error::Protocol(_) => Failure::Network(e.to_string()),
         ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => Failure::Fatal(
             "the server answered with a redirect, which evalgate does not follow (it would carry the API key elsewhere); check --api-url".to_owned(),

@@ -440,7 +440,7 @@ fn bad_bodies_are_load_failures() {
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("candidate: rf:ws/cand: line 1, column 1: expected value"),
+            .contains("candidate: rf:ws/cand: an HTML page, not JSON"),
         "{}",
         r.stderr
     );
@@ -449,12 +449,7 @@ fn bad_bodies_are_load_failures() {
         "/ws/model-evals/cand" => Reply::json(200, &record("cand", "done")),
         _ => Reply::json(200, &example("candidate")),
     });
-    let r = check(
-        &big,
-        "examples/evals/baseline.json",
-        "rf:ws/cand",
-        &["--max-body", "1KiB"],
-    );
+    let r = check(&big, "rf:ws/cand", "rf:ws/cand", &["--max-body", "1KiB"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr
@@ -599,4 +594,138 @@ fn a_409_on_the_record_also_means_not_finished() {
     });
     let r = check(&server, "examples/evals/baseline.json", "rf:ws/cand", &[]);
     assert_eq!(r.code, 5, "{}", r.stderr);
+}
+
+#[test]
+fn a_key_echoed_at_the_cut_is_still_redacted() {
+    // The key straddles the 300-character cut of server messages.
+    let server = Server::start(|_, _| {
+        Reply::json(
+            401,
+            &format!(
+                r#"{{"error": "unauthenticated", "message": "{}{CANARY}"}}"#,
+                "x".repeat(290)
+            ),
+        )
+    });
+    let r = check(&server, "examples/evals/baseline.json", "rf:ws/cand", &[]);
+    assert_eq!(r.code, 4);
+    assert!(
+        !r.stderr.contains(&CANARY[..8]),
+        "part of the key leaked: {}",
+        r.stderr
+    );
+    assert_no_leak(&r, &server);
+}
+
+#[test]
+fn an_api_url_holding_a_key_is_refused_without_echoing_it() {
+    for url in [
+        format!("https://api.roboflow.com/?api_key={CANARY}"),
+        format!("https://user:{CANARY}@api.roboflow.com"),
+        format!("https://api.roboflow.com/#{CANARY}"),
+    ] {
+        let r = finish(
+            evalgate()
+                .env("ROBOFLOW_API_KEY", "k")
+                .env("ROBOFLOW_API_URL", &url)
+                .args(["fetch", "rf:ws/x"]),
+        );
+        assert_eq!(r.code, 2, "{url}: {}", r.stderr);
+        assert!(!r.stderr.contains(CANARY), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("https://api.roboflow.com"),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = finish(
+        evalgate()
+            .env(
+                "ROBOFLOW_API_URL",
+                format!("https://api.roboflow.com/?api_key={CANARY}"),
+            )
+            .args(["check", "--help"]),
+    );
+    assert!(
+        !r.stdout.contains(CANARY),
+        "--help shows env values: {}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_permanent_failure_is_not_hidden_behind_a_wait() {
+    let server = Server::start(|req, _| match req.path.as_str() {
+        "/ws/model-evals/running" => Reply::json(200, &record("running", "running")),
+        "/ws/model-evals/running/map-results" => {
+            Reply::json(409, r#"{"error": "model_eval_not_done"}"#)
+        }
+        "/ws/model-evals/denied" | "/ws/model-evals/denied/map-results" => {
+            Reply::json(401, r#"{"error": "unauthenticated"}"#)
+        }
+        _ => Reply::json(404, r#"{"error": "model_eval_not_found"}"#),
+    });
+    for (baseline, candidate) in [
+        ("rf:ws/running", "rf:ws/nope"),
+        ("rf:ws/denied", "rf:ws/running"),
+    ] {
+        let start = Instant::now();
+        let r = check(&server, baseline, candidate, &["--wait", "20s"]);
+        assert_eq!(r.code, 4, "{baseline} {candidate}: {}", r.stderr);
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the run waited {:?} for nothing",
+            start.elapsed()
+        );
+        assert!(!r.stderr.contains("stopped: another eval"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn the_last_look_comes_at_the_deadline() {
+    let server = Server::start(|req, nth| match req.path.as_str() {
+        "/ws/model-evals/cand" if nth < 2 => Reply::json(200, &record("cand", "running")),
+        "/ws/model-evals/cand" => Reply::json(200, &record("cand", "done")),
+        _ => Reply::json(200, &example("candidate")),
+    });
+    // Looks at 0 s, 1 s and, the deadline, 2 s; it is done on the third.
+    let r = check(
+        &server,
+        "examples/evals/baseline.json",
+        "rf:ws/cand",
+        &["--wait", "2s"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+#[test]
+fn an_unknown_status_is_not_done_and_redirects_are_not_followed() {
+    let server = Server::start(|req, _| match req.path.as_str() {
+        "/ws/model-evals/queued" => Reply::json(200, &record("queued", "queued")),
+        "/ws/model-evals/queued/map-results" => Reply::json(200, &example("candidate")),
+        _ => Reply::json(302, "").header("Location", "https://elsewhere.example/steal"),
+    });
+    let r = check(&server, "examples/evals/baseline.json", "rf:ws/queued", &[]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let r = check(&server, "examples/evals/baseline.json", "rf:ws/moved", &[]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("redirect to https://elsewhere.example/steal"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("evalgate does not follow redirects"),
+        "{}",
+        r.stderr
+    );
+    let r = check(
+        &server,
+        "examples/evals/baseline.json",
+        "rf:ws/x",
+        &["--timeout", "0s"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
 }
