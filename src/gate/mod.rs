@@ -6,17 +6,17 @@
 //! give the same report.
 
 mod check;
-
-use std::collections::BTreeSet;
+mod plan;
 
 use chrono::NaiveDate;
 
 pub use check::{Check, GateReport, RuleKind, Status, Summary, Verdict, WaiverOutcome};
+pub use plan::{Item, plan};
 
-use crate::model::{Eval, Lookup, Metric, Scope, Size, Task};
+use crate::model::{Eval, Lookup, Metric, Scope, Task};
 use crate::policy::{
-    ClassRules, Field, MetricRule, MissingBaseline, MissingClass, MissingMetric, Policy, Rule,
-    Severity, SizeRules, SplitRules, SplitSelector, Waiver,
+    Field, MissingBaseline, MissingClass, MissingMetric, Policy, Rule, Severity, SplitSelector,
+    Waiver,
 };
 
 /// Comparisons tolerate this much float noise: a drop of exactly the allowed amount
@@ -102,19 +102,54 @@ pub fn evaluate(
         candidate,
         checks: Vec::new(),
     };
-    let mut names: BTreeSet<&str> = candidate.splits.keys().map(String::as_str).collect();
-    names.extend(
-        baseline
-            .iter()
-            .flat_map(|b| b.splits.keys().map(String::as_str)),
-    );
-    for s in &policy.splits {
-        if let SplitSelector::Name(n) = &s.selector {
-            names.insert(n);
+    for item in plan(policy, baseline, candidate) {
+        match item {
+            Item::Rule {
+                split,
+                scope,
+                metric,
+                rule,
+            } => gate.metric(&split, &scope, metric, &rule),
+            Item::MissingSplit {
+                split,
+                in_baseline,
+                line,
+            } => {
+                let where_ = if in_baseline {
+                    "is in the baseline but not in the candidate"
+                } else {
+                    "is not in the candidate"
+                };
+                let message = format!("split {split:?} {where_}");
+                gate.checks.push(presence(
+                    &split,
+                    None,
+                    Severity::Fail,
+                    Status::Fail,
+                    message,
+                    line,
+                ));
+            }
+            Item::MissingClass { split, class, line } => {
+                let (status, severity, note) = match policy.missing.class {
+                    MissingClass::Fail => (Status::Fail, Severity::Fail, "missing.class is fail"),
+                    MissingClass::Warn => (Status::Warn, Severity::Warn, "missing.class is warn"),
+                    MissingClass::Ignore => {
+                        (Status::Skip, Severity::Warn, "missing.class is ignore")
+                    }
+                };
+                let message =
+                    format!("class {class:?} is in the baseline but not in the candidate ({note})");
+                gate.checks.push(presence(
+                    &split,
+                    Some(&class),
+                    severity,
+                    status,
+                    message,
+                    line,
+                ));
+            }
         }
-    }
-    for split in names {
-        gate.split(split);
     }
 
     let mut checks = gate.checks;
@@ -148,109 +183,7 @@ struct Gate<'a> {
     checks: Vec<Check>,
 }
 
-/// The rules that apply to one scope, least specific first; later ones win field by field.
-type Layers<'a> = Vec<&'a [MetricRule]>;
-
-impl<'a> Gate<'a> {
-    fn split(&mut self, split: &str) {
-        let in_candidate = self.candidate.splits.contains_key(split);
-        let in_baseline = self.baseline.is_some_and(|b| b.splits.contains_key(split));
-        // "*" covers every split of either eval, so that a split the candidate dropped fails
-        // its presence check; exact names come after it and so win.
-        let sets: Vec<&SplitRules> = self
-            .policy
-            .splits
-            .iter()
-            .filter(|s| s.selector == SplitSelector::All && (in_candidate || in_baseline))
-            .chain(
-                self.policy
-                    .splits
-                    .iter()
-                    .filter(|s| s.selector == SplitSelector::Name(split.to_owned())),
-            )
-            .collect();
-        let Some(last) = sets.last() else { return };
-        if !in_candidate {
-            let where_ = if in_baseline {
-                "is in the baseline but not in the candidate"
-            } else {
-                "is not in the candidate"
-            };
-            self.checks.push(presence(
-                split,
-                None,
-                Severity::Fail,
-                Status::Fail,
-                format!("split {split:?} {where_}"),
-                last.span.line,
-            ));
-            return;
-        }
-
-        let layers: Layers<'_> = sets.iter().map(|s| s.metrics.as_slice()).collect();
-        self.scope(split, &Scope::Split, &layers);
-        for size in Size::ALL {
-            let layers = size_layers(sets.iter().map(|s| s.sizes.as_slice()), size);
-            self.scope(split, &Scope::Size(size), &layers);
-        }
-
-        let mut classes: BTreeSet<&str> = BTreeSet::new();
-        let split_of = |e: &'a Eval| e.splits.get(split);
-        if let Some(s) = split_of(self.candidate) {
-            classes.extend(s.classes.keys().map(String::as_str));
-        }
-        let base_split = self.baseline.and_then(split_of);
-        if let Some(s) = base_split {
-            classes.extend(s.classes.keys().map(String::as_str));
-        }
-        for class in classes {
-            let matching = class_rules(&sets, class);
-            let Some(last) = matching.last() else {
-                continue;
-            };
-            let in_cand = self.candidate.splits[split].classes.contains_key(class);
-            if !in_cand {
-                let (status, severity, note) = match self.policy.missing.class {
-                    MissingClass::Fail => (Status::Fail, Severity::Fail, "missing.class is fail"),
-                    MissingClass::Warn => (Status::Warn, Severity::Warn, "missing.class is warn"),
-                    MissingClass::Ignore => {
-                        (Status::Skip, Severity::Warn, "missing.class is ignore")
-                    }
-                };
-                self.checks.push(presence(
-                    split,
-                    Some(class),
-                    severity,
-                    status,
-                    format!("class {class:?} is in the baseline but not in the candidate ({note})"),
-                    last.span.line,
-                ));
-                continue;
-            }
-            let scope = Scope::Class(class.to_owned());
-            let layers: Layers<'_> = matching.iter().map(|c| c.metrics.as_slice()).collect();
-            self.scope(split, &scope, &layers);
-            for size in Size::ALL {
-                let layers = size_layers(matching.iter().map(|c| c.sizes.as_slice()), size);
-                self.scope(split, &Scope::ClassSize(class.to_owned(), size), &layers);
-            }
-        }
-    }
-
-    fn scope(&mut self, split: &str, scope: &Scope, layers: &Layers<'_>) {
-        let metrics: BTreeSet<Metric> = layers
-            .iter()
-            .flat_map(|l| l.iter().map(|r| r.metric))
-            .collect();
-        for metric in metrics {
-            let rule = layers
-                .iter()
-                .flat_map(|l| l.iter().filter(|r| r.metric == metric))
-                .fold(self.policy.defaults, |acc, r| acc.overlay(&r.rule));
-            self.metric(split, scope, metric, &rule);
-        }
-    }
-
+impl Gate<'_> {
     fn metric(&mut self, split: &str, scope: &Scope, metric: Metric, rule: &Rule) {
         let cand = self.candidate.lookup(split, scope, metric);
         let base = self.baseline.map(|b| b.lookup(split, scope, metric));
@@ -425,23 +358,6 @@ impl Outcome {
             soft,
         }
     }
-}
-
-fn size_layers<'r>(sizes: impl Iterator<Item = &'r [SizeRules]>, size: Size) -> Layers<'r> {
-    sizes
-        .flat_map(|list| list.iter().filter(move |s| s.size == size))
-        .map(|s| s.metrics.as_slice())
-        .collect()
-}
-
-/// The class rules that match `class`: globs first, then its exact name, each in split order
-/// ("*" before the named split) and then file order. Later ones win.
-fn class_rules<'r>(sets: &[&'r SplitRules], class: &str) -> Vec<&'r ClassRules> {
-    let all = || sets.iter().flat_map(|s| s.classes.iter());
-    all()
-        .filter(|c| !c.pattern.names(class) && c.pattern.matches(class))
-        .chain(all().filter(|c| c.pattern.names(class)))
-        .collect()
 }
 
 fn presence(

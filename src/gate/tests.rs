@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::Size;
 use crate::model::parse_eval;
 use crate::policy::parse_policy;
 

@@ -1,0 +1,185 @@
+//! What the policy asks of a pair of evals, before any value is compared: for every split,
+//! scope and metric the policy covers, the rule with each field resolved from defaults, `"*"`
+//! and named entries. The gate evaluates this plan; `evalgate policy explain` prints it.
+
+use std::collections::BTreeSet;
+
+use crate::model::{Eval, Metric, Scope, Size};
+use crate::policy::{ClassRules, MetricRule, Policy, Rule, SizeRules, SplitRules, SplitSelector};
+
+/// One thing the policy asks of the evals.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    /// A metric rule, fully resolved.
+    Rule {
+        /// The split.
+        split: String,
+        /// The scope within the split.
+        scope: Scope,
+        /// The metric.
+        metric: Metric,
+        /// The rule, each field with the policy line it came from.
+        rule: Rule,
+    },
+    /// A split the candidate lacks, which a rule covers.
+    MissingSplit {
+        /// The split.
+        split: String,
+        /// Whether the baseline has it.
+        in_baseline: bool,
+        /// The policy line of the split's rules.
+        line: u32,
+    },
+    /// A class of the baseline that the candidate lacks, which a rule covers.
+    MissingClass {
+        /// The split.
+        split: String,
+        /// The class.
+        class: String,
+        /// The policy line of the class's rules.
+        line: u32,
+    },
+}
+
+/// The rules that apply to one scope, least specific first; later ones win field by field.
+type Layers<'a> = Vec<&'a [MetricRule]>;
+
+/// Every item of `policy` for these evals, in a stable order: split, then the split's own
+/// metrics, its sizes, then classes by name with their sizes.
+pub fn plan(policy: &Policy, baseline: Option<&Eval>, candidate: &Eval) -> Vec<Item> {
+    let mut names: BTreeSet<&str> = candidate.splits.keys().map(String::as_str).collect();
+    names.extend(
+        baseline
+            .iter()
+            .flat_map(|b| b.splits.keys().map(String::as_str)),
+    );
+    for s in &policy.splits {
+        if let SplitSelector::Name(n) = &s.selector {
+            names.insert(n);
+        }
+    }
+    let mut items = Vec::new();
+    for split in names {
+        split_items(policy, baseline, candidate, split, &mut items);
+    }
+    items
+}
+
+fn split_items(
+    policy: &Policy,
+    baseline: Option<&Eval>,
+    candidate: &Eval,
+    split: &str,
+    items: &mut Vec<Item>,
+) {
+    let in_candidate = candidate.splits.contains_key(split);
+    let in_baseline = baseline.is_some_and(|b| b.splits.contains_key(split));
+    // "*" covers every split of either eval, so that a split the candidate dropped fails its
+    // presence check; exact names come after it and so win.
+    let sets: Vec<&SplitRules> = policy
+        .splits
+        .iter()
+        .filter(|s| s.selector == SplitSelector::All && (in_candidate || in_baseline))
+        .chain(
+            policy
+                .splits
+                .iter()
+                .filter(|s| s.selector == SplitSelector::Name(split.to_owned())),
+        )
+        .collect();
+    let Some(last) = sets.last() else { return };
+    let Some(cand_split) = candidate.splits.get(split) else {
+        items.push(Item::MissingSplit {
+            split: split.to_owned(),
+            in_baseline,
+            line: last.span.line,
+        });
+        return;
+    };
+
+    let layers: Layers<'_> = sets.iter().map(|s| s.metrics.as_slice()).collect();
+    scope_items(policy, split, &Scope::Split, &layers, items);
+    for size in Size::ALL {
+        let layers = size_layers(sets.iter().map(|s| s.sizes.as_slice()), size);
+        scope_items(policy, split, &Scope::Size(size), &layers, items);
+    }
+
+    let mut classes: BTreeSet<&str> = cand_split.classes.keys().map(String::as_str).collect();
+    if let Some(s) = baseline.and_then(|b| b.splits.get(split)) {
+        classes.extend(s.classes.keys().map(String::as_str));
+    }
+    for class in classes {
+        let matching = class_rules(&sets, class);
+        let Some(last) = matching.last() else {
+            continue;
+        };
+        if !cand_split.classes.contains_key(class) {
+            items.push(Item::MissingClass {
+                split: split.to_owned(),
+                class: class.to_owned(),
+                line: last.span.line,
+            });
+            continue;
+        }
+        let layers: Layers<'_> = matching.iter().map(|c| c.metrics.as_slice()).collect();
+        scope_items(
+            policy,
+            split,
+            &Scope::Class(class.to_owned()),
+            &layers,
+            items,
+        );
+        for size in Size::ALL {
+            let layers = size_layers(matching.iter().map(|c| c.sizes.as_slice()), size);
+            scope_items(
+                policy,
+                split,
+                &Scope::ClassSize(class.to_owned(), size),
+                &layers,
+                items,
+            );
+        }
+    }
+}
+
+fn scope_items(
+    policy: &Policy,
+    split: &str,
+    scope: &Scope,
+    layers: &Layers<'_>,
+    items: &mut Vec<Item>,
+) {
+    let metrics: BTreeSet<Metric> = layers
+        .iter()
+        .flat_map(|l| l.iter().map(|r| r.metric))
+        .collect();
+    for metric in metrics {
+        let rule = layers
+            .iter()
+            .flat_map(|l| l.iter().filter(|r| r.metric == metric))
+            .fold(policy.defaults, |acc, r| acc.overlay(&r.rule));
+        items.push(Item::Rule {
+            split: split.to_owned(),
+            scope: scope.clone(),
+            metric,
+            rule,
+        });
+    }
+}
+
+fn size_layers<'r>(sizes: impl Iterator<Item = &'r [SizeRules]>, size: Size) -> Layers<'r> {
+    sizes
+        .flat_map(|list| list.iter().filter(move |s| s.size == size))
+        .map(|s| s.metrics.as_slice())
+        .collect()
+}
+
+/// The class rules that match `class`: globs first, then its exact name, each in split order
+/// ("*" before the named split) and then file order. Later ones win.
+fn class_rules<'r>(sets: &[&'r SplitRules], class: &str) -> Vec<&'r ClassRules> {
+    let all = || sets.iter().flat_map(|s| s.classes.iter());
+    all()
+        .filter(|c| !c.pattern.names(class) && c.pattern.matches(class))
+        .chain(all().filter(|c| c.pattern.names(class)))
+        .collect()
+}
