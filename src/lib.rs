@@ -27,6 +27,7 @@
     clippy::unwrap_used
 )]
 
+pub mod authoring;
 pub mod comment;
 pub mod gate;
 pub mod http;

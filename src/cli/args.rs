@@ -26,6 +26,119 @@ pub(crate) enum Command {
     Fetch(FetchArgs),
     /// Post the Markdown report as the pull request's evalgate comment, or update it.
     Comment(CommentArgs),
+    /// Write a starting policy from an existing eval (e.g. the model in production).
+    Init(InitArgs),
+    /// Check, explain and compare policies; print the policy JSON Schema.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The eval to start from: rf:WORKSPACE/EVAL_ID, a file, or -.
+    #[arg(long, value_name = "SRC")]
+    pub(crate) from: String,
+
+    /// How far below the eval's values the floors sit, and the largest drop allowed.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.02, value_parser = fraction)]
+    pub(crate) margin: f64,
+
+    /// Write the policy here instead of stdout (an existing file is not replaced without --force).
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    /// Replace an existing --output file.
+    #[arg(long)]
+    pub(crate) force: bool,
+
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+}
+
+fn fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a fraction in [0, 1), e.g. 0.02 for two points"
+        )),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Validate a policy (and, with --eval, its names, shadowed rules and waivers).
+    Check(PolicyCheckArgs),
+    /// Show, for each split, scope and metric, the thresholds that apply and their lines.
+    Explain(ExplainArgs),
+    /// List what changed between two policies; exit 1 when the gate was loosened.
+    Diff(DiffArgs),
+    /// Print the JSON Schema of policy version 1.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PolicyCheckArgs {
+    /// The policy.
+    pub(crate) policy: PathBuf,
+
+    /// An eval to check the policy's names and rules against.
+    #[arg(long, value_name = "SRC")]
+    pub(crate) eval: Option<String>,
+
+    /// Judge waivers as of this date instead of today (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) today: Option<NaiveDate>,
+
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    /// The policy.
+    pub(crate) policy: PathBuf,
+
+    /// The eval whose splits and classes the policy is applied to.
+    #[arg(long, value_name = "SRC")]
+    pub(crate) eval: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// The policy before the change.
+    pub(crate) old: PathBuf,
+    /// The policy after the change.
+    pub(crate) new: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub(crate) format: DiffFormat,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum TextOrJson {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum DiffFormat {
+    Text,
+    Markdown,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 //! gate → reports (written atomically, on failure too) → terminal summary.
 
 mod args;
+mod authoring;
 mod comment;
 mod diag;
 mod exit;
@@ -24,7 +25,7 @@ use evalgate::model::Eval;
 use evalgate::policy::{Policy, parse_policy};
 use evalgate::report::{EvalInfo, Format, ReportContext, scope_label, split_label, test_label};
 
-use args::{CheckArgs, Cli, Command};
+use args::{CheckArgs, Cli, Command, PolicyCommand};
 use load::Loader;
 use output::Output;
 
@@ -62,6 +63,13 @@ pub(crate) fn main() -> ExitCode {
         Command::Check(args) => check(&args),
         Command::Fetch(args) => fetch::run(&args),
         Command::Comment(args) => comment::run(&args),
+        Command::Init(args) => authoring::init(&args),
+        Command::Policy(PolicyCommand::Check(args)) => authoring::check(&args),
+        Command::Policy(PolicyCommand::Explain(args)) => authoring::explain(&args),
+        Command::Policy(PolicyCommand::Diff(args)) => authoring::diff(&args),
+        Command::Policy(PolicyCommand::Schema) => authoring::schema(),
+        Command::Completions { shell } => authoring::completions(shell),
+        Command::Man => authoring::man(),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -109,6 +109,7 @@ pub fn evaluate(
                 scope,
                 metric,
                 rule,
+                ..
             } => gate.metric(&split, &scope, metric, &rule),
             Item::MissingSplit {
                 split,

@@ -20,6 +20,9 @@ pub enum Item {
         metric: Metric,
         /// The rule, each field with the policy line it came from.
         rule: Rule,
+        /// The policy's entries for this metric that apply here, least specific first (not
+        /// counting `defaults`): `rule` is `defaults` overlaid with each in turn.
+        layers: Vec<Rule>,
     },
     /// A split the candidate lacks, which a rule covers.
     MissingSplit {
@@ -154,15 +157,20 @@ fn scope_items(
         .flat_map(|l| l.iter().map(|r| r.metric))
         .collect();
     for metric in metrics {
-        let rule = layers
+        let applying: Vec<Rule> = layers
             .iter()
             .flat_map(|l| l.iter().filter(|r| r.metric == metric))
-            .fold(policy.defaults, |acc, r| acc.overlay(&r.rule));
+            .map(|r| r.rule)
+            .collect();
+        let rule = applying
+            .iter()
+            .fold(policy.defaults, |acc, r| acc.overlay(r));
         items.push(Item::Rule {
             split: split.to_owned(),
             scope: scope.clone(),
             metric,
             rule,
+            layers: applying,
         });
     }
 }

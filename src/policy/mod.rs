@@ -6,8 +6,8 @@
 //! judge. Nothing here reads files or the clock.
 
 mod diagnostic;
-mod node;
-mod validate;
+pub(crate) mod node;
+pub(crate) mod validate;
 
 use chrono::NaiveDate;
 use globset::GlobMatcher;
@@ -121,6 +121,20 @@ pub struct Field<T> {
     pub value: T,
     /// The 1-based policy line it came from.
     pub line: u32,
+    /// The 1-based column of the value on that line.
+    pub column: u32,
+}
+
+impl<T> Field<T> {
+    /// Where the value is in the policy file.
+    pub fn span(&self) -> Span {
+        Span {
+            line: self.line,
+            column: self.column,
+            offset: None,
+            len: None,
+        }
+    }
 }
 
 /// The fields of one rule. Every field is optional: rules merge field by field.

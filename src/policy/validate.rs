@@ -10,12 +10,12 @@ use super::{
 };
 use crate::model::{Level, Metric, Size, Task};
 
-const TOP_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
     "version", "task", "defaults", "missing", "splits", "waivers",
 ];
-const RULE_KEYS: &[&str] = &["min", "max", "max_drop", "max_drop_rel", "severity"];
-const MISSING_KEYS: &[&str] = &["baseline", "class", "metric"];
-const WAIVER_KEYS: &[&str] = &["split", "class", "metric", "reason", "until"];
+pub(crate) const RULE_KEYS: &[&str] = &["min", "max", "max_drop", "max_drop_rel", "severity"];
+pub(crate) const MISSING_KEYS: &[&str] = &["baseline", "class", "metric"];
+pub(crate) const WAIVER_KEYS: &[&str] = &["split", "class", "metric", "reason", "until"];
 
 pub(crate) fn validate(root: &Node) -> Result<(Policy, Vec<Diagnostic>), PolicyError> {
     let mut v = Validator {
@@ -280,6 +280,7 @@ impl Validator {
                                     Severity::Warn
                                 },
                                 line: value.span.line,
+                                column: value.span.column,
                             });
                 }
                 _ => self.unknown_key(key, RULE_KEYS, context),
@@ -315,6 +316,7 @@ impl Validator {
             Kind::Number(v) if (0.0..=1.0).contains(&v) => Some(Field {
                 value: v,
                 line: node.span.line,
+                column: node.span.column,
             }),
             Kind::Number(v) => {
                 let mut d = Diagnostic::error(
@@ -653,7 +655,8 @@ mod tests {
             valid.metrics[0].rule.min,
             Some(Field {
                 value: 0.70,
-                line: 11
+                line: 11,
+                column: 21
             })
         );
         assert_eq!(valid.metrics[0].rule.max_drop.map(|f| f.value), Some(0.01));
@@ -661,7 +664,8 @@ mod tests {
             valid.metrics[1].rule.min,
             Some(Field {
                 value: 0.85,
-                line: 12
+                line: 12,
+                column: 12
             })
         );
         assert_eq!(valid.sizes[0].size, Size::Small);

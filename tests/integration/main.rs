@@ -1,6 +1,7 @@
 //! The one integration-test binary: the CLI end to end, the reports, the example policies.
 
 mod action;
+mod authoring;
 mod ci;
 mod cli;
 mod http;

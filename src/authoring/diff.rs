@@ -1,0 +1,450 @@
+//! `evalgate policy diff`: what a policy change does to the gate. A PR that trains a worse
+//! model can also edit the policy that judges it; this makes a loosened gate visible.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::policy::{
+    ClassPattern, Field, MetricRule, MissingBaseline, MissingClass, MissingMetric, Policy, Rule,
+    Severity, SplitSelector,
+};
+use crate::report::escape_markdown;
+
+/// Whether a change makes the gate stricter or more lenient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// The gate lets more through (a lower `min`, a removed rule, a new waiver).
+    Loosened,
+    /// The gate lets less through (a higher `min`, a new rule, a removed waiver).
+    Tightened,
+    /// Neither, or it cannot be told (a waiver's reason, the task).
+    Changed,
+}
+
+impl Effect {
+    fn name(self) -> &'static str {
+        match self {
+            Effect::Loosened => "loosened",
+            Effect::Tightened => "tightened",
+            Effect::Changed => "changed",
+        }
+    }
+}
+
+/// One difference between two policies.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Change {
+    /// Stricter, more lenient, or neither.
+    pub effect: Effect,
+    /// What changed, e.g. `valid / class "*" / map50 / max_drop`.
+    pub rule: String,
+    /// The old value (`None` when added).
+    pub old: Option<String>,
+    /// The new value (`None` when removed).
+    pub new: Option<String>,
+    /// Where it was in the old policy.
+    pub old_line: Option<u32>,
+    /// Where it is in the new policy.
+    pub new_line: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+enum Value {
+    /// A threshold; `higher_is_stricter` says which way tightens.
+    Threshold {
+        value: f64,
+        higher_is_stricter: bool,
+    },
+    /// A level on a scale where a higher rank is stricter.
+    Rank(u8, &'static str),
+}
+
+struct Setting {
+    value: Value,
+    text: String,
+    line: Option<u32>,
+}
+
+/// Every difference between `old` and `new`, loosenings first.
+pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
+    let (a, b) = (flatten(old), flatten(new));
+    let mut changes = Vec::new();
+    for (key, o) in &a {
+        match b.get(key) {
+            None => changes.push(Change {
+                // A rule or setting that is gone lets through what it used to stop; a waiver
+                // that is gone excuses nothing any more.
+                effect: if key.starts_with("waiver ") {
+                    Effect::Tightened
+                } else {
+                    Effect::Loosened
+                },
+                rule: key.clone(),
+                old: Some(o.text.clone()),
+                new: None,
+                old_line: o.line,
+                new_line: None,
+            }),
+            Some(n) if n.text != o.text => changes.push(Change {
+                effect: compare(&o.value, &n.value),
+                rule: key.clone(),
+                old: Some(o.text.clone()),
+                new: Some(n.text.clone()),
+                old_line: o.line,
+                new_line: n.line,
+            }),
+            Some(_) => {}
+        }
+    }
+    for (key, n) in &b {
+        if !a.contains_key(key) {
+            changes.push(Change {
+                effect: if key.starts_with("waiver ") {
+                    Effect::Loosened
+                } else {
+                    Effect::Tightened
+                },
+                rule: key.clone(),
+                old: None,
+                new: Some(n.text.clone()),
+                old_line: None,
+                new_line: n.line,
+            });
+        }
+    }
+    changes.sort_by(|x, y| x.effect.cmp(&y.effect).then_with(|| x.rule.cmp(&y.rule)));
+    changes
+}
+
+fn compare(old: &Value, new: &Value) -> Effect {
+    match (old, new) {
+        (
+            Value::Threshold {
+                value: o,
+                higher_is_stricter: up,
+            },
+            Value::Threshold { value: n, .. },
+        ) => match (n > o, *up) {
+            _ if n == o => Effect::Changed,
+            (true, true) | (false, false) => Effect::Tightened,
+            _ => Effect::Loosened,
+        },
+        (Value::Rank(o, _), Value::Rank(n, _)) if n > o => Effect::Tightened,
+        (Value::Rank(o, _), Value::Rank(n, _)) if n < o => Effect::Loosened,
+        _ => Effect::Changed,
+    }
+}
+
+fn flatten(p: &Policy) -> BTreeMap<String, Setting> {
+    let mut out = BTreeMap::new();
+    let rank = |out: &mut BTreeMap<String, Setting>, key: &str, rank: u8, text: &'static str| {
+        out.insert(
+            key.to_owned(),
+            Setting {
+                value: Value::Rank(rank, text),
+                text: text.to_owned(),
+                line: None,
+            },
+        );
+    };
+    if let Some(t) = p.task {
+        out.insert(
+            "task".to_owned(),
+            Setting {
+                value: Value::Rank(0, "task"),
+                text: t.name().to_owned(),
+                line: p.task_span.map(|s| s.line),
+            },
+        );
+    }
+    // `missing` always has a value (its defaults), so a change of default shows as a change.
+    let (b, c, m) = (p.missing.baseline, p.missing.class, p.missing.metric);
+    match b {
+        MissingBaseline::FloorsOnly => rank(&mut out, "missing.baseline", 0, "floors_only"),
+        MissingBaseline::Fail => rank(&mut out, "missing.baseline", 1, "fail"),
+    }
+    match c {
+        MissingClass::Ignore => rank(&mut out, "missing.class", 0, "ignore"),
+        MissingClass::Warn => rank(&mut out, "missing.class", 1, "warn"),
+        MissingClass::Fail => rank(&mut out, "missing.class", 2, "fail"),
+    }
+    match m {
+        MissingMetric::Skip => rank(&mut out, "missing.metric", 0, "skip"),
+        MissingMetric::Warn => rank(&mut out, "missing.metric", 1, "warn"),
+        MissingMetric::Fail => rank(&mut out, "missing.metric", 2, "fail"),
+    }
+    rule_fields(&mut out, "defaults", &p.defaults);
+    for split in &p.splits {
+        let s = match &split.selector {
+            SplitSelector::All => "\"*\"".to_owned(),
+            SplitSelector::Name(n) => quote(n),
+        };
+        metric_rules(&mut out, &s, &split.metrics);
+        for size in &split.sizes {
+            metric_rules(&mut out, &format!("{s} / {}", size.size), &size.metrics);
+        }
+        for class in &split.classes {
+            let c = format!("{s} / class {}", pattern(&class.pattern));
+            metric_rules(&mut out, &c, &class.metrics);
+            for size in &class.sizes {
+                metric_rules(&mut out, &format!("{c} / {}", size.size), &size.metrics);
+            }
+        }
+    }
+    for w in &p.waivers {
+        let mut key = match &w.split {
+            SplitSelector::All => "waiver \"*\"".to_owned(),
+            SplitSelector::Name(n) => format!("waiver {}", quote(n)),
+        };
+        if let Some(c) = &w.class {
+            key.push_str(&format!(" / class {}", pattern(c)));
+        }
+        if let Some(m) = w.metric {
+            key.push_str(&format!(" / {m}"));
+        }
+        let days = chrono::Datelike::num_days_from_ce(&w.until);
+        out.insert(
+            key,
+            Setting {
+                // A later end waives for longer: lower is stricter.
+                value: Value::Threshold {
+                    value: f64::from(days),
+                    higher_is_stricter: false,
+                },
+                text: format!("until {}: {}", w.until, w.reason),
+                line: Some(w.span.line),
+            },
+        );
+    }
+    out
+}
+
+fn metric_rules(out: &mut BTreeMap<String, Setting>, prefix: &str, rules: &[MetricRule]) {
+    for r in rules {
+        rule_fields(out, &format!("{prefix} / {}", r.metric), &r.rule);
+    }
+}
+
+fn rule_fields(out: &mut BTreeMap<String, Setting>, prefix: &str, rule: &Rule) {
+    let mut num = |name: &str, f: Option<Field<f64>>, higher_is_stricter: bool| {
+        if let Some(f) = f {
+            out.insert(
+                format!("{prefix} / {name}"),
+                Setting {
+                    value: Value::Threshold {
+                        value: f.value,
+                        higher_is_stricter,
+                    },
+                    text: f.value.to_string(),
+                    line: Some(f.line),
+                },
+            );
+        }
+    };
+    num("min", rule.min, true);
+    num("max", rule.max, false);
+    num("max_drop", rule.max_drop, false);
+    num("max_drop_rel", rule.max_drop_rel, false);
+    if let Some(s) = rule.severity {
+        let (rank, text) = match s.value {
+            Severity::Warn => (0, "warn"),
+            Severity::Fail => (1, "fail"),
+        };
+        out.insert(
+            format!("{prefix} / severity"),
+            Setting {
+                value: Value::Rank(rank, text),
+                text: text.to_owned(),
+                line: Some(s.line),
+            },
+        );
+    }
+}
+
+fn quote(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.is_empty()
+    {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+fn pattern(p: &ClassPattern) -> String {
+    format!("{:?}", p.text())
+}
+
+/// Whether any change lets more through.
+pub fn loosens(changes: &[Change]) -> bool {
+    changes.iter().any(|c| c.effect == Effect::Loosened)
+}
+
+fn values(c: &Change) -> String {
+    let line = |l: Option<u32>| l.map(|l| format!(" (line {l})")).unwrap_or_default();
+    match (&c.old, &c.new) {
+        (Some(o), Some(n)) => format!("{o}{} → {n}{}", line(c.old_line), line(c.new_line)),
+        (None, Some(n)) => format!("added {n}{}", line(c.new_line)),
+        (Some(o), None) => format!("removed (was {o}{})", line(c.old_line)),
+        (None, None) => String::new(),
+    }
+}
+
+/// The changes as text, one per line.
+pub fn render_text(changes: &[Change]) -> String {
+    if changes.is_empty() {
+        return "no changes to the gate\n".to_owned();
+    }
+    let mut out = String::new();
+    for c in changes {
+        let rule: String = c
+            .rule
+            .chars()
+            .map(|ch| if ch.is_control() { ' ' } else { ch })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<9}  {rule}: {}",
+            c.effect.name(),
+            values(c).replace(|ch: char| ch.is_control(), " ")
+        );
+    }
+    out
+}
+
+/// The changes as Markdown, for a PR comment.
+pub fn render_markdown(changes: &[Change]) -> String {
+    let count = |e| changes.iter().filter(|c| c.effect == e).count();
+    let (l, t, n) = (
+        count(Effect::Loosened),
+        count(Effect::Tightened),
+        count(Effect::Changed),
+    );
+    let mut out = String::new();
+    if changes.is_empty() {
+        out.push_str("### Policy: no changes to the gate\n");
+        return out;
+    }
+    let icon = if l > 0 { "⚠️" } else { "✅" };
+    let _ = writeln!(
+        out,
+        "### {icon} Policy changes: {l} loosened · {t} tightened · {n} other\n"
+    );
+    out.push_str("| Effect | Rule | Old | New |\n|---|---|---|---|\n");
+    for c in changes {
+        let cell = |v: &Option<String>, line: Option<u32>| match v {
+            Some(v) => format!(
+                "{}{}",
+                escape_markdown(v),
+                line.map(|l| format!(" (line {l})")).unwrap_or_default()
+            ),
+            None => "–".to_owned(),
+        };
+        let effect = match c.effect {
+            Effect::Loosened => "🔓 loosened",
+            Effect::Tightened => "🔒 tightened",
+            Effect::Changed => "changed",
+        };
+        let _ = writeln!(
+            out,
+            "| {effect} | {} | {} | {} |",
+            escape_markdown(&c.rule),
+            cell(&c.old, c.old_line),
+            cell(&c.new, c.new_line)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::parse_policy;
+
+    fn changes(old: &str, new: &str) -> Vec<(Effect, String, String)> {
+        let (o, _) = parse_policy(old).unwrap();
+        let (n, _) = parse_policy(new).unwrap();
+        diff(&o, &n)
+            .iter()
+            .map(|c| (c.effect, c.rule.clone(), values(c)))
+            .collect()
+    }
+
+    #[test]
+    fn classifies_each_kind_of_change() {
+        let old = "version: 1\nsplits:\n  valid:\n    map50_95: {min: 0.70, max_drop: 0.01}\n    classes:\n      '*': {map50: {max_drop: 0.05}}\n";
+        let new = "version: 1\nmissing: {class: warn}\nsplits:\n  valid:\n    map50_95: {min: 0.60, max_drop: 0.005, severity: warn}\n    map50: 0.8\nwaivers:\n  - {split: valid, class: bus, reason: relabel, until: 2027-01-31}\n";
+        let got = changes(old, new);
+        let expected: Vec<(Effect, String, String)> = vec![
+            (
+                Effect::Loosened,
+                "missing.class".into(),
+                "fail → warn".into(),
+            ),
+            (
+                Effect::Loosened,
+                "valid / class \"*\" / map50 / max_drop".into(),
+                "removed (was 0.05 (line 6))".into(),
+            ),
+            (
+                Effect::Loosened,
+                "valid / map50_95 / min".into(),
+                "0.7 (line 4) → 0.6 (line 5)".into(),
+            ),
+            (
+                Effect::Loosened,
+                "valid / map50_95 / severity".into(),
+                "added warn (line 5)".into(),
+            ),
+            (
+                Effect::Loosened,
+                "waiver valid / class \"bus\"".into(),
+                "added until 2027-01-31: relabel (line 8)".into(),
+            ),
+            (
+                Effect::Tightened,
+                "valid / map50 / min".into(),
+                "added 0.8 (line 6)".into(),
+            ),
+            (
+                Effect::Tightened,
+                "valid / map50_95 / max_drop".into(),
+                "0.01 (line 4) → 0.005 (line 5)".into(),
+            ),
+        ];
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn identical_policies_differ_in_nothing() {
+        let p = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/policies/detection.yaml"
+        ))
+        .unwrap();
+        assert!(changes(&p, &p).is_empty());
+        // Reformatting is not a change.
+        let moved = format!("\n\n{p}");
+        assert!(changes(&p, &moved).is_empty());
+    }
+
+    #[test]
+    fn a_longer_waiver_loosens_and_a_shorter_one_tightens() {
+        let w = |until: &str| {
+            format!("version: 1\nwaivers:\n  - {{split: valid, reason: r, until: {until}}}\n")
+        };
+        assert_eq!(
+            changes(&w("2027-01-01"), &w("2027-06-01"))[0].0,
+            Effect::Loosened
+        );
+        assert_eq!(
+            changes(&w("2027-06-01"), &w("2027-01-01"))[0].0,
+            Effect::Tightened
+        );
+    }
+}

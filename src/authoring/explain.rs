@@ -1,0 +1,190 @@
+//! `evalgate policy explain`: for every split, scope and metric the policy covers in an eval,
+//! the thresholds that apply and the policy line each one comes from. Built from the same plan
+//! the gate evaluates, so it cannot disagree with it.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::gate::Item;
+use crate::model::Scope;
+use crate::policy::{Field, Rule, Severity};
+
+/// The plan as text, one line per split × scope × metric.
+pub fn render_text(plan: &[Item]) -> String {
+    let rows: Vec<(String, String)> = plan.iter().map(|item| (place(item), what(item))).collect();
+    let width = rows
+        .iter()
+        .map(|(p, _)| p.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (place, what) in rows {
+        let pad = width - place.chars().count();
+        let _ = writeln!(out, "{place}{}  {what}", " ".repeat(pad));
+    }
+    if plan.is_empty() {
+        out.push_str("(no rule of the policy applies to this eval)\n");
+    }
+    out
+}
+
+fn place(item: &Item) -> String {
+    match item {
+        Item::Rule {
+            split,
+            scope,
+            metric,
+            ..
+        } => format!("{} / {} / {metric}", clean(split), scope_text(scope)),
+        Item::MissingSplit { split, .. } => format!("{} / presence", clean(split)),
+        Item::MissingClass { split, class, .. } => {
+            format!("{} / class {:?} / presence", clean(split), class)
+        }
+    }
+}
+
+fn scope_text(scope: &Scope) -> String {
+    match scope {
+        Scope::Split => "split".to_owned(),
+        Scope::Size(s) => s.name().to_owned(),
+        Scope::Class(c) => format!("class {c:?}"),
+        Scope::ClassSize(c, s) => format!("class {c:?} / {s}"),
+    }
+}
+
+fn clean(text: &str) -> String {
+    if text.chars().any(|c| c.is_control() || c == '/' || c == '"') {
+        format!("{text:?}")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn what(item: &Item) -> String {
+    match item {
+        Item::Rule { rule, .. } => {
+            let mut parts: Vec<String> = Vec::new();
+            let mut num = |name: &str, f: Option<Field<f64>>| {
+                if let Some(f) = f {
+                    parts.push(format!("{name} {} (line {})", f.value, f.line));
+                }
+            };
+            num("min", rule.min);
+            num("max", rule.max);
+            num("max_drop", rule.max_drop);
+            num("max_drop_rel", rule.max_drop_rel);
+            if parts.is_empty() {
+                parts.push("no threshold: no check".to_owned());
+            }
+            parts.push(match rule.severity {
+                Some(s) => format!("severity {} (line {})", s.value.name(), s.line),
+                None => "severity fail (default)".to_owned(),
+            });
+            parts.join(", ")
+        }
+        Item::MissingSplit { line, .. } => {
+            format!("the candidate lacks this split: fails (line {line})")
+        }
+        Item::MissingClass { line, .. } => {
+            format!("the candidate lacks this class: follows missing.class (line {line})")
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonField<T> {
+    value: T,
+    line: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct JsonItem<'a> {
+    split: &'a str,
+    class: Option<&'a str>,
+    size: Option<&'static str>,
+    /// `None` for presence entries.
+    metric: Option<&'static str>,
+    min: Option<JsonField<f64>>,
+    max: Option<JsonField<f64>>,
+    max_drop: Option<JsonField<f64>>,
+    max_drop_rel: Option<JsonField<f64>>,
+    /// `None` for a missing class, which follows `missing.class`.
+    severity: Option<JsonField<&'static str>>,
+    /// `rule` for metric rules; `missing_split` or `missing_class` for presence entries.
+    kind: &'static str,
+}
+
+/// The plan as JSON: `{"schema_version": 1, "rules": [...]}`.
+pub fn render_json(plan: &[Item]) -> serde_json::Result<String> {
+    let num = |f: Option<Field<f64>>| {
+        f.map(|f| JsonField {
+            value: f.value,
+            line: Some(f.line),
+        })
+    };
+    let sev = |rule: Option<&Rule>| match rule.and_then(|r| r.severity) {
+        Some(s) => JsonField {
+            value: s.value.name(),
+            line: Some(s.line),
+        },
+        None => JsonField {
+            value: Severity::Fail.name(),
+            line: None,
+        },
+    };
+    let items: Vec<JsonItem<'_>> = plan
+        .iter()
+        .map(|item| match item {
+            Item::Rule {
+                split,
+                scope,
+                metric,
+                rule,
+                ..
+            } => JsonItem {
+                split,
+                class: scope.class(),
+                size: scope.size().map(|s| s.name()),
+                metric: Some(metric.name()),
+                min: num(rule.min),
+                max: num(rule.max),
+                max_drop: num(rule.max_drop),
+                max_drop_rel: num(rule.max_drop_rel),
+                severity: Some(sev(Some(rule))),
+                kind: "rule",
+            },
+            Item::MissingSplit { split, line, .. } | Item::MissingClass { split, line, .. } => {
+                let class = match item {
+                    Item::MissingClass { class, .. } => Some(class.as_str()),
+                    _ => None,
+                };
+                JsonItem {
+                    split,
+                    class,
+                    size: None,
+                    metric: None,
+                    min: None,
+                    max: None,
+                    max_drop: None,
+                    max_drop_rel: None,
+                    severity: class.is_none().then_some(JsonField {
+                        value: Severity::Fail.name(),
+                        line: Some(*line),
+                    }),
+                    kind: if class.is_some() {
+                        "missing_class"
+                    } else {
+                        "missing_split"
+                    },
+                }
+            }
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&serde_json::json!({
+        "schema_version": 1,
+        "rules": items,
+    }))?;
+    text.push('\n');
+    Ok(text)
+}

@@ -1,0 +1,208 @@
+//! `evalgate policy check`: what a valid policy may still get wrong.
+//!
+//! Without evals: waivers that expired or expire soon. With them: rule fields that never take
+//! effect because a more specific entry always overrides them (shadowed), and fields that
+//! repeat the value they override (duplicates).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::gate::Item;
+use crate::policy::{Diagnostic, Policy, Rule, Span};
+
+/// Waivers expiring within this many days are flagged.
+pub const EXPIRY_NOTICE_DAYS: i64 = 14;
+
+/// Warnings about waivers that expired or will within [`EXPIRY_NOTICE_DAYS`].
+pub fn waivers(policy: &Policy, today: NaiveDate) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for w in &policy.waivers {
+        let days = (w.until - today).num_days();
+        if days < 0 {
+            out.push(
+                Diagnostic::warning(
+                    "waiver-expired",
+                    format!(
+                        "this waiver expired on {} and no longer waives anything",
+                        w.until
+                    ),
+                    Some(w.span),
+                )
+                .with_help("fix the regression, or extend `until` with a reason that still holds"),
+            );
+        } else if days <= EXPIRY_NOTICE_DAYS {
+            out.push(Diagnostic::warning(
+                "waiver-expiring",
+                format!(
+                    "this waiver expires on {} ({})",
+                    w.until,
+                    match days {
+                        0 => "today".to_owned(),
+                        1 => "tomorrow".to_owned(),
+                        n => format!("in {n} days"),
+                    }
+                ),
+                Some(w.span),
+            ));
+        }
+    }
+    out
+}
+
+/// A rule field, identified by where it is written.
+type FieldAt = (u32, u32, &'static str);
+
+/// Warnings about shadowed and duplicate rule fields, judged over the plan for some evals.
+pub fn rules(plan: &[Item]) -> Vec<Diagnostic> {
+    // For each field written in the policy: whether it took effect anywhere, and where it was
+    // overridden when it did not.
+    let mut used: BTreeMap<FieldAt, bool> = BTreeMap::new();
+    let mut overridden_by: BTreeMap<FieldAt, Span> = BTreeMap::new();
+    let mut duplicates: BTreeMap<FieldAt, (String, Span)> = BTreeMap::new();
+    for item in plan {
+        let Item::Rule { rule, layers, .. } = item else {
+            continue;
+        };
+        for &(name, get) in &FIELDS {
+            let setters: Vec<(FieldAt, String, Span)> = layers
+                .iter()
+                .filter_map(|r| {
+                    get(r).map(|(value, span)| ((span.line, span.column, name), value, span))
+                })
+                .collect();
+            let winner = get(rule).map(|(_, span)| (span.line, span.column, name));
+            for (at, _, _) in &setters {
+                let wins = Some(*at) == winner;
+                let entry = used.entry(*at).or_insert(false);
+                *entry |= wins;
+                if !wins
+                    && let Some((_, _, span)) = setters.iter().find(|(a, _, _)| Some(*a) == winner)
+                {
+                    overridden_by.entry(*at).or_insert(*span);
+                }
+            }
+            for pair in setters.windows(2) {
+                let ((_, old, old_span), (at, new, _)) = (&pair[0], &pair[1]);
+                if old == new && Some(*at) == winner {
+                    duplicates.entry(*at).or_insert((new.clone(), *old_span));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (at, used) in &used {
+        if *used {
+            continue;
+        }
+        let (line, column, name) = *at;
+        let by = overridden_by
+            .get(at)
+            .map(|s| format!(", e.g. by line {}", s.line))
+            .unwrap_or_default();
+        out.push(
+            Diagnostic::warning(
+                "shadowed-rule",
+                format!("`{name}` here never takes effect: every scope it covers gets `{name}` from a more specific entry{by}"),
+                Some(Span { line, column, offset: None, len: None }),
+            )
+            .with_help("remove it, or narrow the entries that override it"),
+        );
+    }
+    for ((line, column, name), (value, old)) in &duplicates {
+        out.push(
+            Diagnostic::warning(
+                "duplicate-rule",
+                format!(
+                    "`{name}: {value}` repeats the value it overrides (line {})",
+                    old.line
+                ),
+                Some(Span {
+                    line: *line,
+                    column: *column,
+                    offset: None,
+                    len: None,
+                }),
+            )
+            .with_help(
+                "remove one of the two, so a later change to the other is not silently undone",
+            ),
+        );
+    }
+    out.sort_by_key(|d| d.span.map(|s| (s.line, s.column)));
+    out
+}
+
+type Getter = fn(&Rule) -> Option<(String, Span)>;
+
+const FIELDS: [(&str, Getter); 5] = [
+    ("min", |r| r.min.map(|f| (f.value.to_string(), f.span()))),
+    ("max", |r| r.max.map(|f| (f.value.to_string(), f.span()))),
+    ("max_drop", |r| {
+        r.max_drop.map(|f| (f.value.to_string(), f.span()))
+    }),
+    ("max_drop_rel", |r| {
+        r.max_drop_rel.map(|f| (f.value.to_string(), f.span()))
+    }),
+    ("severity", |r| {
+        r.severity.map(|f| (f.value.name().to_owned(), f.span()))
+    }),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::plan;
+    use crate::model::parse_eval;
+    use crate::policy::parse_policy;
+
+    fn lint(policy: &str) -> Vec<String> {
+        let (policy, _) = parse_policy(policy).unwrap();
+        let eval = parse_eval(br#"{"splits": {"valid": {"map50": 0.9, "perClass": {"car": {"map50": 0.9}, "bus": {"map50": 0.8}}}}}"#).unwrap();
+        rules(&plan(&policy, None, &eval))
+            .iter()
+            .map(|d| format!("{}: {d}", d.code))
+            .collect()
+    }
+
+    #[test]
+    fn finds_shadowed_fields() {
+        let found = lint(
+            "version: 1\nsplits:\n  valid:\n    classes:\n      '*': {map50: {min: 0.5}}\n      car: {map50: {min: 0.6}}\n      bus: {map50: {min: 0.7}}\n",
+        );
+        assert_eq!(
+            found,
+            vec![
+                "shadowed-rule: line 5, column 27: `min` here never takes effect: every scope it covers gets `min` from a more specific entry, e.g. by line 6 (remove it, or narrow the entries that override it)"
+            ]
+        );
+        // One class left to the glob: not shadowed.
+        assert!(lint("version: 1\nsplits:\n  valid:\n    classes:\n      '*': {map50: {min: 0.5}}\n      car: {map50: {min: 0.6}}\n").is_empty());
+    }
+
+    #[test]
+    fn finds_duplicates_across_star_and_named_splits() {
+        let found = lint(
+            "version: 1\nsplits:\n  '*':\n    map50: {min: 0.5}\n  valid:\n    map50: {min: 0.5, max_drop: 0.01}\n",
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("shadowed-rule: line 4"), "{found:?}");
+        assert!(found[1].starts_with("duplicate-rule: line 6, column 18: `min: 0.5` repeats the value it overrides (line 4)"), "{found:?}");
+    }
+
+    #[test]
+    fn flags_expired_and_expiring_waivers() {
+        let (policy, _) = parse_policy("version: 1\nwaivers:\n  - {split: valid, reason: a, until: 2026-11-01}\n  - {split: valid, reason: b, until: 2026-12-01}\n  - {split: valid, reason: c, until: 2027-06-01}\n").unwrap();
+        let found: Vec<String> = waivers(&policy, NaiveDate::from_ymd_opt(2026, 11, 26).unwrap())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                "line 3, column 5: this waiver expired on 2026-11-01 and no longer waives anything (fix the regression, or extend `until` with a reason that still holds)",
+                "line 4, column 5: this waiver expires on 2026-12-01 (in 5 days)",
+            ]
+        );
+    }
+}
