@@ -75,13 +75,7 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     for (key, o) in &a {
         match b.get(key) {
             None => changes.push(Change {
-                // A rule or setting that is gone lets through what it used to stop; a waiver
-                // that is gone excuses nothing any more.
-                effect: if key.starts_with("waiver ") {
-                    Effect::Tightened
-                } else {
-                    Effect::Loosened
-                },
+                effect: presence_effect(key, &o.text, false),
                 rule: key.clone(),
                 old: Some(o.text.clone()),
                 new: None,
@@ -102,11 +96,7 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     for (key, n) in &b {
         if !a.contains_key(key) {
             changes.push(Change {
-                effect: if key.starts_with("waiver ") {
-                    Effect::Loosened
-                } else {
-                    Effect::Tightened
-                },
+                effect: presence_effect(key, &n.text, true),
                 rule: key.clone(),
                 old: None,
                 new: Some(n.text.clone()),
@@ -117,6 +107,23 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     }
     changes.sort_by(|x, y| x.effect.cmp(&y.effect).then_with(|| x.rule.cmp(&y.rule)));
     changes
+}
+
+/// The effect of a setting appearing (`added`) or disappearing. A threshold that appears
+/// stops more; a waiver that appears excuses more; `severity: warn` that appears softens.
+fn presence_effect(key: &str, text: &str, added: bool) -> Effect {
+    let lets_more_through = if key.starts_with("waiver ") {
+        true
+    } else if key.ends_with("/ severity") {
+        text == "warn"
+    } else {
+        false
+    };
+    if lets_more_through == added {
+        Effect::Loosened
+    } else {
+        Effect::Tightened
+    }
 }
 
 fn compare(old: &Value, new: &Value) -> Effect {

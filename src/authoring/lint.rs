@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(
             found,
             vec![
-                "shadowed-rule: line 5, column 27: `min` here never takes effect: every scope it covers gets `min` from a more specific entry, e.g. by line 6 (remove it, or narrow the entries that override it)"
+                "shadowed-rule: line 5, column 26: `min` here never takes effect: every scope it covers gets `min` from a more specific entry, e.g. by line 7 (remove it, or narrow the entries that override it)"
             ]
         );
         // One class left to the glob: not shadowed.
