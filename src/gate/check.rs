@@ -1,6 +1,7 @@
 //! The gate's result: plain data that every renderer reads.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
@@ -90,9 +91,9 @@ pub struct Check {
     /// Stable identifier: `split/…/metric/rule`, with names percent-encoded.
     pub id: String,
     /// The split.
-    pub split: String,
+    pub split: Arc<str>,
     /// The class, for class scopes.
-    pub class: Option<String>,
+    pub class: Option<Arc<str>>,
     /// The object size, for size scopes.
     pub size: Option<Size>,
     /// The metric; `None` for presence checks.

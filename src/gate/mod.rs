@@ -8,12 +8,15 @@
 mod check;
 mod plan;
 
+use std::fmt::Write as _;
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 
 pub use check::{Check, GateReport, RuleKind, Status, Summary, Verdict, WaiverOutcome};
 pub use plan::{Item, plan};
 
-use crate::model::{Eval, Lookup, Metric, Scope, Task};
+use crate::model::{Eval, Lookup, Metric, Scope, ScopeMetrics, Task};
 use crate::policy::{
     Field, MissingBaseline, MissingClass, MissingMetric, Policy, Rule, Severity, SplitSelector,
     Waiver,
@@ -101,6 +104,7 @@ pub fn evaluate(
         baseline,
         candidate,
         checks: Vec::new(),
+        cache: None,
     };
     for item in plan(policy, baseline, candidate) {
         match item {
@@ -182,12 +186,51 @@ struct Gate<'a> {
     baseline: Option<&'a Eval>,
     candidate: &'a Eval,
     checks: Vec<Check>,
+    /// The split and class looked up last, with the candidate's and the baseline's metrics.
+    cache: Option<ScopeCache<'a>>,
 }
+
+type ScopeCache<'a> = (
+    Arc<str>,
+    Option<Arc<str>>,
+    Result<&'a ScopeMetrics, Lookup>,
+    Option<Result<&'a ScopeMetrics, Lookup>>,
+);
 
 impl Gate<'_> {
     fn metric(&mut self, split: &str, scope: &Scope, metric: Metric, rule: &Rule) {
-        let cand = self.candidate.lookup(split, scope, metric);
-        let base = self.baseline.map(|b| b.lookup(split, scope, metric));
+        // Items come grouped by class: look each class up once, not once per metric and size.
+        let class = scope.class();
+        let hit =
+            matches!(&self.cache, Some((sp, c, _, _)) if &**sp == split && c.as_deref() == class);
+        if !hit {
+            let base = self.baseline.map(|b| b.owner(split, class));
+            // The names are shared by every check of the class, not copied into each.
+            let split_name = match &self.cache {
+                Some((sp, ..)) if &**sp == split => Arc::clone(sp),
+                _ => Arc::from(split),
+            };
+            self.cache = Some((
+                split_name,
+                class.map(Arc::from),
+                self.candidate.owner(split, class),
+                base,
+            ));
+        }
+        let Some((split_name, class_name, cand_owner, base_owner)) = &self.cache else {
+            unreachable!("the cache was just filled")
+        };
+        let (split_name, class_name) = (Arc::clone(split_name), class_name.clone());
+        let value = |m: &Result<&ScopeMetrics, Lookup>| match m {
+            Ok(owner) => {
+                let metrics = scope.size().map_or(&owner.metrics, |s| owner.size(s));
+                metrics.get(metric).map_or(Lookup::NoValue, Lookup::Value)
+            }
+            Err(missing) => *missing,
+        };
+        let (cand_metrics, base_metrics) = (cand_owner, base_owner);
+        let cand = value(cand_metrics);
+        let base = base_metrics.as_ref().map(value);
         let severity = rule.severity.map_or(Severity::Fail, |s| s.value);
         let fields: [(RuleKind, Option<Field<f64>>); 4] = [
             (RuleKind::Min, rule.min),
@@ -218,8 +261,8 @@ impl Gate<'_> {
             let b = base.and_then(Lookup::value);
             self.checks.push(Check {
                 id: check_id(split, scope, Some(metric), kind),
-                split: split.to_owned(),
-                class: scope.class().map(str::to_owned),
+                split: Arc::clone(&split_name),
+                class: class_name.clone(),
                 size: scope.size(),
                 metric: Some(metric),
                 rule: kind,
@@ -259,21 +302,36 @@ impl Gate<'_> {
                 MissingMetric::Skip => Outcome::Skip(format!("{message}; missing.metric is skip")),
             };
         };
+        // Messages are built in one buffer: a gate over 10,000 classes writes 100,000 of them.
+        let mut m = String::with_capacity(48);
         match kind {
-            RuleKind::Min => {
-                let (cs, ts) = distinct(c, t);
-                if c >= t - TOLERANCE {
-                    Outcome::Pass(format!("{cs} ≥ min {ts}"))
+            RuleKind::Min | RuleKind::Max => {
+                let (ok, op, excess) = if kind == RuleKind::Min {
+                    (
+                        c >= t - TOLERANCE,
+                        if c >= t - TOLERANCE {
+                            " ≥ min "
+                        } else {
+                            " < min "
+                        },
+                        t - c,
+                    )
                 } else {
-                    Outcome::violated(format!("{cs} < min {ts}"), t - c, false)
-                }
-            }
-            RuleKind::Max => {
-                let (cs, ts) = distinct(c, t);
-                if c <= t + TOLERANCE {
-                    Outcome::Pass(format!("{cs} ≤ max {ts}"))
+                    (
+                        c <= t + TOLERANCE,
+                        if c <= t + TOLERANCE {
+                            " ≤ max "
+                        } else {
+                            " > max "
+                        },
+                        c - t,
+                    )
+                };
+                push_pair(&mut m, c, op, t);
+                if ok {
+                    Outcome::Pass(m)
                 } else {
-                    Outcome::violated(format!("{cs} > max {ts}"), c - t, false)
+                    Outcome::violated(m, excess, false)
                 }
             }
             RuleKind::MaxDrop | RuleKind::MaxDropRel => {
@@ -289,28 +347,39 @@ impl Gate<'_> {
                     0.0
                 };
                 let fails = drop > t + TOLERANCE;
-                let detail = if kind == RuleKind::MaxDrop {
-                    let (ds, ts) = distinct(drop, t);
-                    let change = if ds == f4(drop) {
-                        signed4(c - b)
+                push_num(&mut m, b);
+                m.push_str(" → ");
+                push_num(&mut m, c);
+                m.push_str(" (");
+                if kind == RuleKind::MaxDrop {
+                    // When four decimals would show the drop equal to the limit, show more.
+                    let hidden =
+                        ten_thousandths(drop) == ten_thousandths(t) && (drop - t).abs() > TOLERANCE;
+                    if hidden {
+                        let _ = write!(m, "{:+}), max_drop {t}", c - b);
                     } else {
-                        format!("{:+}", c - b)
-                    };
-                    format!("{} → {} ({change}), max_drop {ts}", f4(b), f4(c))
+                        push_f4(
+                            &mut m,
+                            ten_thousandths(c - b),
+                            "-",
+                            if ten_thousandths(c - b) == (false, 0, 0) {
+                                "±"
+                            } else {
+                                "+"
+                            },
+                        );
+                        m.push_str("), max_drop ");
+                        push_num(&mut m, t);
+                    }
                 } else {
-                    format!(
-                        "{} → {} ({}) = {} relative, max_drop_rel {}",
-                        f4(b),
-                        f4(c),
-                        signed4(c - b),
-                        pct(-drop),
-                        f4(t)
-                    )
-                };
+                    m.push_str(&signed4(c - b));
+                    let _ = write!(m, ") = {} relative, max_drop_rel ", pct(-drop));
+                    push_num(&mut m, t);
+                }
                 if fails {
-                    Outcome::violated(detail, drop - t, false)
+                    Outcome::violated(m, drop - t, false)
                 } else {
-                    Outcome::Pass(detail)
+                    Outcome::Pass(m)
                 }
             }
             RuleKind::Presence => Outcome::Skip("not a metric rule".into()),
@@ -372,8 +441,8 @@ fn presence(
     let scope = class.map_or(Scope::Split, |c| Scope::Class(c.to_owned()));
     Check {
         id: check_id(split, &scope, None, RuleKind::Presence),
-        split: split.to_owned(),
-        class: class.map(str::to_owned),
+        split: Arc::from(split),
+        class: class.map(Arc::from),
         size: None,
         metric: None,
         rule: RuleKind::Presence,
@@ -396,11 +465,18 @@ fn presence(
 /// `split/class/NAME/size/SIZE/metric/rule`, with `%` and `/` in names percent-encoded so
 /// that ids stay unique whatever the names.
 fn check_id(split: &str, scope: &Scope, metric: Option<Metric>, rule: RuleKind) -> String {
-    let enc = |s: &str| s.replace('%', "%25").replace('/', "%2F");
-    let mut id = enc(split);
+    let mut id = String::with_capacity(48);
+    let push_name = |id: &mut String, s: &str| {
+        if s.contains(['%', '/']) {
+            id.push_str(&s.replace('%', "%25").replace('/', "%2F"));
+        } else {
+            id.push_str(s);
+        }
+    };
+    push_name(&mut id, split);
     if let Some(c) = scope.class() {
         id.push_str("/class/");
-        id.push_str(&enc(c));
+        push_name(&mut id, c);
     }
     if let Some(s) = scope.size() {
         id.push_str("/size/");
@@ -482,25 +558,50 @@ fn waiver_scope(w: &Waiver) -> String {
 
 /// A metric value for people: four decimals.
 pub fn f4(v: f64) -> String {
-    let (negative, units, frac) = ten_thousandths(v);
-    format!("{}{units}.{frac:04}", if negative { "-" } else { "" })
+    let mut s = String::with_capacity(8);
+    push_f4(&mut s, ten_thousandths(v), "-", "");
+    s
 }
 
 /// A signed difference for people: `+0.0100`, `-0.0140`, `±0.0000`.
 pub fn signed4(v: f64) -> String {
-    let (negative, units, frac) = ten_thousandths(v);
+    let mut s = String::with_capacity(8);
     // -0.0000 would read as a drop; a change that rounds to nothing gets no direction.
-    let sign = match (units, frac, negative) {
-        (0, 0, _) => "±",
-        (_, _, true) => "-",
-        (_, _, false) => "+",
+    let parts = ten_thousandths(v);
+    let zero = if parts.1 == 0 && parts.2 == 0 {
+        "±"
+    } else {
+        "+"
     };
-    format!("{sign}{units}.{frac:04}")
+    push_f4(&mut s, parts, "-", zero);
+    s
 }
 
-/// `v` rounded to four decimals, as sign, whole part and ten-thousandths. Integer formatting
-/// is several times faster than `{:.4}`, and a report with 100,000 checks formats a few
-/// hundred thousand numbers.
+/// Writes `units.frac` (four digits) after the sign; integer work only, because a report with
+/// 100,000 checks formats a few hundred thousand numbers.
+fn push_f4(s: &mut String, (negative, mut units, frac): (bool, u64, u64), minus: &str, plus: &str) {
+    s.push_str(if negative { minus } else { plus });
+    let mut buf = [0u8; 25];
+    let mut i = buf.len() - 5;
+    buf[i] = b'.';
+    for (k, d) in [frac / 1000, frac / 100 % 10, frac / 10 % 10, frac % 10]
+        .into_iter()
+        .enumerate()
+    {
+        buf[i + 1 + k] = b'0' + d as u8;
+    }
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (units % 10) as u8;
+        units /= 10;
+        if units == 0 {
+            break;
+        }
+    }
+    s.push_str(std::str::from_utf8(&buf[i..]).expect("ASCII digits"));
+}
+
+/// `v` rounded to four decimals, as sign, whole part and ten-thousandths.
 fn ten_thousandths(v: f64) -> (bool, u64, u64) {
     if !v.is_finite() || v.abs() >= 1e12 {
         return (false, 0, 0);
@@ -509,15 +610,20 @@ fn ten_thousandths(v: f64) -> (bool, u64, u64) {
     (v < 0.0 && scaled > 0, scaled / 10_000, scaled % 10_000)
 }
 
-/// Two numbers at four decimals, or at full precision when four decimals would show them
-/// equal although the comparison told them apart ("0.7000 < min 0.7000").
-fn distinct(a: f64, b: f64) -> (String, String) {
-    let (fa, fb) = (f4(a), f4(b));
-    if fa == fb && (a - b).abs() > TOLERANCE {
-        (format!("{a}"), format!("{b}"))
+/// Appends `a`, `op` and `b`: at four decimals, or at full precision when four decimals would
+/// show them equal although the comparison told them apart ("0.7000 < min 0.7000").
+fn push_pair(m: &mut String, a: f64, op: &str, b: f64) {
+    if ten_thousandths(a) == ten_thousandths(b) && (a - b).abs() > TOLERANCE {
+        let _ = write!(m, "{a}{op}{b}");
     } else {
-        (fa, fb)
+        push_num(m, a);
+        m.push_str(op);
+        push_num(m, b);
     }
+}
+
+fn push_num(m: &mut String, v: f64) {
+    push_f4(m, ten_thousandths(v), "-", "");
 }
 
 fn pct(v: f64) -> String {

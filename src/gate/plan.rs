@@ -107,16 +107,18 @@ fn split_items(
         scope_items(policy, split, &Scope::Size(size), &layers, items);
     }
 
-    let mut classes: BTreeSet<&str> = cand_split.classes.keys().map(String::as_str).collect();
-    if let Some(s) = baseline.and_then(|b| b.splits.get(split)) {
-        classes.extend(s.classes.keys().map(String::as_str));
-    }
-    for class in classes {
+    let base_classes = baseline
+        .and_then(|b| b.splits.get(split))
+        .map(|s| &s.classes);
+    for (class, in_candidate) in union(
+        cand_split.classes.keys(),
+        base_classes.into_iter().flat_map(|c| c.keys()),
+    ) {
         let matching = class_rules(&sets, class);
         let Some(last) = matching.last() else {
             continue;
         };
-        if !cand_split.classes.contains_key(class) {
+        if !in_candidate {
             items.push(Item::MissingClass {
                 split: split.to_owned(),
                 class: class.to_owned(),
@@ -145,6 +147,26 @@ fn split_items(
     }
 }
 
+/// The names of two sorted lists, merged in order, each with whether the first list has it:
+/// one pass, where building a set and looking names up would compare each name many times.
+fn union<'a>(
+    first: impl Iterator<Item = &'a String>,
+    second: impl Iterator<Item = &'a String>,
+) -> impl Iterator<Item = (&'a str, bool)> {
+    let (mut a, mut b) = (first.peekable(), second.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if x < y => a.next().map(|x| (x.as_str(), true)),
+        (Some(x), Some(y)) if x > y => b.next().map(|y| (y.as_str(), false)),
+        (Some(_), Some(_)) => {
+            b.next();
+            a.next().map(|x| (x.as_str(), true))
+        }
+        (Some(_), None) => a.next().map(|x| (x.as_str(), true)),
+        (None, Some(_)) => b.next().map(|y| (y.as_str(), false)),
+        (None, None) => None,
+    })
+}
+
 fn scope_items(
     policy: &Policy,
     split: &str,
@@ -152,11 +174,11 @@ fn scope_items(
     layers: &Layers<'_>,
     items: &mut Vec<Item>,
 ) {
-    let metrics: BTreeSet<Metric> = layers
-        .iter()
-        .flat_map(|l| l.iter().map(|r| r.metric))
-        .collect();
-    for metric in metrics {
+    if layers.iter().all(|l| l.is_empty()) {
+        return;
+    }
+    let mentioned = |m: &Metric| layers.iter().any(|l| l.iter().any(|r| r.metric == *m));
+    for metric in Metric::ALL.into_iter().filter(mentioned) {
         let applying: Vec<Rule> = layers
             .iter()
             .flat_map(|l| l.iter().filter(|r| r.metric == metric))
@@ -190,4 +212,27 @@ fn class_rules<'r>(sets: &[&'r SplitRules], class: &str) -> Vec<&'r ClassRules> 
         .filter(|c| !c.pattern.names(class) && c.pattern.matches(class))
         .chain(all().filter(|c| c.pattern.names(class)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::union;
+
+    #[test]
+    fn union_merges_sorted_names_once_each() {
+        let a: Vec<String> = ["bus", "car", "van"].map(String::from).to_vec();
+        let b: Vec<String> = ["ant", "car", "zebra"].map(String::from).to_vec();
+        let got: Vec<(&str, bool)> = union(a.iter(), b.iter()).collect();
+        assert_eq!(
+            got,
+            [
+                ("ant", false),
+                ("bus", true),
+                ("car", true),
+                ("van", true),
+                ("zebra", false)
+            ]
+        );
+        assert_eq!(union(a.iter(), [].iter()).count(), 3);
+    }
 }

@@ -383,22 +383,28 @@ impl Lookup {
 impl Eval {
     /// Looks up one metric of one scope of one split.
     pub fn lookup(&self, split: &str, scope: &Scope, metric: Metric) -> Lookup {
-        let Some(s) = self.splits.get(split) else {
-            return Lookup::NoSplit;
-        };
-        let metrics = match scope {
-            Scope::Split => &s.overall.metrics,
-            Scope::Size(size) => s.overall.size(*size),
-            Scope::Class(c) | Scope::ClassSize(c, _) => {
-                let Some(class) = s.classes.get(c) else {
-                    return Lookup::NoClass;
-                };
-                match scope.size() {
-                    Some(size) => class.size(size),
-                    None => &class.metrics,
-                }
-            }
-        };
-        metrics.get(metric).map_or(Lookup::NoValue, Lookup::Value)
+        match self.scope_metrics(split, scope) {
+            Ok(metrics) => metrics.get(metric).map_or(Lookup::NoValue, Lookup::Value),
+            Err(missing) => missing,
+        }
+    }
+
+    /// The metrics of one scope of one split, or [`Lookup::NoSplit`] / [`Lookup::NoClass`].
+    pub fn scope_metrics(&self, split: &str, scope: &Scope) -> Result<&Metrics, Lookup> {
+        let owner = self.owner(split, scope.class())?;
+        Ok(match scope.size() {
+            Some(size) => owner.size(size),
+            None => &owner.metrics,
+        })
+    }
+
+    /// The metrics of a split as a whole (`class` `None`) or of one of its classes, with
+    /// their object sizes.
+    pub fn owner(&self, split: &str, class: Option<&str>) -> Result<&ScopeMetrics, Lookup> {
+        let s = self.splits.get(split).ok_or(Lookup::NoSplit)?;
+        match class {
+            None => Ok(&s.overall),
+            Some(c) => s.classes.get(c).ok_or(Lookup::NoClass),
+        }
     }
 }

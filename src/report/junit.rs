@@ -27,7 +27,7 @@ pub(super) fn render(
     let mut suites: Vec<(&str, Vec<&Check>)> = Vec::new();
     for c in &report.checks {
         match suites.last_mut() {
-            Some((split, checks)) if *split == c.split => checks.push(c),
+            Some((split, checks)) if *split == &*c.split => checks.push(c),
             _ => suites.push((&c.split, vec![c])),
         }
     }

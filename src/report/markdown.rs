@@ -139,7 +139,7 @@ fn rows<'a>(checks: impl Iterator<Item = &'a Check>) -> Vec<Row<'a>> {
     let mut map: BTreeMap<RowKey<'a>, Vec<&Check>> = BTreeMap::new();
     let mut order = Vec::new();
     for c in checks {
-        let key = (c.split.as_str(), c.class.as_deref(), c.size, c.metric);
+        let key = (&*c.split, c.class.as_deref(), c.size, c.metric);
         if !map.contains_key(&key) {
             order.push(key);
         }
