@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 pub use check::{Check, GateReport, RuleKind, Status, Summary, Verdict, WaiverOutcome};
-pub use plan::{Item, plan};
+pub use plan::{Item, plan, plan_each};
 
 use crate::model::{Eval, Lookup, Metric, Scope, ScopeMetrics, Task};
 use crate::policy::{
@@ -106,56 +106,52 @@ pub fn evaluate(
         checks: Vec::new(),
         cache: None,
     };
-    for item in plan(policy, baseline, candidate) {
-        match item {
-            Item::Rule {
-                split,
-                scope,
-                metric,
-                rule,
-                ..
-            } => gate.metric(&split, &scope, metric, &rule),
-            Item::MissingSplit {
-                split,
-                in_baseline,
+    plan_each(policy, baseline, candidate, &mut |item| match item {
+        Item::Rule {
+            split,
+            scope,
+            metric,
+            rule,
+            ..
+        } => gate.metric(&split, &scope, metric, &rule),
+        Item::MissingSplit {
+            split,
+            in_baseline,
+            line,
+        } => {
+            let where_ = if in_baseline {
+                "is in the baseline but not in the candidate"
+            } else {
+                "is not in the candidate"
+            };
+            let message = format!("split {split:?} {where_}");
+            gate.checks.push(presence(
+                &split,
+                None,
+                Severity::Fail,
+                Status::Fail,
+                message,
                 line,
-            } => {
-                let where_ = if in_baseline {
-                    "is in the baseline but not in the candidate"
-                } else {
-                    "is not in the candidate"
-                };
-                let message = format!("split {split:?} {where_}");
-                gate.checks.push(presence(
-                    &split,
-                    None,
-                    Severity::Fail,
-                    Status::Fail,
-                    message,
-                    line,
-                ));
-            }
-            Item::MissingClass { split, class, line } => {
-                let (status, severity, note) = match policy.missing.class {
-                    MissingClass::Fail => (Status::Fail, Severity::Fail, "missing.class is fail"),
-                    MissingClass::Warn => (Status::Warn, Severity::Warn, "missing.class is warn"),
-                    MissingClass::Ignore => {
-                        (Status::Skip, Severity::Warn, "missing.class is ignore")
-                    }
-                };
-                let message =
-                    format!("class {class:?} is in the baseline but not in the candidate ({note})");
-                gate.checks.push(presence(
-                    &split,
-                    Some(&class),
-                    severity,
-                    status,
-                    message,
-                    line,
-                ));
-            }
+            ));
         }
-    }
+        Item::MissingClass { split, class, line } => {
+            let (status, severity, note) = match policy.missing.class {
+                MissingClass::Fail => (Status::Fail, Severity::Fail, "missing.class is fail"),
+                MissingClass::Warn => (Status::Warn, Severity::Warn, "missing.class is warn"),
+                MissingClass::Ignore => (Status::Skip, Severity::Warn, "missing.class is ignore"),
+            };
+            let message =
+                format!("class {class:?} is in the baseline but not in the candidate ({note})");
+            gate.checks.push(presence(
+                &split,
+                Some(&class),
+                severity,
+                status,
+                message,
+                line,
+            ));
+        }
+    });
 
     let mut checks = gate.checks;
     let waivers = apply_waivers(&policy.waivers, &mut checks, options.today);

@@ -50,6 +50,19 @@ type Layers<'a> = Vec<&'a [MetricRule]>;
 /// Every item of `policy` for these evals, in a stable order: split, then the split's own
 /// metrics, its sizes, then classes by name with their sizes.
 pub fn plan(policy: &Policy, baseline: Option<&Eval>, candidate: &Eval) -> Vec<Item> {
+    let mut items = Vec::new();
+    plan_each(policy, baseline, candidate, &mut |item| items.push(item));
+    items
+}
+
+/// As [`plan`], handing each item to `sink` as it is made: the gate evaluates items one by
+/// one instead of holding a plan of 100,000 of them.
+pub fn plan_each(
+    policy: &Policy,
+    baseline: Option<&Eval>,
+    candidate: &Eval,
+    sink: &mut dyn FnMut(Item),
+) {
     let mut names: BTreeSet<&str> = candidate.splits.keys().map(String::as_str).collect();
     names.extend(
         baseline
@@ -61,11 +74,9 @@ pub fn plan(policy: &Policy, baseline: Option<&Eval>, candidate: &Eval) -> Vec<I
             names.insert(n);
         }
     }
-    let mut items = Vec::new();
     for split in names {
-        split_items(policy, baseline, candidate, split, &mut items);
+        split_items(policy, baseline, candidate, split, sink);
     }
-    items
 }
 
 fn split_items(
@@ -73,7 +84,7 @@ fn split_items(
     baseline: Option<&Eval>,
     candidate: &Eval,
     split: &str,
-    items: &mut Vec<Item>,
+    items: &mut dyn FnMut(Item),
 ) {
     let in_candidate = candidate.splits.contains_key(split);
     let in_baseline = baseline.is_some_and(|b| b.splits.contains_key(split));
@@ -92,7 +103,7 @@ fn split_items(
         .collect();
     let Some(last) = sets.last() else { return };
     let Some(cand_split) = candidate.splits.get(split) else {
-        items.push(Item::MissingSplit {
+        items(Item::MissingSplit {
             split: split.to_owned(),
             in_baseline,
             line: last.span.line,
@@ -119,7 +130,7 @@ fn split_items(
             continue;
         };
         if !in_candidate {
-            items.push(Item::MissingClass {
+            items(Item::MissingClass {
                 split: split.to_owned(),
                 class: class.to_owned(),
                 line: last.span.line,
@@ -172,7 +183,7 @@ fn scope_items(
     split: &str,
     scope: &Scope,
     layers: &Layers<'_>,
-    items: &mut Vec<Item>,
+    items: &mut dyn FnMut(Item),
 ) {
     if layers.iter().all(|l| l.is_empty()) {
         return;
@@ -187,7 +198,7 @@ fn scope_items(
         let rule = applying
             .iter()
             .fold(policy.defaults, |acc, r| acc.overlay(r));
-        items.push(Item::Rule {
+        items(Item::Rule {
             split: split.to_owned(),
             scope: scope.clone(),
             metric,
