@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use evalgate::GateReport;
-use evalgate::report::{ReportContext, github, render_markdown};
+use evalgate::report::{ReportContext, github};
 
 use super::output::Output;
 use super::{Failure, exit};
@@ -37,11 +37,12 @@ impl Runner {
         report: &GateReport,
         ctx: &ReportContext,
         outputs: &[Output],
+        markdown: &str,
     ) -> Result<Vec<String>, Failure> {
         let mut lines = github::annotations(report, &ctx.policy);
         match &self.summary {
             // The report stays under 60,000 characters, far below the 1 MiB a step may add.
-            Some(path) => append(path, render_markdown(report, ctx).as_bytes())?,
+            Some(path) => append(path, markdown.as_bytes())?,
             None => lines.push("::warning title=evalgate::GITHUB_STEP_SUMMARY is not set (GitHub Enterprise before 3.6?); no job summary was written".to_owned()),
         }
         if let Some(path) = &self.outputs {

@@ -181,10 +181,14 @@ fn check(args: &CheckArgs) -> Result<u8, Failure> {
             .map(|(e, s)| EvalInfo::new(s.to_string(), e)),
         candidate: EvalInfo::new(candidate_src.to_string(), &candidate),
     };
-    let to_stdout = output::write_all(&outputs, &report, &ctx)?;
-    let annotations = match github::Runner::detect(args.github) {
-        Some(runner) => runner.publish(&report, &ctx, &outputs)?,
-        None => Vec::new(),
+    let runner = github::Runner::detect(args.github);
+    // Rendered once for both the report file and the job summary.
+    let markdown = (runner.is_some() || outputs.iter().any(|o| o.format == Format::Markdown))
+        .then(|| evalgate::report::render_markdown(&report, &ctx));
+    let to_stdout = output::write_all(&outputs, &report, &ctx, markdown.as_deref())?;
+    let annotations = match (&runner, &markdown) {
+        (Some(runner), Some(md)) => runner.publish(&report, &ctx, &outputs, md)?,
+        _ => Vec::new(),
     };
 
     // stdout belongs to a report written there; everything else goes to stderr then.

@@ -117,6 +117,7 @@ pub(crate) fn write_all(
     outputs: &[Output],
     report: &GateReport,
     ctx: &ReportContext,
+    markdown: Option<&str>,
 ) -> Result<bool, Failure> {
     // Render and stage every file before any is put in place, so that a failure leaves the
     // previous reports (or none), not a mix of this run's and the last one's.
@@ -124,12 +125,15 @@ pub(crate) fn write_all(
     let mut stdout = None;
     for o in outputs {
         let mut buf = Vec::new();
-        o.format.render(report, ctx, &mut buf).map_err(|e| {
-            Failure::new(
-                exit::REPORT_NOT_WRITTEN,
-                format!("render the {} report: {e}", o.format.name()),
-            )
-        })?;
+        match (o.format, markdown) {
+            (Format::Markdown, Some(text)) => buf.extend_from_slice(text.as_bytes()),
+            _ => o.format.render(report, ctx, &mut buf).map_err(|e| {
+                Failure::new(
+                    exit::REPORT_NOT_WRITTEN,
+                    format!("render the {} report: {e}", o.format.name()),
+                )
+            })?,
+        }
         match &o.path {
             None => stdout = Some(buf),
             Some(path) => staged.push((path, stage(path, &buf)?)),
