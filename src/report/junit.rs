@@ -6,6 +6,7 @@
 //! `--strict` warnings are failures. Every string is filtered to characters XML 1.0 allows,
 //! because class names and messages are untrusted.
 
+use std::borrow::Cow;
 use std::io;
 
 use quick_xml::Writer;
@@ -42,7 +43,7 @@ pub(super) fn render(
 
     for (split, checks) in suites {
         let mut suite = BytesStart::new("testsuite");
-        suite.push_attribute(("name", xml_safe(split).as_str()));
+        suite.push_attribute(("name", &*xml_safe(split)));
         suite.push_attribute(("tests", checks.len().to_string().as_str()));
         let failures = checks.iter().filter(|c| failed(c)).count();
         suite.push_attribute(("failures", failures.to_string().as_str()));
@@ -90,7 +91,7 @@ pub(super) fn render(
         for (name, value) in props {
             let mut p = BytesStart::new("property");
             p.push_attribute(("name", name));
-            p.push_attribute(("value", xml_safe(&value).as_str()));
+            p.push_attribute(("value", &*xml_safe(&value)));
             w.write_event(Event::Empty(p))?;
         }
         w.write_event(Event::End(BytesEnd::new("properties")))?;
@@ -113,21 +114,21 @@ fn testcase<W: io::Write>(
     failed: bool,
 ) -> io::Result<()> {
     let mut case = BytesStart::new("testcase");
-    case.push_attribute(("name", xml_safe(&test_label(c)).as_str()));
+    case.push_attribute(("name", &*xml_safe(&test_label(c))));
     let classname = match (&c.class, c.size) {
         (None, None) => split_label(&c.split),
         _ => format!("{} / {}", split_label(&c.split), scope_label(c)),
     };
-    case.push_attribute(("classname", xml_safe(&classname).as_str()));
-    let at = c
-        .line
-        .map(|l| format!(" ({policy}:{l})"))
-        .unwrap_or_default();
-    let one_line = xml_safe(&single_line(&format!(
-        "{classname} / {}: {}{at}",
-        test_label(c),
-        c.message
-    )));
+    case.push_attribute(("classname", &*xml_safe(&classname)));
+    // Built only for failures and skips: most checks pass and need none of it.
+    let one_line = || {
+        let at = c
+            .line
+            .map(|l| format!(" ({policy}:{l})"))
+            .unwrap_or_default();
+        let text = format!("{classname} / {}: {}{at}", test_label(c), c.message);
+        xml_safe(&single_line(&text)).into_owned()
+    };
 
     let (element, note) = if failed {
         (Some("failure"), None)
@@ -145,7 +146,7 @@ fn testcase<W: io::Write>(
     w.write_event(Event::Start(case))?;
     if let Some(name) = element {
         let mut el = BytesStart::new(name);
-        el.push_attribute(("message", one_line.as_str()));
+        el.push_attribute(("message", one_line().as_str()));
         if name == "failure" {
             el.push_attribute(("type", c.rule.name()));
             w.write_event(Event::Start(el))?;
@@ -192,12 +193,17 @@ fn single_line(s: &str) -> String {
 
 /// Replaces every character XML 1.0 forbids (most C0 controls, surrogates, U+FFFE, U+FFFF)
 /// with U+FFFD, so that no name or message can make the file invalid.
-pub(crate) fn xml_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\t' | '\n' | '\r' => c,
-            '\u{0}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}' => '\u{FFFD}',
-            _ => c,
-        })
-        .collect()
+pub(crate) fn xml_safe(s: &str) -> Cow<'_, str> {
+    let forbidden = |c: char| {
+        matches!(c, '\u{0}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
+            && !matches!(c, '\t' | '\n' | '\r')
+    };
+    if !s.contains(forbidden) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| if forbidden(c) { '\u{FFFD}' } else { c })
+            .collect(),
+    )
 }
