@@ -33,15 +33,16 @@ printf '| classes | eval size | checks | wall, no reports | wall, all three repo
 for n in "${sizes[@]}"; do
   scripts/gen-evals.py --classes "$n" --seed 1 -o "$work/base.json"
   scripts/gen-evals.py --classes "$n" --seed 1 --degrade 0.02 -o "$work/cand.json"
-  args=(check --policy "$work/policy.yaml" --baseline "$work/base.json" --candidate "$work/cand.json")
+  args=(check --policy "$work/policy.yaml" --baseline "$work/base.json" --candidate "$work/cand.json" --max-body 1GiB)
   reports=(--json "$work/r.json" --junit "$work/r.xml" --markdown "$work/r.md")
   mean() {
-    hyperfine -N -i --warmup 2 --runs 10 --export-json "$work/h.json" "$*" >/dev/null
+    hyperfine -N -i --warmup 2 --runs 10 --export-json "$work/h.json" "$*" >/dev/null 2>&1
     python3 -c 'import json,sys; print("%.0f ms" % (json.load(open(sys.argv[1]))["results"][0]["mean"] * 1000))' "$work/h.json"
   }
   bare=$(mean "$bin" "${args[@]}")
   full=$(mean "$bin" "${args[@]}" "${reports[@]}")
-  peak=$( { /usr/bin/time -f '%M' "$bin" "${args[@]}" "${reports[@]}" >/dev/null; } 2>&1 | tail -n 1)
+  # The synthetic candidate regressed on purpose: evalgate exits 1.
+  peak=$( { /usr/bin/time -f '%M' "$bin" "${args[@]}" "${reports[@]}" >/dev/null || true; } 2>&1 | tail -n 1)
   checks=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["total"])' "$work/r.json")
   size=$(du -k "$work/base.json" | cut -f1)
   printf '| %s | %s KiB | %s | %s | %s | %s MiB |\n' "$n" "$size" "$checks" "$bare" "$full" "$((peak / 1024))"

@@ -119,24 +119,34 @@ pub(crate) fn write_all(
     ctx: &ReportContext,
     markdown: Option<&str>,
 ) -> Result<bool, Failure> {
-    // Render and stage every file before any is put in place, so that a failure leaves the
-    // previous reports (or none), not a mix of this run's and the last one's.
+    let render = |o: &Output, out: &mut dyn Write| match (o.format, markdown) {
+        (Format::Markdown, Some(text)) => out.write_all(text.as_bytes()),
+        _ => o.format.render(report, ctx, out),
+    };
+    // Render every file into a temporary beside it (streamed: the JSON of 100,000 checks is
+    // tens of megabytes) before any is put in place, so that a failure leaves the previous
+    // reports (or none), not a mix of this run's and the last one's.
     let mut staged = Vec::new();
     let mut stdout = None;
     for o in outputs {
-        let mut buf = Vec::new();
-        match (o.format, markdown) {
-            (Format::Markdown, Some(text)) => buf.extend_from_slice(text.as_bytes()),
-            _ => o.format.render(report, ctx, &mut buf).map_err(|e| {
-                Failure::new(
-                    exit::REPORT_NOT_WRITTEN,
-                    format!("render the {} report: {e}", o.format.name()),
-                )
-            })?,
-        }
         match &o.path {
-            None => stdout = Some(buf),
-            Some(path) => staged.push((path, stage(path, &buf)?)),
+            None => {
+                let mut buf = Vec::new();
+                render(o, &mut buf).map_err(|e| render_failure(o, &e))?;
+                stdout = Some(buf);
+            }
+            Some(path) => {
+                let mut tmp = temp_beside(path)?;
+                let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+                render(o, &mut w)
+                    .and_then(|()| w.flush())
+                    .map_err(|e| write_failure(path, &e))?;
+                drop(w);
+                tmp.as_file()
+                    .sync_all()
+                    .map_err(|e| write_failure(path, &e))?;
+                staged.push((path, tmp));
+            }
         }
     }
     for (path, tmp) in staged {
@@ -157,6 +167,13 @@ pub(crate) fn write_all(
     Ok(stdout.is_some())
 }
 
+fn render_failure(o: &Output, e: &std::io::Error) -> Failure {
+    Failure::new(
+        exit::REPORT_NOT_WRITTEN,
+        format!("render the {} report: {e}", o.format.name()),
+    )
+}
+
 fn write_failure(path: &Path, e: &std::io::Error) -> Failure {
     Failure::new(
         exit::REPORT_NOT_WRITTEN,
@@ -164,28 +181,27 @@ fn write_failure(path: &Path, e: &std::io::Error) -> Failure {
     )
 }
 
-/// Writes `bytes` to a temporary file beside `path`, ready to be renamed into place.
-fn stage(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, Failure> {
+/// An empty temporary file beside `path`, to be renamed into place once written.
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, Failure> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".evalgate-");
     // Temporary files are private (0600) by default; a report is an ordinary file that CI
     // uploads and other users read, so it gets the usual 0666 less the umask.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder
+    builder
         .tempfile_in(dir_of(path))
-        .map_err(|e| write_failure(path, &e))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| write_failure(path, &e))?;
-    Ok(tmp)
+        .map_err(|e| write_failure(path, &e))
 }
 
 /// Writes through a temporary file renamed into place: a reader sees the old file or the new
 /// one, never half of one.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    stage(path, bytes)?
-        .persist(path)
+    let mut tmp = temp_beside(path)?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| write_failure(path, &e))?;
+    tmp.persist(path)
         .map_err(|e| write_failure(path, &e.error))?;
     Ok(())
 }

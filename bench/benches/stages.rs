@@ -1,0 +1,122 @@
+//! The cost of each stage for evals of 10 to 10,000 classes × 3 splits.
+
+use evalgate::report::{EvalInfo, Format, ReportContext};
+use evalgate::{GateOptions, evaluate, parse_eval, parse_policy};
+
+fn main() {
+    divan::main();
+}
+
+const POLICY: &str = "version: 1
+splits:
+  '*':
+    map50_95: {min: 0.30, max_drop: 0.01}
+    map50: {min: 0.50, max_drop: 0.01}
+    sizes:
+      small: {map50: {max_drop: 0.03}}
+    classes:
+      '*':
+        map50: {max_drop: 0.05}
+        map50_95: {max_drop: 0.05, min: 0.2}
+        sizes:
+          small: {map50: {max_drop: 0.05}}
+";
+
+/// A deterministic eval: the same `seed` gives the same values; `degrade` lowers them.
+fn eval_json(classes: usize, seed: u64, degrade: f64) -> String {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut metrics = |out: &mut String| {
+        let m50 = 0.55 + next() * 0.44 - next() * degrade;
+        let m5095 = m50 * (0.6 + next() * 0.25);
+        out.push_str(&format!(
+            r#""map50": {m50:.6}, "map50_95": {m5095:.6}, "map75": {:.6}"#,
+            (m50 + m5095) / 2.0
+        ));
+    };
+    let mut out = String::from(r#"{"taskType": "object-detection-like", "splits": {"#);
+    for (i, split) in ["train", "valid", "test"].iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!(r#""{split}": {{"#));
+        metrics(&mut out);
+        out.push_str(r#", "byObjectSize": {"small": {"#);
+        metrics(&mut out);
+        out.push_str(r#"}, "large": null}, "perClass": {"#);
+        for c in 0..classes {
+            if c > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!(r#""class-{c:06}": {{"#));
+            metrics(&mut out);
+            out.push_str(r#", "byObjectSize": {"small": {"#);
+            metrics(&mut out);
+            out.push_str("}}}");
+        }
+        out.push_str("}}");
+    }
+    out.push_str("}}");
+    out
+}
+
+const SIZES: [usize; 3] = [10, 1_000, 10_000];
+
+#[divan::bench(args = SIZES)]
+fn parse(bencher: divan::Bencher<'_, '_>, classes: usize) {
+    let body = eval_json(classes, 1, 0.0);
+    bencher
+        .counter(divan::counter::BytesCount::new(body.len()))
+        .bench(|| parse_eval(divan::black_box(body.as_bytes())).expect("a valid eval"));
+}
+
+fn options() -> GateOptions {
+    GateOptions {
+        strict: false,
+        today: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).expect("a date"),
+    }
+}
+
+#[divan::bench(args = SIZES)]
+fn gate(bencher: divan::Bencher<'_, '_>, classes: usize) {
+    let (policy, _) = parse_policy(POLICY).expect("a valid policy");
+    let base = parse_eval(eval_json(classes, 1, 0.0).as_bytes()).expect("a valid eval");
+    let cand = parse_eval(eval_json(classes, 1, 0.02).as_bytes()).expect("a valid eval");
+    bencher.bench(|| evaluate(&policy, Some(&base), &cand, &options()));
+}
+
+fn render(bencher: divan::Bencher<'_, '_>, classes: usize, format: Format) {
+    let (policy, _) = parse_policy(POLICY).expect("a valid policy");
+    let base = parse_eval(eval_json(classes, 1, 0.0).as_bytes()).expect("a valid eval");
+    let cand = parse_eval(eval_json(classes, 1, 0.02).as_bytes()).expect("a valid eval");
+    let report = evaluate(&policy, Some(&base), &cand, &options());
+    let ctx = ReportContext {
+        exit_code: 1,
+        policy: "policy.yaml".into(),
+        baseline: Some(EvalInfo::new("base.json".into(), &base)),
+        candidate: EvalInfo::new("cand.json".into(), &cand),
+    };
+    bencher.bench(|| {
+        let mut out = Vec::new();
+        format.render(&report, &ctx, &mut out).expect("rendering to memory");
+        out
+    });
+}
+
+#[divan::bench(args = SIZES)]
+fn render_json(bencher: divan::Bencher<'_, '_>, classes: usize) {
+    render(bencher, classes, Format::Json);
+}
+
+#[divan::bench(args = SIZES)]
+fn render_junit(bencher: divan::Bencher<'_, '_>, classes: usize) {
+    render(bencher, classes, Format::Junit);
+}
+
+#[divan::bench(args = SIZES)]
+fn render_markdown(bencher: divan::Bencher<'_, '_>, classes: usize) {
+    render(bencher, classes, Format::Markdown);
+}
