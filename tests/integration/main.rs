@@ -5,9 +5,7 @@ mod authoring;
 mod ci;
 mod cli;
 mod http;
-mod limits;
 mod policies;
-mod properties;
 mod reports;
 mod server;
 
