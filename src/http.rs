@@ -37,6 +37,95 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A base URL fit to carry a secret: https, or plain http on loopback only (where tests run),
+/// with no credentials, query or fragment, where a pasted secret would be sent and echoed.
+pub(crate) struct Endpoint {
+    /// The URL without a trailing slash.
+    pub(crate) base: String,
+    /// `scheme://host[:port]`: requests carrying the secret go nowhere else.
+    pub(crate) origin: String,
+    loopback: bool,
+}
+
+/// Why a base URL was refused. `shown` is the URL up to its host only.
+pub(crate) struct BadUrl {
+    pub(crate) shown: String,
+    pub(crate) why: String,
+}
+
+/// Checks `url` as the base of an API that will receive `secret` (e.g. "API key"), which
+/// belongs in the environment variable `var`.
+pub(crate) fn endpoint(url: &str, secret: &str, var: &str) -> Result<Endpoint, BadUrl> {
+    let base = url.trim_end_matches('/').to_owned();
+    let uri: Result<ureq::http::Uri, _> = base.parse();
+    let shown = match &uri {
+        Ok(u) => format!(
+            "{}://{}",
+            u.scheme_str().unwrap_or("?"),
+            u.host().unwrap_or("?")
+        ),
+        Err(_) => "(not a URL)".to_owned(),
+    };
+    let bad = |why: String| BadUrl {
+        shown: shown.clone(),
+        why,
+    };
+    let uri = uri.map_err(|_| bad("not a URL".to_owned()))?;
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) || base.contains('#') {
+        return Err(bad(format!(
+            "the URL must not carry credentials or a fragment; the {secret} goes in {var}"
+        )));
+    }
+    if uri.query().is_some() {
+        return Err(bad(format!(
+            "the URL must not carry a query; the {secret} goes in {var}"
+        )));
+    }
+    let loopback = matches!(
+        uri.host(),
+        Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+    );
+    match uri.scheme_str() {
+        Some("https") => {}
+        Some("http") if loopback => {}
+        Some("http") => {
+            return Err(bad(format!(
+                "plain http would send the {secret} unencrypted; use https"
+            )));
+        }
+        _ => return Err(bad("expected an https:// URL".to_owned())),
+    }
+    let origin = format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or("https"),
+        uri.authority().map_or("", |a| a.as_str())
+    );
+    Ok(Endpoint {
+        base,
+        origin,
+        loopback,
+    })
+}
+
+/// An HTTP client for `endpoint`: statuses come back as responses, redirects are not followed
+/// (one could carry the secret elsewhere), certificates are checked against the platform's
+/// store, and every request ends within `timeout`.
+pub(crate) fn agent(endpoint: &Endpoint, timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .https_only(!endpoint.loopback)
+        .max_redirects(0)
+        .timeout_global(Some(timeout))
+        .user_agent(format!("evalgate/{}", env!("CARGO_PKG_VERSION")))
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                .build(),
+        )
+        .build()
+        .into()
+}
+
 /// Exponential backoff with jitter: 250 ms, 500 ms, 1 s, … up to 8 s, each between half and
 /// all of that, so that many CI jobs hit by one outage do not retry in step.
 pub(crate) fn backoff(attempt: u32) -> Duration {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 pub use body::{BadKey, GITHUB_MAX_BYTES, GITHUB_MAX_CHARS, GITLAB_MAX_CHARS, compose, marker};
 
-use crate::http::{Secret, backoff, clean, parse_retry_after};
+use crate::http::{Secret, agent, backoff, clean, endpoint, parse_retry_after};
 use crate::model::path_segment;
 
 /// Lists longer than this many pages are not followed further (10,000 comments at 100 a page).
@@ -122,40 +122,15 @@ struct Api {
 
 impl Api {
     fn new(api_url: &str, settings: Settings, gitlab: bool) -> Result<Api, CommentError> {
-        let uri: ureq::http::Uri = api_url
-            .parse()
-            .map_err(|_| CommentError::Config(format!("{api_url:?} is not a URL")))?;
-        let loopback = matches!(
-            uri.host(),
-            Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
-        );
-        match uri.scheme_str() {
-            Some("https") => {}
-            Some("http") if loopback => {}
-            _ => {
-                return Err(CommentError::Config(format!(
-                    "{api_url:?} is not an https URL; the token must not travel unencrypted"
-                )));
-            }
-        }
-        let origin = format!(
-            "{}://{}",
-            uri.scheme_str().unwrap_or("https"),
-            uri.authority().map_or("", |a| a.as_str())
-        );
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .https_only(!loopback)
-            .max_redirects(0)
-            .timeout_global(Some(settings.timeout))
-            .user_agent(format!("evalgate/{}", env!("CARGO_PKG_VERSION")))
-            .tls_config(
-                ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-                    .build(),
-            )
-            .build()
-            .into();
+        let var = if gitlab {
+            "GITLAB_TOKEN"
+        } else {
+            "GITHUB_TOKEN"
+        };
+        let endpoint = endpoint(api_url, "token", var)
+            .map_err(|e| CommentError::Config(format!("API URL {}: {}", e.shown, e.why)))?;
+        let agent = agent(&endpoint, settings.timeout);
+        let origin = endpoint.origin;
         let (auth, extra) = if gitlab {
             (
                 ("PRIVATE-TOKEN", settings.token.expose().to_owned()),

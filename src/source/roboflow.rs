@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::http::{Secret, backoff, clean, parse_retry_after};
+use crate::http::{Secret, agent, backoff, clean, endpoint, parse_retry_after};
 use crate::model::{EvalMeta, path_segment};
 
 /// The API's address unless told otherwise.
@@ -216,60 +216,14 @@ impl Client {
         if !key.expose().chars().all(|c| c.is_ascii_graphic()) {
             return Err(FetchError::BadKey);
         }
-        let base = config.api_url.trim_end_matches('/').to_owned();
-        let uri: Result<ureq::http::Uri, _> = base.parse();
-        // The URL is echoed only up to its host: users paste URLs with `?api_key=` in them.
-        let shown = match &uri {
-            Ok(u) => format!(
-                "{}://{}",
-                u.scheme_str().unwrap_or("?"),
-                u.host().unwrap_or("?")
-            ),
-            Err(_) => "(not a URL)".to_owned(),
-        };
-        let bad = |why: &str| FetchError::BadUrl {
-            url: shown.clone(),
-            why: why.to_owned(),
-        };
-        let uri = uri.map_err(|_| bad("not a URL"))?;
-        if uri.authority().is_some_and(|a| a.as_str().contains('@')) || base.contains('#') {
-            return Err(bad(
-                "the API URL must not carry credentials or a fragment; the key goes in ROBOFLOW_API_KEY",
-            ));
-        }
-        let loopback = matches!(
-            uri.host(),
-            Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
-        );
-        match uri.scheme_str() {
-            Some("https") => {}
-            Some("http") if loopback => {}
-            Some("http") => {
-                return Err(bad(
-                    "plain http would send the API key unencrypted; use https",
-                ));
+        let endpoint = endpoint(&config.api_url, "API key", "ROBOFLOW_API_KEY").map_err(|e| {
+            FetchError::BadUrl {
+                url: e.shown,
+                why: e.why,
             }
-            _ => return Err(bad("expected an https:// URL")),
-        }
-        if uri.query().is_some() {
-            return Err(bad(
-                "the API URL must not carry a query; the key goes in ROBOFLOW_API_KEY",
-            ));
-        }
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .https_only(!loopback)
-            // A redirect could carry the request, and the key, somewhere else.
-            .max_redirects(0)
-            .timeout_global(Some(config.timeout))
-            .user_agent(format!("evalgate/{}", env!("CARGO_PKG_VERSION")))
-            .accept("application/json")
-            .tls_config(tls)
-            .build()
-            .into();
+        })?;
+        let agent = agent(&endpoint, config.timeout);
+        let base = endpoint.base;
         Ok(Client {
             agent,
             config,
@@ -425,6 +379,7 @@ impl Client {
             .agent
             .get(url)
             .header("Authorization", &format!("Bearer {}", self.key.expose()))
+            .header("Accept", "application/json")
             .call()
             .map_err(classify)?;
         let status = response.status().as_u16();
