@@ -26,7 +26,7 @@ impl Secret {
     }
 
     /// Replaces every occurrence of the secret in `text`, in case a server echoes it back.
-    pub(crate) fn redact(&self, text: &str) -> String {
+    pub fn redact(&self, text: &str) -> String {
         text.replace(&self.0, "[redacted]")
     }
 }

@@ -24,9 +24,13 @@ splits:
 
 /// A deterministic eval: the same `seed` gives the same values; `degrade` lowers them.
 fn eval_json(classes: usize, seed: u64, degrade: f64) -> String {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
     let mut metrics = |out: &mut String| {
@@ -101,7 +105,9 @@ fn render(bencher: divan::Bencher<'_, '_>, classes: usize, format: Format) {
     };
     bencher.bench(|| {
         let mut out = Vec::new();
-        format.render(&report, &ctx, &mut out).expect("rendering to memory");
+        format
+            .render(&report, &ctx, &mut out)
+            .expect("rendering to memory");
         out
     });
 }

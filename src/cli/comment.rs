@@ -162,21 +162,27 @@ fn not_a_review(args: &CommentArgs, why: &str) -> Result<u8, Failure> {
     Ok(exit::PASS)
 }
 
+/// The report is cut to the platform's limit anyway; reading more than this is a mistake.
+const MAX_MARKDOWN_BYTES: usize = 16 << 20;
+
 fn read_markdown(path: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(path).map_err(|e| {
-        Failure::new(
-            exit::USAGE,
-            format!(
-                "--markdown {}: {e}; write it with `evalgate check --markdown FILE` first",
-                path.display()
-            ),
-        )
-    })
+    super::read_capped(path, MAX_MARKDOWN_BYTES)
+        .and_then(|b| String::from_utf8(b).map_err(|_| std::io::Error::other("not UTF-8 text")))
+        .map_err(|e| {
+            Failure::new(
+                exit::USAGE,
+                format!(
+                    "--markdown {}: {e}; write it with `evalgate check --markdown FILE` first",
+                    path.display()
+                ),
+            )
+        })
 }
 
 /// The PR number of a `pull_request`, `pull_request_target` or `issue_comment` event.
 fn pr_from_event(path: &Path) -> Option<u64> {
-    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    let bytes = super::read_capped(path, MAX_MARKDOWN_BYTES).ok()?;
+    let event: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     event
         .pointer("/pull_request/number")
         .or_else(|| {

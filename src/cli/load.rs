@@ -18,6 +18,8 @@ pub(crate) struct Loader {
     client: Option<Client>,
     /// Set when one source fails for good, so that the others stop retrying and waiting.
     cancel: AtomicBool,
+    /// The API key, to redact from anything a fetched body makes evalgate say.
+    secret: Option<Secret>,
 }
 
 impl Loader {
@@ -62,6 +64,7 @@ impl Loader {
                 api: api.clone(),
                 client,
                 cancel: AtomicBool::new(false),
+                secret: std::env::var("ROBOFLOW_API_KEY").ok().and_then(Secret::new),
             },
             parsed,
         ))
@@ -141,8 +144,17 @@ impl Loader {
                 (bytes, None)
             }
         };
-        let fail =
-            |what: String| Failure::new(exit::EVAL_UNAVAILABLE, format!("{role}: {src}: {what}"));
+        // A parse error can quote the body, and a server may echo the key into it.
+        let redact = |text: String| match &self.secret {
+            Some(key) => key.redact(&text),
+            None => text,
+        };
+        let fail = |what: String| {
+            Failure::new(
+                exit::EVAL_UNAVAILABLE,
+                redact(format!("{role}: {src}: {what}")),
+            )
+        };
         if bytes.is_empty() {
             return Err(fail(
                 "empty input; expected the JSON body of a map-results response".into(),
@@ -151,7 +163,9 @@ impl Loader {
         let mut eval = parse_eval(&bytes).map_err(|e| match e {
             ParseEvalError::NotFinished(_) => Failure::new(
                 exit::EVAL_NOT_FINISHED,
-                format!("{role}: {src}: {e}; gate it once the evaluation has finished"),
+                redact(format!(
+                    "{role}: {src}: {e}; gate it once the evaluation has finished"
+                )),
             ),
             e => fail(e.to_string()),
         })?;

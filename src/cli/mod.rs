@@ -14,7 +14,7 @@ mod load;
 mod output;
 mod summary;
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -205,12 +205,17 @@ fn check(args: &CheckArgs) -> Result<u8, Failure> {
 }
 
 fn read_policy(path: &Path) -> Result<String, Failure> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let limit = evalgate::policy::MAX_POLICY_BYTES;
+    let bytes = read_capped(path, limit).map_err(|e| {
         Failure::new(
             exit::INVALID_POLICY,
             format!("policy: cannot read {}: {e}", path.display()),
         )
     })?;
+    if bytes.len() > limit {
+        // Only the size matters now; the parser reports it as `policy-too-large`.
+        return Ok(String::from_utf8_lossy(&bytes).into_owned());
+    }
     String::from_utf8(bytes).map_err(|e| {
         Failure::new(
             exit::INVALID_POLICY,
@@ -221,6 +226,17 @@ fn read_policy(path: &Path) -> Result<String, Failure> {
             ),
         )
     })
+}
+
+/// Reads at most `limit + 1` bytes, so that a path to something endless (`/dev/zero`, a pipe
+/// that never closes) costs a bounded amount of memory and the caller can tell it was over.
+pub(crate) fn read_capped(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn load_policy(text: &str, name: &str) -> Result<Policy, Failure> {

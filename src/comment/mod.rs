@@ -255,6 +255,22 @@ impl Api {
         })
     }
 
+    /// Reads a JSON body. A parse error can quote the body, and a server may echo the token:
+    /// the message is redacted.
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &[u8],
+    ) -> Result<T, CommentError> {
+        serde_json::from_slice(body).map_err(|e| CommentError::Failed {
+            url: url.to_owned(),
+            cause: self
+                .settings
+                .token
+                .redact(&format!("unexpected response: {e}")),
+        })
+    }
+
     fn expect(&self, url: &str, response: Response, ok: &[u16]) -> Result<Response, CommentError> {
         if ok.contains(&response.status) {
             return Ok(response);
@@ -315,13 +331,6 @@ fn next_link(link: &str) -> Option<String> {
                     .trim_end_matches('>')
                     .to_owned()
             })
-    })
-}
-
-fn parse<T: serde::de::DeserializeOwned>(url: &str, body: &[u8]) -> Result<T, CommentError> {
-    serde_json::from_slice(body).map_err(|e| CommentError::Failed {
-        url: url.to_owned(),
-        cause: format!("unexpected response: {e}"),
     })
 }
 
@@ -398,7 +407,7 @@ fn github(
     let mut found = None;
     for _ in 0..MAX_PAGES {
         let page = api.expect(&url, api.send("GET", &url, None)?, &[200])?;
-        let comments: Vec<Comment> = parse(&url, &page.body)?;
+        let comments: Vec<Comment> = api.parse(&url, &page.body)?;
         found = comments.into_iter().find(|c| {
             c.user.as_ref().is_some_and(|u| u.login == author)
                 && c.body.as_deref().is_some_and(|b| b.starts_with(marker))
@@ -418,7 +427,7 @@ fn github(
         None => {
             let url = format!("{base}/issues/{pr}/comments");
             let r = api.expect(&url, api.send("POST", &url, Some(&payload))?, &[200, 201])?;
-            let created: Created = parse(&url, &r.body)?;
+            let created: Created = api.parse(&url, &r.body)?;
             Ok(Posted::Created { id: created.id })
         }
     }
@@ -456,7 +465,7 @@ fn gitlab(
         None => {
             let url = format!("{api_url}/user");
             let r = api.expect(&url, api.send("GET", &url, None)?, &[200])?;
-            parse::<User>(&url, &r.body)?.username
+            api.parse::<User>(&url, &r.body)?.username
         }
     };
     let base = format!(
@@ -468,7 +477,7 @@ fn gitlab(
     let mut found = None;
     for _ in 0..MAX_PAGES {
         let page = api.expect(&url, api.send("GET", &url, None)?, &[200])?;
-        let notes: Vec<Note> = parse(&url, &page.body)?;
+        let notes: Vec<Note> = api.parse(&url, &page.body)?;
         found = notes.into_iter().find(|n| {
             !n.system
                 && n.author.as_ref().is_some_and(|u| u.username == author)
@@ -490,7 +499,7 @@ fn gitlab(
         }
         None => {
             let r = api.expect(&base, api.send("POST", &base, Some(&payload))?, &[200, 201])?;
-            let created: Created = parse(&base, &r.body)?;
+            let created: Created = api.parse(&base, &r.body)?;
             Ok(Posted::Created { id: created.id })
         }
     }

@@ -15,6 +15,46 @@ pub struct Span {
     pub len: Option<usize>,
 }
 
+impl Span {
+    /// The bytes of `text` this span covers: as the parser reported them, or else from the
+    /// line and column to the end of the token there. Always a valid, non-empty range of
+    /// `text` (unless `text` is empty), on character boundaries, so that a renderer can draw it.
+    pub fn byte_range(&self, text: &str) -> std::ops::Range<usize> {
+        let start = self
+            .offset
+            .filter(|o| *o <= text.len() && text.is_char_boundary(*o))
+            .unwrap_or_else(|| {
+                let line_start: usize = text
+                    .split_inclusive('\n')
+                    .take(self.line.saturating_sub(1) as usize)
+                    .map(str::len)
+                    .sum();
+                let line = &text[line_start.min(text.len())..];
+                line_start
+                    + line
+                        .char_indices()
+                        .nth(self.column.saturating_sub(1) as usize)
+                        .map_or(line.len(), |(i, _)| i)
+            });
+        let start = start.min(text.len());
+        let rest = &text[start..];
+        let len = self
+            .len
+            .filter(|l| *l > 0 && start + l <= text.len() && text.is_char_boundary(start + l))
+            .unwrap_or_else(|| {
+                rest.find(|c: char| c.is_whitespace() || matches!(c, ',' | '}' | ']' | ':'))
+                    .unwrap_or(rest.len())
+            });
+        // An empty span would draw nothing; mark the character there instead.
+        let len = if len == 0 {
+            rest.chars().next().map_or(0, char::len_utf8)
+        } else {
+            len
+        };
+        start..start + len
+    }
+}
+
 /// How bad a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DiagnosticLevel {

@@ -16,6 +16,7 @@ use crate::model::{Eval, Level, Metric, Size, Task};
 
 pub use diagnostic::{Diagnostic, DiagnosticLevel, PolicyError, Span};
 pub(crate) use diagnostic::{Diagnostics, did_you_mean};
+pub use node::MAX_POLICY_BYTES;
 
 /// Parses and validates a policy. Warnings come back with the policy; errors, all of them,
 /// in the `Err`.

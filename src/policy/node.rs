@@ -14,7 +14,7 @@ use serde_saphyr::Spanned;
 use super::diagnostic::{Diagnostic, Span};
 
 /// Policy files larger than this are refused before parsing.
-pub(crate) const MAX_POLICY_BYTES: usize = 1 << 20;
+pub const MAX_POLICY_BYTES: usize = 1 << 20;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Node {
@@ -175,10 +175,7 @@ pub(crate) fn parse(text: &str) -> Result<Node, Diagnostic> {
     if text.len() > MAX_POLICY_BYTES {
         return Err(Diagnostic::error(
             "policy-too-large",
-            format!(
-                "the policy is {} bytes; policies are limited to {MAX_POLICY_BYTES} bytes",
-                text.len()
-            ),
+            format!("the policy is larger than {MAX_POLICY_BYTES} bytes, the limit for a policy"),
             None,
         ));
     }

@@ -5,7 +5,9 @@ mod authoring;
 mod ci;
 mod cli;
 mod http;
+mod limits;
 mod policies;
+mod properties;
 mod reports;
 mod server;
 
