@@ -212,6 +212,13 @@ fn flatten(p: &Policy) -> BTreeMap<String, Setting> {
         if let Some(m) = w.metric {
             key.push_str(&format!(" / {m}"));
         }
+        // Two waivers of the same scope are told apart by their order.
+        let mut n = 1;
+        let base = key.clone();
+        while out.contains_key(&key) {
+            n += 1;
+            key = format!("{base} (#{n})");
+        }
         let days = chrono::Datelike::num_days_from_ce(&w.until);
         out.insert(
             key,

@@ -123,7 +123,7 @@ pub fn render_json(plan: &[Item]) -> serde_json::Result<String> {
             line: Some(f.line),
         })
     };
-    let sev = |rule: Option<&Rule>| match rule.and_then(|r| r.severity) {
+    let sev = |rule: &Rule| match rule.severity {
         Some(s) => JsonField {
             value: s.value.name(),
             line: Some(s.line),
@@ -151,7 +151,7 @@ pub fn render_json(plan: &[Item]) -> serde_json::Result<String> {
                 max: num(rule.max),
                 max_drop: num(rule.max_drop),
                 max_drop_rel: num(rule.max_drop_rel),
-                severity: Some(sev(Some(rule))),
+                severity: Some(sev(rule)),
                 kind: "rule",
             },
             Item::MissingSplit { split, line, .. } | Item::MissingClass { split, line, .. } => {

@@ -44,7 +44,7 @@ pub fn generate(eval: &Eval, source: &str, margin: f64) -> String {
     );
     y.push_str("splits:\n");
     for (name, split) in &eval.splits {
-        let _ = writeln!(y, "  {}:", yaml_key(name));
+        let _ = writeln!(y, "  {}:", yaml_key(name, false));
         for &metric in task.metrics(Level::Split) {
             if let Some(v) = split.overall.metrics.get(metric) {
                 let _ = writeln!(
@@ -73,6 +73,9 @@ pub fn generate(eval: &Eval, source: &str, margin: f64) -> String {
                 }
             }
         }
+        if split.classes.is_empty() {
+            continue;
+        }
         y.push_str("    classes:\n");
         let _ = writeln!(
             y,
@@ -83,7 +86,7 @@ pub fn generate(eval: &Eval, source: &str, margin: f64) -> String {
                 let _ = writeln!(
                     y,
                     "      {}: {{{class_metric}: {{min: {}}}}}",
-                    yaml_key(class),
+                    yaml_key(class, true),
                     floor(v, margin)
                 );
             }
@@ -105,11 +108,10 @@ fn pad_comment(text: &str) -> String {
     format!("  # {text}")
 }
 
-/// A YAML mapping key that reads back as exactly `name`, and, for class names, is not read
-/// as a glob: glob characters are escaped with a backslash.
-fn yaml_key(name: &str) -> String {
-    // A name with glob characters would be read as a glob: escape them (and so backslashes).
-    let globby = name.contains(['*', '?', '[', ']', '{', '}']);
+/// A YAML mapping key that reads back as exactly `name`. Class keys (`class_key`) are globs
+/// when they hold glob characters, so those are escaped with a backslash; split keys are not.
+fn yaml_key(name: &str, class_key: bool) -> String {
+    let globby = class_key && name.contains(['*', '?', '[', ']', '{', '}']);
     let mut escaped = String::with_capacity(name.len());
     for c in name.chars() {
         if globby && matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
@@ -201,7 +203,7 @@ mod tests {
             "1.5",
             "",
         ] {
-            let yaml = format!("k:\n  {}: 1\n", yaml_key(name));
+            let yaml = format!("k:\n  {}: 1\n", yaml_key(name, true));
             let node = crate::policy::node::parse(&yaml).unwrap();
             let crate::policy::node::Kind::Map(top) = node.kind else {
                 panic!()
@@ -213,6 +215,18 @@ mod tests {
             assert!(pattern.matches(name), "{name:?} as {:?}", inner[0].0.name);
             assert!(!pattern.matches("a-different-class"), "{name:?}");
         }
+    }
+
+    #[test]
+    fn split_names_are_written_as_they_are() {
+        let eval = parse_eval(br#"{"splits": {"val[1]": {"map50": 0.8}}}"#).unwrap();
+        let text = generate(&eval, "e.json", 0.02);
+        let (policy, _) = parse_policy(&text).unwrap();
+        assert!(policy.check_names(eval.task, &[&eval]).is_empty(), "{text}");
+        assert_eq!(
+            evaluate(&policy, None, &eval, &today()).verdict,
+            Verdict::Pass
+        );
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
     if let Some(src) = &args.eval {
         let eval = load_eval(&args.api, src)?;
         if let Err(e) = gate::comparable(&policy, None, &eval) {
-            return Err(Failure::new(exit::INVALID_POLICY, format!("{name}: {e}")));
+            return Err(Failure::new(exit::NOT_COMPARABLE, format!("{name}: {e}")));
         }
         diags.extend(policy.check_names(eval.task, &[&eval]));
         diags.extend(lint::rules(&plan(&policy, None, &eval)));

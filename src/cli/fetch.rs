@@ -12,13 +12,14 @@ use super::output::write_atomically;
 use super::{Failure, exit};
 
 pub(crate) fn run(args: &FetchArgs) -> Result<u8, Failure> {
-    let (loader, sources) = Loader::new(&args.api, &[("eval", args.source.as_str())])?;
+    // The destination first: a typo in -o should not cost a fetch.
     if let Some(path) = &args.output {
         super::output::Output::plan(
             &[(evalgate::report::Format::Json, Some(path.as_path()))],
             &[std::path::Path::new(&args.source)],
         )?;
     }
+    let (loader, sources) = Loader::new(&args.api, &[("eval", args.source.as_str())])?;
     // Parsing before saving: a broken or unfinished eval is refused here, not at gate time.
     let loaded = loader.load("eval", &sources[0])?;
     let text = with_meta(

@@ -174,17 +174,26 @@ impl Api {
         }
         let mut attempt = 0;
         loop {
+            // A POST that failed on the server side may still have created the comment:
+            // retrying it could post a second one. Rate limits (429, and GitHub's 403 with
+            // Retry-After) refuse before creating anything, so those are retried for every
+            // method; 5xx and connection errors only for reads and in-place updates.
+            let idempotent = method != "POST";
             let (pause, cause) = match self.attempt(method, url, json) {
-                // GitHub's secondary rate limit is a 403 with Retry-After.
-                Ok(r)
-                    if r.status == 429
-                        || r.status >= 500
-                        || (r.status == 403 && r.retry_after.is_some()) =>
-                {
+                Ok(r) if r.status == 429 || (r.status == 403 && r.retry_after.is_some()) => {
+                    (r.retry_after, format!("HTTP {}", r.status))
+                }
+                Ok(r) if r.status >= 500 && idempotent => {
                     (r.retry_after, format!("HTTP {}", r.status))
                 }
                 Ok(r) => return Ok(r),
-                Err(cause) => (None, cause),
+                Err(cause) if idempotent => (None, cause),
+                Err(cause) => {
+                    return Err(CommentError::Failed {
+                        url: url.to_owned(),
+                        cause: self.settings.token.redact(&cause),
+                    });
+                }
             };
             if attempt >= self.settings.retries {
                 return Err(CommentError::Failed {
@@ -197,7 +206,8 @@ impl Api {
                 });
             }
             attempt += 1;
-            std::thread::sleep(pause.unwrap_or_else(|| backoff(attempt)));
+            // A server's Retry-After is honoured, but never shorter than the backoff.
+            std::thread::sleep(pause.unwrap_or_default().max(backoff(attempt)));
         }
     }
 

@@ -45,7 +45,8 @@ impl fmt::Display for RuleKind {
 /// How a check ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {
-    /// The threshold was violated by a fail-severity rule.
+    /// A fail-severity rule was violated, or data it needs is missing where `missing:` says
+    /// that fails (a vanished split or class, a value that turned null).
     Fail,
     /// The threshold was violated by a warn-severity rule.
     Warn,
@@ -199,8 +200,6 @@ pub struct GateReport {
     pub strict: bool,
     /// The task of the evals.
     pub task: Task,
-    /// Whether a baseline eval was given.
-    pub has_baseline: bool,
     /// Every check, in a stable order: split, then scope, then metric, then rule.
     pub checks: Vec<Check>,
     /// Counts per status.

@@ -170,7 +170,6 @@ pub fn evaluate(
         verdict: if failed { Verdict::Fail } else { Verdict::Pass },
         strict: options.strict,
         task: candidate.task,
-        has_baseline: baseline.is_some(),
         checks,
         summary,
         waivers,
@@ -224,9 +223,8 @@ impl Gate<'_> {
             }
             Err(missing) => *missing,
         };
-        let (cand_metrics, base_metrics) = (cand_owner, base_owner);
-        let cand = value(cand_metrics);
-        let base = base_metrics.as_ref().map(value);
+        let cand = value(cand_owner);
+        let base = base_owner.as_ref().map(value);
         let severity = rule.severity.map_or(Severity::Fail, |s| s.value);
         let fields: [(RuleKind, Option<Field<f64>>); 4] = [
             (RuleKind::Min, rule.min),

@@ -210,11 +210,6 @@ impl Metrics {
     pub fn set(&mut self, metric: Metric, value: Option<f64>) {
         self.values[metric.index()] = value.unwrap_or(f64::NAN);
     }
-
-    /// Whether no metric has a value.
-    pub fn is_empty(&self) -> bool {
-        self.values.iter().all(|v| v.is_nan())
-    }
 }
 
 impl fmt::Debug for Metrics {
@@ -344,15 +339,6 @@ impl Scope {
         match self {
             Scope::Size(s) | Scope::ClassSize(_, s) => Some(*s),
             Scope::Split | Scope::Class(_) => None,
-        }
-    }
-
-    /// Which set of metrics applies here.
-    pub fn level(&self) -> Level {
-        match self {
-            Scope::Split => Level::Split,
-            Scope::Size(_) | Scope::ClassSize(..) => Level::Size,
-            Scope::Class(_) => Level::Class,
         }
     }
 }

@@ -188,7 +188,7 @@ pub struct MetricRule {
 /// A split selector.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SplitSelector {
-    /// `"*"`: every split in the candidate.
+    /// `"*"`: every split of either eval.
     All,
     /// One split by name.
     Name(String),
@@ -235,7 +235,7 @@ pub struct SizeRules {
 pub enum ClassPattern {
     /// A name with no glob characters: matches that class only.
     Exact(String),
-    /// A glob (`*`, `?`, `[...]`).
+    /// A glob (`*`, `?`, `[...]`, `{a,b}`; `\` escapes).
     Glob {
         /// The pattern as written.
         text: String,

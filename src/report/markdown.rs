@@ -354,8 +354,9 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
 /// percent-encoded (`EvalMeta::app_url`), so untrusted slugs cannot break out of the link.
 fn eval_cell(info: &super::EvalInfo) -> String {
     match info.meta.app_url() {
-        Some(url) => format!("[{}]({url})", name(&info.source)),
-        None => name(&info.source),
+        // Server-chosen slugs could make the link arbitrarily long; a long one is left out.
+        Some(url) if url.len() <= 300 => format!("[{}]({url})", name(&info.source)),
+        _ => name(&info.source),
     }
 }
 

@@ -11,9 +11,6 @@ use std::path::PathBuf;
 
 pub use roboflow::{ApiConfig, Client, DEFAULT_API_URL, EvalRef, FetchError, Fetched, Progress};
 
-/// Evals larger than this are refused: about 60,000 classes of detection metrics.
-pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
-
 /// A place to read an eval from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {

@@ -212,16 +212,17 @@ impl Client {
     /// Plain `http` is refused except on loopback, where tests run: the key must not cross a
     /// network unencrypted.
     pub fn new(config: ApiConfig) -> Result<Client, FetchError> {
-        let key = config.api_key.clone().ok_or(FetchError::NoKey)?;
-        if !key.expose().chars().all(|c| c.is_ascii_graphic()) {
-            return Err(FetchError::BadKey);
-        }
         let endpoint = endpoint(&config.api_url, "API key", "ROBOFLOW_API_KEY").map_err(|e| {
             FetchError::BadUrl {
                 url: e.shown,
                 why: e.why,
             }
         })?;
+        // The URL first: a misconfigured URL is the same mistake with or without a key.
+        let key = config.api_key.clone().ok_or(FetchError::NoKey)?;
+        if !key.expose().chars().all(|c| c.is_ascii_graphic()) {
+            return Err(FetchError::BadKey);
+        }
         let agent = agent(&endpoint, config.timeout);
         let base = endpoint.base;
         Ok(Client {
