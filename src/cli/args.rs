@@ -147,7 +147,7 @@ pub(crate) struct CommentArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) markdown: PathBuf,
 
-    /// Tells this gate's comment from other gates' in the same PR.
+    /// Tells this gate's comment apart from other gates' comments on the same pull request.
     #[arg(long, value_name = "KEY", default_value = "default")]
     pub(crate) key: String,
 
