@@ -3,11 +3,10 @@
 //! A target only panics (which libFuzzer records as a crash) when evalgate itself panics or
 //! when one of these invariants breaks, so every crash is a bug worth a look.
 
-use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use chrono::NaiveDate;
 use evalgate::gate::{self, GateOptions, GateReport, Status, Verdict};
 use evalgate::model::{Eval, EvalMeta, Metric, Task};
-use evalgate::policy::{Diagnostic, DiagnosticLevel, Policy};
+use evalgate::policy::{Diagnostic, Policy};
 use evalgate::report::{EvalInfo, Format, MAX_MARKDOWN_CHARS, ReportContext};
 
 /// The example evals, parsed once per call (cheap: a few hundred bytes each).
@@ -238,7 +237,6 @@ pub fn with_meta(mut eval: Eval) -> Eval {
 /// mirror of `src/cli/diag.rs`, which is private to the binary): a span that points outside
 /// the text or into a character would make the binary panic on an invalid policy.
 pub fn render_diagnostics(diags: &[Diagnostic], text: &str) {
-    let renderer = Renderer::plain();
     for d in diags {
         if let Some(span) = d.span
             && let Some(o) = span.offset
@@ -258,30 +256,6 @@ pub fn render_diagnostics(diags: &[Diagnostic], text: &str) {
                 );
             }
         }
-        let _ = renderer
-            .render(&[group(d, text, "policy.yaml")])
-            .to_string();
+        let _ = d.render(text, "policy.yaml", false);
     }
-}
-
-fn group<'a>(d: &'a Diagnostic, text: &'a str, path: &'a str) -> Group<'a> {
-    let level = match d.level {
-        DiagnosticLevel::Error => Level::ERROR,
-        DiagnosticLevel::Warning => Level::WARNING,
-    };
-    let mut g = Group::with_title(level.primary_title(d.message.as_str()).id(d.code));
-    if let Some(span) = d.span {
-        let range = span.byte_range(text);
-        g = g.element(
-            Snippet::source(text)
-                .path(path)
-                .annotation(AnnotationKind::Primary.span(range)),
-        );
-    } else {
-        g = g.element(Level::NOTE.message(format!("in {path}")));
-    }
-    if let Some(help) = &d.help {
-        g = g.element(Level::HELP.message(help.as_str()));
-    }
-    g
 }

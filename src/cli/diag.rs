@@ -1,35 +1,12 @@
 //! Policy diagnostics on the terminal, as rustc-style code frames.
 
-use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use anstream::eprintln;
-use evalgate::policy::{Diagnostic, DiagnosticLevel};
+use evalgate::policy::Diagnostic;
 
-/// Prints each diagnostic to stderr with the policy line it points at.
+/// Prints each diagnostic to stderr with the policy line it points at. Colours are dropped
+/// when stderr is not a terminal or NO_COLOR is set.
 pub(crate) fn print(diags: &[Diagnostic], text: &str, path: &str) {
-    let renderer = Renderer::styled();
     for d in diags {
-        eprintln!("{}\n", renderer.render(&[group(d, text, path)]));
+        eprintln!("{}\n", d.render(text, path, true));
     }
-}
-
-fn group<'a>(d: &'a Diagnostic, text: &'a str, path: &'a str) -> Group<'a> {
-    let level = match d.level {
-        DiagnosticLevel::Error => Level::ERROR,
-        DiagnosticLevel::Warning => Level::WARNING,
-    };
-    let mut g = Group::with_title(level.primary_title(d.message.as_str()).id(d.code));
-    if let Some(span) = d.span {
-        let range = span.byte_range(text);
-        g = g.element(
-            Snippet::source(text)
-                .path(path)
-                .annotation(AnnotationKind::Primary.span(range)),
-        );
-    } else {
-        g = g.element(Level::NOTE.message(format!("in {path}")));
-    }
-    if let Some(help) = &d.help {
-        g = g.element(Level::HELP.message(help.as_str()));
-    }
-    g
 }

@@ -129,6 +129,36 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// The diagnostic as a rustc-style code frame pointing at its place in `text` (the policy
+    /// file, named `path`), with ANSI colours when `styled`.
+    pub fn render(&self, text: &str, path: &str, styled: bool) -> String {
+        use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+        let level = match self.level {
+            DiagnosticLevel::Error => Level::ERROR,
+            DiagnosticLevel::Warning => Level::WARNING,
+        };
+        let mut g = Group::with_title(level.primary_title(self.message.as_str()).id(self.code));
+        g = match self.span {
+            Some(span) => g.element(
+                Snippet::source(text)
+                    .path(path)
+                    .annotation(AnnotationKind::Primary.span(span.byte_range(text))),
+            ),
+            None => g.element(Level::NOTE.message(format!("in {path}"))),
+        };
+        if let Some(help) = &self.help {
+            g = g.element(Level::HELP.message(help.as_str()));
+        }
+        let renderer = if styled {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        renderer.render(&[g])
+    }
+}
+
 /// A policy that cannot be used, with every problem found in it.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{} in the policy", count(.diagnostics))]

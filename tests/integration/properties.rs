@@ -13,7 +13,6 @@ use evalgate::report::{EvalInfo, Format, MAX_MARKDOWN_CHARS, ReportContext, rend
 use evalgate::{Eval, GateOptions, GateReport, Policy, evaluate, parse_eval, parse_policy};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm};
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use serde_json::{Map, Value, json};
 
 use crate::server::{Reply, Seen, Server};
@@ -762,48 +761,6 @@ fn junit_cases(xml: &str) -> Vec<Case> {
     cases
 }
 
-/// Every table of a Markdown document, as rows of cell texts (pulldown-cmark, GFM tables).
-/// Panics when untrusted text turned into HTML or formatting.
-fn md_tables(md: &str) -> Vec<Vec<Vec<String>>> {
-    let mut tables = Vec::new();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut cell: Option<String> = None;
-    for event in Parser::new_ext(md, Options::ENABLE_TABLES) {
-        match event {
-            Event::Start(Tag::Table(_)) => rows.clear(),
-            Event::End(TagEnd::Table) => tables.push(std::mem::take(&mut rows)),
-            Event::Start(Tag::TableHead | Tag::TableRow) => rows.push(Vec::new()),
-            Event::Start(Tag::TableCell) => cell = Some(String::new()),
-            Event::End(TagEnd::TableCell) => rows.last_mut().unwrap().push(cell.take().unwrap()),
-            Event::Text(t) | Event::Code(t) => {
-                if let Some(c) = cell.as_mut() {
-                    c.push_str(&t);
-                }
-            }
-            Event::Html(h) | Event::InlineHtml(h) => {
-                let rest = [
-                    "<details>",
-                    "<summary>",
-                    "</summary>",
-                    "</details>",
-                    "<sub>",
-                    "</sub>",
-                ]
-                .iter()
-                .fold(h.to_string(), |acc, tag| acc.replace(tag, ""));
-                assert!(!rest.contains('<'), "raw HTML got through: {h:?}");
-            }
-            Event::Start(Tag::Emphasis | Tag::Strong | Tag::Link { .. } | Tag::Image { .. })
-                if cell.is_some() =>
-            {
-                panic!("a name turned into formatting: {event:?}");
-            }
-            _ => {}
-        }
-    }
-    tables
-}
-
 /// A class name a labeller or a server could produce: any Unicode (control characters,
 /// bidirectional overrides, noncharacters), Markdown and XML syntax, or very long.
 fn class_name() -> impl Strategy<Value = String> {
@@ -916,7 +873,7 @@ proptest! {
         // Markdown: tables keep their shape, names are cut, the report keeps its size cap.
         let md = render_markdown(&report, &ctx);
         prop_assert!(md.chars().count() <= MAX_MARKDOWN_CHARS);
-        let tables = md_tables(&md);
+        let tables = crate::reports::tables(&md);
         prop_assert!(!tables.is_empty());
         for table in &tables {
             let width = table[0].len();
