@@ -281,6 +281,38 @@ impl Api {
         })
     }
 
+    /// Updates the comment at `update` (its id and URL) with `update_method`, or creates one
+    /// by POSTing to `create_url`.
+    fn upsert(
+        &self,
+        update: Option<(u64, String)>,
+        update_method: &str,
+        create_url: &str,
+        body: &str,
+    ) -> Result<Posted, CommentError> {
+        #[derive(Deserialize)]
+        struct Created {
+            id: u64,
+        }
+        let payload = serde_json::json!({ "body": body });
+        match update {
+            Some((id, url)) => {
+                self.expect(
+                    &url,
+                    self.send(update_method, &url, Some(&payload))?,
+                    &[200],
+                )?;
+                Ok(Posted::Updated { id })
+            }
+            None => {
+                let r = self.send("POST", create_url, Some(&payload))?;
+                let r = self.expect(create_url, r, &[200, 201])?;
+                let created: Created = self.parse(create_url, &r.body)?;
+                Ok(Posted::Created { id: created.id })
+            }
+        }
+    }
+
     fn expect(&self, url: &str, response: Response, ok: &[u16]) -> Result<Response, CommentError> {
         if ok.contains(&response.status) {
             return Ok(response);
@@ -394,10 +426,6 @@ fn github(
         body: Option<String>,
         user: Option<User>,
     }
-    #[derive(Deserialize)]
-    struct Created {
-        id: u64,
-    }
     let Some((owner, name)) = repo
         .split_once('/')
         .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
@@ -427,20 +455,13 @@ fn github(
             _ => break,
         }
     }
-    let payload = serde_json::json!({ "body": body });
-    match found {
-        Some(c) => {
-            let url = format!("{base}/issues/comments/{}", c.id);
-            api.expect(&url, api.send("PATCH", &url, Some(&payload))?, &[200])?;
-            Ok(Posted::Updated { id: c.id })
-        }
-        None => {
-            let url = format!("{base}/issues/{pr}/comments");
-            let r = api.expect(&url, api.send("POST", &url, Some(&payload))?, &[200, 201])?;
-            let created: Created = api.parse(&url, &r.body)?;
-            Ok(Posted::Created { id: created.id })
-        }
-    }
+    let update = found.map(|c| (c.id, format!("{base}/issues/comments/{}", c.id)));
+    api.upsert(
+        update,
+        "PATCH",
+        &format!("{base}/issues/{pr}/comments"),
+        body,
+    )
 }
 
 fn gitlab(
@@ -463,10 +484,6 @@ fn gitlab(
         author: Option<User>,
         #[serde(default)]
         system: bool,
-    }
-    #[derive(Deserialize)]
-    struct Created {
-        id: u64,
     }
     let api = Api::new(api_url, settings, true)?;
     let api_url = api_url.trim_end_matches('/');
@@ -500,19 +517,8 @@ fn gitlab(
             _ => break,
         }
     }
-    let payload = serde_json::json!({ "body": body });
-    match found {
-        Some(n) => {
-            let url = format!("{base}/{}", n.id);
-            api.expect(&url, api.send("PUT", &url, Some(&payload))?, &[200])?;
-            Ok(Posted::Updated { id: n.id })
-        }
-        None => {
-            let r = api.expect(&base, api.send("POST", &base, Some(&payload))?, &[200, 201])?;
-            let created: Created = api.parse(&base, &r.body)?;
-            Ok(Posted::Created { id: created.id })
-        }
-    }
+    let update = found.map(|n| (n.id, format!("{base}/{}", n.id)));
+    api.upsert(update, "PUT", &base, body)
 }
 
 #[cfg(test)]
