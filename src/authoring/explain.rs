@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::gate::Item;
 use crate::model::Scope;
 use crate::policy::{Field, Rule, Severity};
+use crate::report::split_label;
 
 /// The plan as text, one line per split × scope × metric.
 pub fn render_text(plan: &[Item]) -> String {
@@ -36,10 +37,10 @@ fn place(item: &Item) -> String {
             scope,
             metric,
             ..
-        } => format!("{} / {} / {metric}", clean(split), scope_text(scope)),
-        Item::MissingSplit { split, .. } => format!("{} / presence", clean(split)),
+        } => format!("{} / {} / {metric}", split_label(split), scope_text(scope)),
+        Item::MissingSplit { split, .. } => format!("{} / presence", split_label(split)),
         Item::MissingClass { split, class, .. } => {
-            format!("{} / class {:?} / presence", clean(split), class)
+            format!("{} / class {:?} / presence", split_label(split), class)
         }
     }
 }
@@ -50,14 +51,6 @@ fn scope_text(scope: &Scope) -> String {
         Scope::Size(s) => s.name().to_owned(),
         Scope::Class(c) => format!("class {c:?}"),
         Scope::ClassSize(c, s) => format!("class {c:?} / {s}"),
-    }
-}
-
-fn clean(text: &str) -> String {
-    if text.chars().any(|c| c.is_control() || c == '/' || c == '"') {
-        format!("{text:?}")
-    } else {
-        text.to_owned()
     }
 }
 

@@ -41,10 +41,11 @@ impl Loader {
                 "--baseline and --candidate cannot both read stdin (-)",
             ));
         }
+        let secret = std::env::var("ROBOFLOW_API_KEY").ok().and_then(Secret::new);
         let client = if parsed.iter().any(|s| matches!(s, Source::Roboflow(_))) {
             let config = ApiConfig {
                 api_url: api.api_url.clone(),
-                api_key: std::env::var("ROBOFLOW_API_KEY").ok().and_then(Secret::new),
+                api_key: secret.clone(),
                 timeout: api.timeout.into(),
                 retries: api.retries,
                 wait: api.wait.into(),
@@ -64,7 +65,7 @@ impl Loader {
                 api: api.clone(),
                 client,
                 cancel: AtomicBool::new(false),
-                secret: std::env::var("ROBOFLOW_API_KEY").ok().and_then(Secret::new),
+                secret,
             },
             parsed,
         ))

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 use evalgate::gate::{GateReport, Status, Verdict};
-use evalgate::report::{ReportContext, is_bidi_control, scope_label, split_label, test_label};
+use evalgate::report::{ReportContext, is_bidi_control, place_label, test_label};
 
 use super::output::Output;
 
@@ -59,10 +59,7 @@ pub(crate) fn print(
             .line
             .map(|l| format!(" {DIM}({}:{l}){DIM:#}", ctx.policy))
             .unwrap_or_default();
-        let scope = match (&c.class, c.size) {
-            (None, None) => split_label(&c.split),
-            _ => format!("{} / {}", split_label(&c.split), scope_label(c)),
-        };
+        let scope = place_label(c);
         writeln!(
             out,
             "  {st}{mark}{st:#} {} / {}: {}{at}",

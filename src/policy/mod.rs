@@ -313,12 +313,40 @@ pub struct Waiver {
 }
 
 impl Policy {
+    /// Checks that every metric, `sizes` block and waiver metric exists for `task`: while the
+    /// policy is read when it declares its task, else once the evals are loaded.
+    pub(crate) fn check_task(&self, task: Task, diags: &mut Diagnostics) {
+        for split in &self.splits {
+            check_metrics(diags, task, Level::Split, &split.metrics);
+            let class_sizes = split.classes.iter().flat_map(|c| &c.sizes);
+            for size in split.sizes.iter().chain(class_sizes) {
+                check_size_task(diags, task, size);
+                check_metrics(diags, task, Level::Size, &size.metrics);
+            }
+            for class in &split.classes {
+                check_metrics(diags, task, Level::Class, &class.metrics);
+            }
+        }
+        for waiver in &self.waivers {
+            let Some(m) = waiver.metric else { continue };
+            let levels = [Level::Split, Level::Size, Level::Class];
+            if !levels.iter().any(|l| task.metrics(*l).contains(&m)) {
+                diags.push(Diagnostic::error(
+                    "metric-not-in-task",
+                    format!("{task} evals have no {m}; this waiver would never apply"),
+                    Some(waiver.span),
+                ));
+            }
+        }
+    }
+
     /// Checks the names the policy uses against the evals it will judge: the task, metric
     /// names for that task, and split and class names that exist in neither eval.
     ///
     /// Call it after both evals are loaded and found comparable.
     pub fn check_names(&self, task: Task, evals: &[&Eval]) -> Vec<Diagnostic> {
         let mut diags = Diagnostics::default();
+        self.check_task(task, &mut diags);
         let split_names: Vec<&str> = {
             let mut v: Vec<&str> = evals
                 .iter()
@@ -334,17 +362,7 @@ impl Policy {
             {
                 diags.push(unknown_name("split", name, split.span, &split_names));
             }
-            check_metrics(&mut diags, task, Level::Split, &split.metrics);
-            for size in &split.sizes {
-                check_size_task(&mut diags, task, size);
-                check_metrics(&mut diags, task, Level::Size, &size.metrics);
-            }
             for class in &split.classes {
-                check_metrics(&mut diags, task, Level::Class, &class.metrics);
-                for size in &class.sizes {
-                    check_size_task(&mut diags, task, size);
-                    check_metrics(&mut diags, task, Level::Size, &size.metrics);
-                }
                 let classes = class_names(evals, &split.selector);
                 // A name with glob characters that is also a class's exact name is that class.
                 match &class.pattern {
@@ -385,16 +403,6 @@ impl Policy {
                     ));
                 }
                 _ => {}
-            }
-            if let Some(m) = waiver.metric {
-                let levels = [Level::Split, Level::Size, Level::Class];
-                if !levels.iter().any(|l| task.metrics(*l).contains(&m)) {
-                    diags.push(Diagnostic::error(
-                        "metric-not-in-task",
-                        format!("{task} evals have no {m}; this waiver would never apply"),
-                        Some(waiver.span),
-                    ));
-                }
             }
         }
         let (_, list) = match diags.finish(()) {

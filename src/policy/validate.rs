@@ -23,6 +23,9 @@ pub(crate) fn validate(root: &Node) -> Result<(Policy, Vec<Diagnostic>), PolicyE
         task: None,
     };
     let policy = v.policy(root);
+    if let Some(task) = policy.task {
+        policy.check_task(task, &mut v.diags);
+    }
     v.diags.finish(policy)
 }
 
@@ -347,22 +350,9 @@ impl Validator {
     }
 
     fn metric(&mut self, key: &Key, level: Level, keys_here: &[&str]) -> Option<Metric> {
+        // Whether the metric fits the task is checked once the whole policy is read
+        // (`Policy::check_task`), the same check that runs against the evals.
         if let Some(m) = Metric::from_name(&key.name) {
-            if let Some(task) = self.task
-                && !task.metrics(level).contains(&m)
-                && (level != Level::Size || task.has_sizes())
-            {
-                let names: Vec<&str> = task.metrics(level).iter().map(|m| m.name()).collect();
-                self.diags.push(
-                    Diagnostic::error(
-                        "metric-not-in-task",
-                        format!("{task} evals have no {} here", m.name()),
-                        Some(key.span),
-                    )
-                    .with_help(format!("metrics here: {}", names.join(", "))),
-                );
-                return None;
-            }
             return Some(m);
         }
         let mut candidates: Vec<&str> = match self.task {
@@ -449,18 +439,6 @@ impl Validator {
                 self.unknown_key(k, &names, "`sizes`");
                 continue;
             };
-            if let Some(task) = self.task
-                && !task.has_sizes()
-            {
-                self.diags.push(
-                    Diagnostic::error(
-                        "sizes-not-in-task",
-                        format!("{task} evals have no object sizes"),
-                        Some(k.span),
-                    )
-                    .with_help("remove the `sizes` block"),
-                );
-            }
             let mut metrics = Vec::new();
             for (mk, mv) in self.map(v, &format!("size `{}`", k.name)) {
                 metrics.extend(self.metric_rule(mk, mv, Level::Size, &[]));

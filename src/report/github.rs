@@ -5,7 +5,7 @@
 //! the 9 worst and one that counts the rest. Every piece of text is escaped as the runner
 //! expects, so no class name can end the command early or start another one.
 
-use super::{scope_label, split_label, test_label};
+use super::{place_label, test_label};
 use crate::gate::{Check, GateReport, Status};
 
 /// GitHub displays no more than this many annotations of one kind per step.
@@ -30,12 +30,7 @@ pub fn annotations(report: &GateReport, policy: &str) -> Vec<String> {
             if let Some(line) = c.line {
                 props.push_str(&format!(",line={line}"));
             }
-            let title = format!(
-                "evalgate: {} / {} / {}",
-                split_label(&c.split),
-                scope_label(c),
-                test_label(c)
-            );
+            let title = format!("evalgate: {} / {}", place_label(c), test_label(c));
             props.push_str(&format!(",title={}", escape_property(&title)));
             lines.push(format!("::{command} {props}::{}", escape_data(&c.message)));
         }

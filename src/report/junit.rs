@@ -12,7 +12,7 @@ use std::io;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
-use super::{ReportContext, scope_label, split_label, test_label};
+use super::{ReportContext, place_label, scope_label, test_label};
 use crate::gate::{Check, GateReport, Status};
 
 pub(super) fn render(
@@ -115,10 +115,7 @@ fn testcase<W: io::Write>(
 ) -> io::Result<()> {
     let mut case = BytesStart::new("testcase");
     case.push_attribute(("name", &*xml_safe(&test_label(c))));
-    let classname = match (&c.class, c.size) {
-        (None, None) => split_label(&c.split),
-        _ => format!("{} / {}", split_label(&c.split), scope_label(c)),
-    };
+    let classname = place_label(c);
     case.push_attribute(("classname", &*xml_safe(&classname)));
     // Built only for failures and skips: most checks pass and need none of it.
     let one_line = || {

@@ -120,6 +120,14 @@ pub fn scope_label(check: &Check) -> String {
     }
 }
 
+/// Where a check is, for people: `valid`, `valid / small`, `valid / class "car" / small`.
+pub fn place_label(check: &Check) -> String {
+    match (&check.class, check.size) {
+        (None, None) => split_label(&check.split),
+        _ => format!("{} / {}", split_label(&check.split), scope_label(check)),
+    }
+}
+
 /// What a check tests, for people: `map50_95 max_drop`, or `presence`.
 pub fn test_label(check: &Check) -> String {
     match check.metric {
