@@ -158,7 +158,7 @@ fn check(args: &CheckArgs) -> Result<u8, Failure> {
                 split_label(&c.split),
                 scope_label(c),
                 test_label(c),
-                c.message
+                evalgate::report::message(&report, c)
             ),
         };
         return Err(Failure::new(

@@ -56,7 +56,7 @@ pub(crate) fn print(
             (YELLOW, "warn")
         };
         let at = c
-            .line
+            .line()
             .map(|l| format!(" {DIM}({}:{l}){DIM:#}", ctx.policy))
             .unwrap_or_default();
         let scope = place_label(c);
@@ -65,7 +65,7 @@ pub(crate) fn print(
             "  {st}{mark}{st:#} {} / {}: {}{at}",
             terminal_safe(&scope),
             test_label(c),
-            terminal_safe(&c.message)
+            terminal_safe(&evalgate::report::message(report, c))
         )?;
     }
     if worst.len() > WORST_SHOWN {

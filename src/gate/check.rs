@@ -1,6 +1,7 @@
 //! The gate's result: plain data that every renderer reads.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -86,15 +87,88 @@ impl fmt::Display for Status {
     }
 }
 
-/// One rule field applied to one metric of one scope.
+/// Why a check ended as it did: the values were compared, or which data was missing.
+///
+/// With the check's status and severity this says everything a renderer needs; the words
+/// live in [`crate::report::words`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The values were compared with the threshold.
+    Compared,
+    /// The candidate has no value but the baseline has one; `missing.metric` decided.
+    NoCandidateValue,
+    /// Neither eval has a value: skipped.
+    NoValueInEither,
+    /// A class only the candidate has, with no value: skipped.
+    NewClassWithoutValue,
+    /// A floor with no candidate value and no baseline value; `missing.metric` decided.
+    NoValueAnywhere,
+    /// A drop rule with nothing to compare against; `missing.baseline` decided.
+    NoBaseline(BaselineGap),
+    /// A class only the candidate has: drop rules do not apply to it.
+    NewClass,
+    /// The candidate lacks a split a rule covers.
+    SplitMissing {
+        /// Whether the baseline has the split.
+        in_baseline: bool,
+    },
+    /// The candidate lacks a class of the baseline that a rule covers; `missing.class`
+    /// decided.
+    ClassMissing,
+}
+
+/// What a drop rule's baseline lacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BaselineGap {
+    /// No baseline eval was given.
+    NoEval,
+    /// The baseline has no such split.
+    NoSplit,
+    /// The baseline has the scope but no value for the metric.
+    NoValue,
+}
+
+/// An optional metric value in 8 bytes (NaN for none): evals never hold NaN, and a gate over
+/// 10,000 classes holds 120,000 checks of three values each.
+#[derive(Clone, Copy, PartialEq)]
+struct Value(f64);
+
+impl Value {
+    const NONE: Value = Value(f64::NAN);
+
+    fn new(v: Option<f64>) -> Value {
+        v.map_or(Value::NONE, Value)
+    }
+
+    fn get(self) -> Option<f64> {
+        (!self.0.is_nan()).then_some(self.0)
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+/// One rule field applied to one metric of one scope: what was decided, not how to say it.
+///
+/// Checks are compact (72 bytes, names shared with every other check of the scope) because a
+/// gate over many classes holds a great many of them; ids and messages are derived when a
+/// report is rendered ([`Check::id`], [`crate::report::words::message`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Check {
-    /// Stable identifier: `split/…/metric/rule`, with names percent-encoded.
-    pub id: String,
     /// The split.
     pub split: Arc<str>,
     /// The class, for class scopes.
     pub class: Option<Arc<str>>,
+    candidate: Value,
+    baseline: Value,
+    threshold: Value,
+    line: Option<NonZeroU32>,
+    /// One more than the index in [`GateReport::waivers`] of the waiver that covers it.
+    waiver: Option<NonZeroU32>,
     /// The object size, for size scopes.
     pub size: Option<Size>,
     /// The metric; `None` for presence checks.
@@ -105,21 +179,134 @@ pub struct Check {
     pub severity: Severity,
     /// The outcome.
     pub status: Status,
+    /// Why it ended so.
+    pub reason: Reason,
+}
+
+/// What the gate knows when it makes a check; [`Check::new`] packs it.
+#[derive(Clone, Debug)]
+pub(crate) struct CheckParts {
+    pub(crate) split: Arc<str>,
+    pub(crate) class: Option<Arc<str>>,
+    pub(crate) size: Option<Size>,
+    pub(crate) metric: Option<Metric>,
+    pub(crate) rule: RuleKind,
+    pub(crate) severity: Severity,
+    pub(crate) status: Status,
+    pub(crate) reason: Reason,
+    pub(crate) candidate: Option<f64>,
+    pub(crate) baseline: Option<f64>,
+    pub(crate) threshold: Option<f64>,
+    pub(crate) line: u32,
+}
+
+impl Check {
+    pub(crate) fn new(p: CheckParts) -> Check {
+        Check {
+            split: p.split,
+            class: p.class,
+            candidate: Value::new(p.candidate),
+            baseline: Value::new(p.baseline),
+            threshold: Value::new(p.threshold),
+            line: NonZeroU32::new(p.line),
+            waiver: None,
+            size: p.size,
+            metric: p.metric,
+            rule: p.rule,
+            severity: p.severity,
+            status: p.status,
+            reason: p.reason,
+        }
+    }
+
     /// The candidate's value.
-    pub candidate: Option<f64>,
+    pub fn candidate(&self) -> Option<f64> {
+        self.candidate.get()
+    }
+
     /// The baseline's value.
-    pub baseline: Option<f64>,
+    pub fn baseline(&self) -> Option<f64> {
+        self.baseline.get()
+    }
+
     /// candidate − baseline, when both exist.
-    pub delta: Option<f64>,
-    /// The threshold tested.
-    pub threshold: Option<f64>,
-    /// One line a person can read: what was compared and why it ended so.
-    pub message: String,
+    pub fn delta(&self) -> Option<f64> {
+        self.candidate().zip(self.baseline()).map(|(c, b)| c - b)
+    }
+
+    /// The threshold tested (`None` for presence checks).
+    pub fn threshold(&self) -> Option<f64> {
+        self.threshold.get()
+    }
+
     /// The policy line that set the threshold (for presence checks, the split or class rule).
-    pub line: Option<u32>,
-    /// How far past the threshold a failing value is, in the threshold's unit; sorts the
-    /// worst first. Infinite for presence failures and missing values.
-    pub excess: f64,
+    pub fn line(&self) -> Option<u32> {
+        self.line.map(NonZeroU32::get)
+    }
+
+    /// The index in [`GateReport::waivers`] of the waiver that covers this check: it is
+    /// `Waived` when the waiver is active, and still fails or warns when it expired.
+    pub fn waiver(&self) -> Option<usize> {
+        self.waiver.map(|w| w.get() as usize - 1)
+    }
+
+    pub(crate) fn set_waiver(&mut self, index: usize) {
+        self.waiver = u32::try_from(index + 1).ok().and_then(NonZeroU32::new);
+    }
+
+    /// How far past its threshold the check is, in the threshold's unit: 0 when it holds or
+    /// was skipped, infinite when data it needs is missing. Sorts the worst first.
+    pub fn excess(&self) -> f64 {
+        if matches!(self.status, Status::Pass | Status::Skip) {
+            return 0.0;
+        }
+        let (Some(c), Some(t)) = (self.candidate(), self.threshold()) else {
+            return f64::INFINITY;
+        };
+        if self.reason != Reason::Compared {
+            return f64::INFINITY;
+        }
+        match self.rule {
+            RuleKind::Min => t - c,
+            RuleKind::Max => c - t,
+            RuleKind::MaxDrop => self.baseline().map_or(f64::INFINITY, |b| b - c - t),
+            RuleKind::MaxDropRel => match self.baseline() {
+                Some(b) if b > 0.0 => (b - c) / b - t,
+                Some(_) => -t,
+                None => f64::INFINITY,
+            },
+            RuleKind::Presence => f64::INFINITY,
+        }
+    }
+
+    /// Stable identifier: `split/class/NAME/size/SIZE/metric/rule`, with `%` and `/` in names
+    /// percent-encoded so that ids stay unique whatever the names.
+    pub fn id(&self) -> String {
+        let mut id = String::with_capacity(48);
+        let push_name = |id: &mut String, s: &str| {
+            if s.contains(['%', '/']) {
+                id.push_str(&s.replace('%', "%25").replace('/', "%2F"));
+            } else {
+                id.push_str(s);
+            }
+        };
+        push_name(&mut id, &self.split);
+        if let Some(c) = &self.class {
+            id.push_str("/class/");
+            push_name(&mut id, c);
+        }
+        if let Some(s) = self.size {
+            id.push_str("/size/");
+            id.push_str(s.name());
+        }
+        if let Some(m) = self.metric {
+            id.push('/');
+            id.push_str(m.name());
+        }
+        id.push('/');
+        id.push_str(self.rule.name());
+        id
+    }
 }
 
 /// Whether the gate passed.
@@ -217,7 +404,22 @@ impl GateReport {
             .iter()
             .filter(|c| matches!(c.status, Status::Fail | Status::Warn))
             .collect();
-        bad.sort_by(|a, b| a.status.cmp(&b.status).then(b.excess.total_cmp(&a.excess)));
+        bad.sort_by(|a, b| {
+            a.status
+                .cmp(&b.status)
+                .then(b.excess().total_cmp(&a.excess()))
+        });
         bad
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Check;
+
+    #[test]
+    fn checks_stay_compact() {
+        // 120,000 checks for 10,000 classes: every byte here is 120 kB resident.
+        assert!(size_of::<Check>() <= 72, "{} bytes", size_of::<Check>());
     }
 }

@@ -26,6 +26,15 @@ fn split(map50_95: &str) -> String {
     format!(r#"{{"splits": {{"valid": {{"map50_95": {map50_95}}}}}}}"#)
 }
 
+fn msg(report: &GateReport, check: &Check) -> String {
+    crate::report::message(report, check)
+}
+
+/// A check's id as `&str`, so that lists of ids compare with literals; leaked, test-only.
+fn id(check: &Check) -> &'static str {
+    check.id().leak()
+}
+
 fn only(report: &GateReport) -> &Check {
     assert_eq!(report.checks.len(), 1, "{:#?}", report.checks);
     &report.checks[0]
@@ -54,8 +63,8 @@ fn a_drop_of_exactly_the_allowed_amount_passes_despite_float_noise() {
     // 0.75 - 0.74 is 0.010000000000000009 in binary.
     let r = run(DROP, Some(&split("0.75")), &split("0.74"));
     let c = only(&r);
-    assert_eq!(c.status, Status::Pass, "{}", c.message);
-    assert_eq!(c.message, "0.7500 → 0.7400 (-0.0100), max_drop 0.0100");
+    assert_eq!(c.status, Status::Pass, "{}", msg(&r, c));
+    assert_eq!(msg(&r, c), "0.7500 → 0.7400 (-0.0100), max_drop 0.0100");
     let r = run(DROP, Some(&split("0.75")), &split("0.7399"));
     assert_eq!(only(&r).status, Status::Fail);
     assert_eq!(r.verdict, Verdict::Fail);
@@ -99,7 +108,7 @@ fn nulls_in_the_candidate_follow_missing_metric() {
     let r = run(FLOOR, Some(&split("0.8")), &split("null"));
     let c = only(&r);
     assert_eq!(
-        (c.status, c.message.as_str()),
+        (c.status, msg(&r, c).as_str()),
         (Status::Fail, "no value in the candidate (baseline 0.8000)")
     );
     let warn = format!("{FLOOR}missing:\n  metric: warn\n");
@@ -115,7 +124,7 @@ fn nulls_in_the_candidate_follow_missing_metric() {
     // Null in both: nothing to judge, and nothing passes for it.
     let r = run(FLOOR, Some(&split("null")), &split("null"));
     assert_eq!(
-        (only(&r).status, only(&r).message.as_str()),
+        (only(&r).status, msg(&r, only(&r)).as_str()),
         (Status::Skip, "no value in either eval")
     );
     assert_eq!(r.summary.pass, 0);
@@ -126,7 +135,7 @@ fn missing_baseline_skips_or_fails_drop_rules() {
     let r = run(DROP, None, &split("0.5"));
     assert_eq!(only(&r).status, Status::Skip);
     assert_eq!(
-        only(&r).message,
+        msg(&r, only(&r)),
         "no baseline eval; missing.baseline is floors_only"
     );
     let strict = format!("{DROP}missing:\n  baseline: fail\n");
@@ -134,7 +143,7 @@ fn missing_baseline_skips_or_fails_drop_rules() {
     assert_eq!(only(&r).status, Status::Fail);
     let r = run(&strict, Some(&split("null")), &split("0.5"));
     assert_eq!(
-        only(&r).message,
+        msg(&r, only(&r)),
         "no value in the baseline to compare against; missing.baseline is fail"
     );
 }
@@ -159,7 +168,7 @@ fn exact_class_rules_override_globs_field_by_field() {
         Some(&classes(&[("car", "0.9"), ("bus", "0.8")])),
         &classes(&[("car", "0.7"), ("bus", "0.78")]),
     );
-    let ids: Vec<(&str, Status)> = r.checks.iter().map(|c| (c.id.as_str(), c.status)).collect();
+    let ids: Vec<(&str, Status)> = r.checks.iter().map(|c| (id(c), c.status)).collect();
     assert_eq!(
         ids,
         vec![
@@ -168,8 +177,8 @@ fn exact_class_rules_override_globs_field_by_field() {
             ("valid/class/car/map50/max_drop", Status::Fail),
         ]
     );
-    assert_eq!(r.checks[1].line, Some(8));
-    assert_eq!(r.checks[2].line, Some(6));
+    assert_eq!(r.checks[1].line(), Some(8));
+    assert_eq!(r.checks[2].line(), Some(6));
 }
 
 #[test]
@@ -182,7 +191,7 @@ fn new_and_removed_classes() {
     let got: Vec<(&str, Status, &str)> = r
         .checks
         .iter()
-        .map(|c| (c.id.as_str(), c.status, c.message.as_str()))
+        .map(|c| (id(c), c.status, msg(&r, c).leak() as &str))
         .collect();
     assert_eq!(
         got,
@@ -221,7 +230,7 @@ fn a_split_gone_from_the_candidate_fails() {
     let policy =
         "version: 1\nsplits:\n  test:\n    map50_95: 0.5\n  '*':\n    map50_95: {max_drop: 0.1}\n";
     let r = run(policy, Some(both), &split("0.8"));
-    let got: Vec<(&str, Status)> = r.checks.iter().map(|c| (c.id.as_str(), c.status)).collect();
+    let got: Vec<(&str, Status)> = r.checks.iter().map(|c| (id(c), c.status)).collect();
     assert_eq!(
         got,
         vec![
@@ -230,7 +239,7 @@ fn a_split_gone_from_the_candidate_fails() {
         ]
     );
     assert_eq!(
-        r.checks[0].message,
+        msg(&r, &r.checks[0]),
         "split \"test\" is in the baseline but not in the candidate"
     );
 }
@@ -246,7 +255,7 @@ fn defaults_and_star_split_fill_in_fields() {
     let got: Vec<(RuleKind, Status, Severity, Option<u32>)> = r
         .checks
         .iter()
-        .map(|c| (c.rule, c.status, c.severity, c.line))
+        .map(|c| (c.rule, c.status, c.severity, c.line()))
         .collect();
     assert_eq!(
         got,
@@ -263,7 +272,7 @@ fn sizes_of_splits_and_classes() {
     let eval = r#"{"splits": {"valid": {"byObjectSize": {"small": {"map50": 0.4}, "large": null},
         "perClass": {"car": {"map50": 0.9, "byObjectSize": {"large": {"map50": 0.95}}}}}}}"#;
     let r = run(policy, None, eval);
-    let got: Vec<(&str, Status)> = r.checks.iter().map(|c| (c.id.as_str(), c.status)).collect();
+    let got: Vec<(&str, Status)> = r.checks.iter().map(|c| (id(c), c.status)).collect();
     assert_eq!(
         got,
         vec![
@@ -286,22 +295,18 @@ fn waivers_excuse_until_they_expire() {
     assert_eq!(only(&r).status, Status::Waived);
     assert_eq!(r.verdict, Verdict::Pass);
     assert!(
-        only(&r)
-            .message
-            .ends_with("waived until 2026-11-26 (policy line 6): relabelling"),
+        msg(&r, only(&r)).ends_with("waived until 2026-11-26 (policy line 6): relabelling"),
         "{}",
-        only(&r).message
+        msg(&r, only(&r))
     );
     assert_eq!((r.waivers[0].matched, r.waivers[0].expired), (1, false));
 
     let r = run(&waive("2026-11-25"), Some(&split("0.8")), &split("0.7"));
     assert_eq!(only(&r).status, Status::Fail);
     assert!(
-        only(&r)
-            .message
-            .ends_with("a waiver expired on 2026-11-25 (policy line 6)"),
+        msg(&r, only(&r)).ends_with("a waiver expired on 2026-11-25 (policy line 6)"),
         "{}",
-        only(&r).message
+        msg(&r, only(&r))
     );
     assert_eq!((r.waivers[0].matched, r.waivers[0].expired), (1, true));
     assert_eq!(r.verdict, Verdict::Fail);
@@ -317,7 +322,7 @@ fn a_waiver_narrowed_to_a_class_leaves_other_classes_alone() {
         Some(&classes(&[("car", "0.9"), ("bus", "0.9")])),
         &classes(&[("car", "0.1"), ("bus", "0.1")]),
     );
-    let got: Vec<(&str, Status)> = r.checks.iter().map(|c| (c.id.as_str(), c.status)).collect();
+    let got: Vec<(&str, Status)> = r.checks.iter().map(|c| (id(c), c.status)).collect();
     assert_eq!(
         got,
         vec![
@@ -357,7 +362,7 @@ fn check_ids_stay_unique_for_hostile_names() {
         None,
         &classes(&[("a/size/small", "0.9"), ("a", "0.9"), ("100%", "0.9")]),
     );
-    let mut ids: Vec<&str> = r.checks.iter().map(|c| c.id.as_str()).collect();
+    let mut ids: Vec<&str> = r.checks.iter().map(|c| id(c)).collect();
     assert!(
         ids.contains(&"valid/class/a%2Fsize%2Fsmall/map50/max_drop"),
         "{ids:?}"
@@ -400,7 +405,7 @@ fn a_floor_with_no_value_anywhere_fails_closed() {
     let r = run(FLOOR, None, &split("null"));
     let c = only(&r);
     assert_eq!(
-        (c.status, c.message.as_str()),
+        (c.status, msg(&r, c).as_str()),
         (
             Status::Fail,
             "no value in the candidate, and none in a baseline"
@@ -418,7 +423,7 @@ fn star_covers_a_split_the_candidate_dropped() {
     let both = r#"{"splits": {"valid": {"map50_95": 0.8}, "test": {"map50_95": 0.8}}}"#;
     let policy = "version: 1\nsplits:\n  '*':\n    map50_95: {max_drop: 0.1}\n";
     let r = run(policy, Some(both), &split("0.8"));
-    let got: Vec<(&str, Status)> = r.checks.iter().map(|c| (c.id.as_str(), c.status)).collect();
+    let got: Vec<(&str, Status)> = r.checks.iter().map(|c| (id(c), c.status)).collect();
     assert_eq!(
         got,
         vec![
@@ -435,7 +440,7 @@ fn a_class_named_like_a_glob_can_be_named_exactly() {
     let got: Vec<(&str, Status, Option<u32>)> = r
         .checks
         .iter()
-        .map(|c| (c.id.as_str(), c.status, c.line))
+        .map(|c| (id(c), c.status, c.line()))
         .collect();
     assert_eq!(
         got,
@@ -449,17 +454,17 @@ fn a_class_named_like_a_glob_can_be_named_exactly() {
 #[test]
 fn messages_show_more_digits_when_four_would_hide_the_failure() {
     let r = run(FLOOR, None, &split("0.69996"));
-    assert_eq!(only(&r).message, "0.69996 < min 0.7");
+    assert_eq!(msg(&r, only(&r)), "0.69996 < min 0.7");
     let r = run(DROP, Some(&split("0.75")), &split("0.73996"));
     assert_eq!(only(&r).status, Status::Fail);
     assert!(
-        only(&r).message.starts_with("0.7500 → 0.7400 (-0.0100"),
+        msg(&r, only(&r)).starts_with("0.7500 → 0.7400 (-0.0100"),
         "{}",
-        only(&r).message
+        msg(&r, only(&r))
     );
     assert!(
-        only(&r).message.ends_with("max_drop 0.01"),
+        msg(&r, only(&r)).ends_with("max_drop 0.01"),
         "{}",
-        only(&r).message
+        msg(&r, only(&r))
     );
 }

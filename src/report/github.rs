@@ -5,7 +5,7 @@
 //! the 9 worst and one that counts the rest. Every piece of text is escaped as the runner
 //! expects, so no class name can end the command early or start another one.
 
-use super::{place_label, test_label};
+use super::{message, place_label, test_label};
 use crate::gate::{Check, GateReport, Status};
 
 /// GitHub displays no more than this many annotations of one kind per step.
@@ -27,12 +27,15 @@ pub fn annotations(report: &GateReport, policy: &str) -> Vec<String> {
         };
         for c in &of_kind[..shown] {
             let mut props = format!("file={}", escape_property(policy));
-            if let Some(line) = c.line {
+            if let Some(line) = c.line() {
                 props.push_str(&format!(",line={line}"));
             }
             let title = format!("evalgate: {} / {}", place_label(c), test_label(c));
             props.push_str(&format!(",title={}", escape_property(&title)));
-            lines.push(format!("::{command} {props}::{}", escape_data(&c.message)));
+            lines.push(format!(
+                "::{command} {props}::{}",
+                escape_data(&message(report, c))
+            ));
         }
         if of_kind.len() > shown {
             lines.push(format!(

@@ -46,7 +46,7 @@ struct Summary {
 
 #[derive(Serialize)]
 struct Check<'a> {
-    id: &'a str,
+    id: String,
     split: &'a str,
     class: Option<&'a str>,
     size: Option<&'static str>,
@@ -58,7 +58,7 @@ struct Check<'a> {
     baseline: Option<f64>,
     delta: Option<f64>,
     threshold: Option<f64>,
-    message: &'a str,
+    message: String,
     line: Option<u32>,
 }
 
@@ -112,7 +112,7 @@ pub(super) fn render(
             .checks
             .iter()
             .map(|c| Check {
-                id: &c.id,
+                id: c.id(),
                 split: &c.split,
                 class: c.class.as_deref(),
                 size: c.size.map(|s| s.name()),
@@ -120,12 +120,12 @@ pub(super) fn render(
                 rule: c.rule.name(),
                 severity: c.severity.name(),
                 status: c.status.name(),
-                candidate: c.candidate,
-                baseline: c.baseline,
-                delta: c.delta,
-                threshold: c.threshold,
-                message: &c.message,
-                line: c.line,
+                candidate: c.candidate(),
+                baseline: c.baseline(),
+                delta: c.delta(),
+                threshold: c.threshold(),
+                message: super::message(report, c),
+                line: c.line(),
             })
             .collect(),
         waivers: report

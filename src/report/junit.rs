@@ -12,7 +12,7 @@ use std::io;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
-use super::{ReportContext, place_label, scope_label, test_label};
+use super::{ReportContext, message, place_label, scope_label, test_label};
 use crate::gate::{Check, GateReport, Status};
 
 pub(super) fn render(
@@ -97,7 +97,7 @@ pub(super) fn render(
         w.write_event(Event::End(BytesEnd::new("properties")))?;
 
         for c in checks {
-            testcase(&mut w, c, &ctx.policy, failed(c))?;
+            testcase(&mut w, report, c, &ctx.policy, failed(c))?;
         }
         w.write_event(Event::End(BytesEnd::new("testsuite")))?;
     }
@@ -109,6 +109,7 @@ pub(super) fn render(
 
 fn testcase<W: io::Write>(
     w: &mut Writer<W>,
+    report: &GateReport,
     c: &Check,
     policy: &str,
     failed: bool,
@@ -120,10 +121,14 @@ fn testcase<W: io::Write>(
     // Built only for failures and skips: most checks pass and need none of it.
     let one_line = || {
         let at = c
-            .line
+            .line()
             .map(|l| format!(" ({policy}:{l})"))
             .unwrap_or_default();
-        let text = format!("{classname} / {}: {}{at}", test_label(c), c.message);
+        let text = format!(
+            "{classname} / {}: {}{at}",
+            test_label(c),
+            message(report, c)
+        );
         xml_safe(&single_line(&text)).into_owned()
     };
 
@@ -132,8 +137,8 @@ fn testcase<W: io::Write>(
     } else {
         match c.status {
             Status::Skip => (Some("skipped"), None),
-            Status::Warn => (None, Some(format!("warning: {}", c.message))),
-            Status::Waived => (None, Some(format!("waived: {}", c.message))),
+            Status::Warn => (None, Some(format!("warning: {}", message(report, c)))),
+            Status::Waived => (None, Some(format!("waived: {}", message(report, c)))),
             Status::Pass | Status::Fail => (None, None),
         }
     };
@@ -147,7 +152,7 @@ fn testcase<W: io::Write>(
         if name == "failure" {
             el.push_attribute(("type", c.rule.name()));
             w.write_event(Event::Start(el))?;
-            let detail = detail(c, policy);
+            let detail = detail(report, c, policy);
             w.write_event(Event::Text(BytesText::new(&xml_safe(&detail))))?;
             w.write_event(Event::End(BytesEnd::new(name)))?;
         } else {
@@ -162,21 +167,21 @@ fn testcase<W: io::Write>(
     w.write_event(Event::End(BytesEnd::new("testcase")))
 }
 
-fn detail(c: &Check, policy: &str) -> String {
+fn detail(report: &GateReport, c: &Check, policy: &str) -> String {
     let num = |v: Option<f64>| v.map_or_else(|| "none".to_owned(), |v| format!("{v}"));
     let mut s = format!(
         "{}\nsplit: {}\nscope: {}\nmetric: {}\nrule: {} (severity {})\nbaseline: {}\ncandidate: {}\nthreshold: {}\n",
-        c.message,
+        message(report, c),
         c.split,
         scope_label(c),
         c.metric.map_or("none", |m| m.name()),
         c.rule,
         c.severity.name(),
-        num(c.baseline),
-        num(c.candidate),
-        num(c.threshold),
+        num(c.baseline()),
+        num(c.candidate()),
+        num(c.threshold()),
     );
-    if let Some(line) = c.line {
+    if let Some(line) = c.line() {
         s.push_str(&format!("policy: {policy}:{line}\n"));
     }
     s

@@ -8,7 +8,9 @@
 use std::fmt::Write as _;
 
 use super::ReportContext;
-use crate::gate::{Check, GateReport, RuleKind, Status, Verdict, f4, signed4};
+use super::number::{f4, signed4};
+use super::words::message;
+use crate::gate::{Check, GateReport, RuleKind, Status, Verdict};
 use crate::model::Metric;
 
 /// The size limit of the Markdown report, in characters. GitHub comments take 65,536; this
@@ -91,7 +93,7 @@ fn delta(v: Option<f64>) -> String {
 }
 
 fn threshold(c: &Check) -> String {
-    let Some(t) = c.threshold else {
+    let Some(t) = c.threshold() else {
         return "present".to_owned();
     };
     match c.rule {
@@ -255,9 +257,9 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
                 name(&c.split),
                 c.size.map_or("overall", |s| s.name()),
                 c.metric.map_or("presence", |m| m.name()),
-                num(c.baseline),
-                num(c.candidate),
-                delta(c.delta),
+                num(c.baseline()),
+                num(c.candidate()),
+                delta(c.delta()),
                 r.thresholds(),
                 status_cell(r.worst()),
             )
@@ -277,7 +279,7 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         let header = "| Status | Split | Scope | Metric | Rule | Baseline | Candidate | Δ | Threshold | Detail |\n|---|---|---|---|---|---:|---:|---:|---|---|\n";
         let lines = bad.iter().map(|c| {
             let at = c
-                .line
+                .line()
                 .map(|l| format!(" (policy line {l})"))
                 .unwrap_or_default();
             format!(
@@ -287,11 +289,11 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
                 scope_cell(c),
                 c.metric.map_or("–", |m| m.name()),
                 c.rule,
-                num(c.baseline),
-                num(c.candidate),
-                delta(c.delta),
+                num(c.baseline()),
+                num(c.candidate()),
+                delta(c.delta()),
                 threshold(c),
-                shorten(&c.message, MAX_MESSAGE_CHARS),
+                shorten(&message(report, c), MAX_MESSAGE_CHARS),
             )
         });
         table(
@@ -326,9 +328,9 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
                 c.class.as_deref().map(name).unwrap_or_default(),
                 c.size.map_or("–", |s| s.name()),
                 c.metric.map_or("presence", |m| m.name()),
-                num(c.baseline),
-                num(c.candidate),
-                delta(c.delta),
+                num(c.baseline()),
+                num(c.candidate()),
+                delta(c.delta()),
                 r.thresholds(),
                 status_cell(r.worst()),
             )

@@ -7,6 +7,8 @@ pub mod github;
 mod json;
 mod junit;
 mod markdown;
+pub mod number;
+pub mod words;
 
 use std::io;
 
@@ -14,6 +16,7 @@ use crate::gate::{Check, GateReport};
 use crate::model::{Eval, EvalMeta, Task};
 
 pub use markdown::{MAX_MARKDOWN_CHARS, escape_markdown, is_bidi_control};
+pub use words::message;
 
 /// A report format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
