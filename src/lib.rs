@@ -5,19 +5,22 @@
 //! and [`report`] renders the result as JSON, JUnit XML or Markdown. It never prints and never
 //! exits; the `evalgate` binary does both.
 //!
+//! [`Gate`] is the one way to a verdict: it checks that the evals are comparable and that the
+//! policy's names exist in them, and it never passes a gate that judged nothing.
+//!
 //! ```
-//! use evalgate::{GateOptions, Verdict, evaluate, parse_eval, parse_policy};
+//! use evalgate::{Gate, GateOptions, Verdict, parse_eval, parse_policy};
 //!
 //! let (policy, _warnings) = parse_policy(
 //!     "version: 1\nsplits:\n  valid:\n    map50_95: {min: 0.70, max_drop: 0.01}\n",
 //! )?;
 //! let baseline = parse_eval(br#"{"splits": {"valid": {"map50_95": 0.74}}}"#)?;
 //! let candidate = parse_eval(br#"{"splits": {"valid": {"map50_95": 0.71}}}"#)?;
-//! let options = GateOptions { strict: false, today: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() };
-//! let report = evaluate(&policy, Some(&baseline), &candidate, &options);
+//! let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+//! let report = Gate::new(&policy, Some(&baseline), &candidate)?.evaluate(&GateOptions::new(today))?;
 //! // 0.71 clears the 0.70 floor but dropped 0.03, more than the allowed 0.01.
 //! assert_eq!(report.verdict, Verdict::Fail);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), evalgate::Error>(())
 //! ```
 #![deny(missing_docs)]
 #![warn(
@@ -29,6 +32,7 @@
 
 pub mod authoring;
 pub mod comment;
+mod error;
 pub mod gate;
 pub mod http;
 pub mod model;
@@ -36,7 +40,8 @@ pub mod policy;
 pub mod report;
 pub mod source;
 
-pub use gate::{Check, GateOptions, GateReport, Status, Verdict, evaluate};
+pub use error::Error;
+pub use gate::{Check, Gate, GateError, GateOptions, GateReport, Status, Verdict};
 pub use model::{Eval, parse_eval};
 pub use policy::{Policy, parse_policy};
 pub use report::{Format, ReportContext};

@@ -1,7 +1,7 @@
 //! The cost of each stage for evals of 10 to 10,000 classes × 3 splits.
 
 use evalgate::report::{EvalInfo, Format, ReportContext};
-use evalgate::{GateOptions, evaluate, parse_eval, parse_policy};
+use evalgate::{Eval, Gate, GateOptions, GateReport, Policy, parse_eval, parse_policy};
 
 fn main() {
     divan::main();
@@ -78,10 +78,13 @@ fn parse(bencher: divan::Bencher<'_, '_>, classes: usize) {
 }
 
 fn options() -> GateOptions {
-    GateOptions {
-        strict: false,
-        today: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).expect("a date"),
-    }
+    GateOptions::new(chrono::NaiveDate::from_ymd_opt(2026, 11, 26).expect("a date"))
+}
+
+fn evaluate(policy: &Policy, base: Option<&Eval>, cand: &Eval, options: &GateOptions) -> GateReport {
+    Gate::new(policy, base, cand)
+        .and_then(|g| g.evaluate(options))
+        .expect("a gate that judges")
 }
 
 #[divan::bench(args = SIZES)]

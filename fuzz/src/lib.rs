@@ -4,7 +4,7 @@
 //! when one of these invariants breaks, so every crash is a bug worth a look.
 
 use chrono::NaiveDate;
-use evalgate::gate::{self, GateOptions, GateReport, Status, Verdict};
+use evalgate::gate::{Gate, GateError, GateOptions, GateReport, Status, Verdict};
 use evalgate::model::{Eval, EvalMeta, Metric, Task};
 use evalgate::policy::{Diagnostic, Policy};
 use evalgate::report::{EvalInfo, Format, MAX_MARKDOWN_CHARS, ReportContext};
@@ -98,8 +98,8 @@ pub fn assert_gate_invariants(report: &GateReport) {
     }
     for c in &report.checks {
         if c.status == Status::Pass {
-            assert!(c.candidate.is_some(), "{}: passed without a value", c.id);
-            assert!(c.metric.is_some(), "{}: a presence check passed", c.id);
+            assert!(c.candidate().is_some(), "{}: passed without a value", c.id());
+            assert!(c.metric.is_some(), "{}: a presence check passed", c.id());
         }
     }
     let failed = report
@@ -107,7 +107,7 @@ pub fn assert_gate_invariants(report: &GateReport) {
         .iter()
         .any(|c| c.status == Status::Fail || (report.strict && c.status == Status::Warn));
     assert_eq!(report.verdict == Verdict::Fail, failed, "verdict");
-    let mut ids: Vec<&str> = report.checks.iter().map(|c| c.id.as_str()).collect();
+    let mut ids: Vec<String> = report.checks.iter().map(|c| c.id()).collect();
     ids.sort_unstable();
     let n = ids.len();
     ids.dedup();
@@ -190,18 +190,24 @@ pub fn context(policy: &str, baseline: Option<&Eval>, candidate: &Eval, code: u8
 
 /// Gates `candidate` against `baseline` under `policy` as `check` does, then renders.
 pub fn gate_and_render(policy: &Policy, baseline: Option<&Eval>, candidate: &Eval) {
-    let Ok(task) = gate::comparable(policy, baseline, candidate) else {
+    // `check` stops on comparability and name errors; the gate must not panic on them.
+    let Ok(gate) = Gate::new(policy, baseline, candidate) else {
         return;
     };
-    let evals: Vec<&Eval> = baseline.into_iter().chain([candidate]).collect();
-    // `check` stops on name errors; the gate must not panic on them either (it fails closed).
-    let _ = policy.check_names(task, &evals);
     for strict in [false, true] {
         let options = GateOptions {
             strict,
-            today: today(),
+            ..GateOptions::new(today())
         };
-        let report = gate::evaluate(policy, baseline, candidate, &options);
+        let report = match gate.evaluate(&options) {
+            Ok(report) => report,
+            Err(GateError::NothingEvaluated { report }) => {
+                assert!(report.checks.iter().all(|c| c.status == Status::Skip));
+                continue;
+            }
+            Err(GateError::TooManyChecks { .. }) => return,
+            Err(e) => panic!("the gate refused an admitted pair: {e}"),
+        };
         assert_gate_invariants(&report);
         let code = u8::from(report.verdict == Verdict::Fail);
         render_all(&report, &context("policy.yaml", baseline, candidate, code));

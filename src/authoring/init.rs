@@ -148,15 +148,25 @@ fn yaml_comment(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::{GateOptions, Status, Verdict, evaluate};
+    use crate::gate::{Gate, GateOptions, GateReport, Status, Verdict};
+    use crate::model::Eval;
     use crate::model::parse_eval;
+    use crate::policy::Policy;
     use crate::policy::parse_policy;
 
     fn today() -> GateOptions {
-        GateOptions {
-            strict: false,
-            today: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-        }
+        GateOptions::new(chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap())
+    }
+
+    fn evaluate(
+        policy: &Policy,
+        baseline: Option<&Eval>,
+        candidate: &Eval,
+        options: &GateOptions,
+    ) -> GateReport {
+        Gate::new(policy, baseline, candidate)
+            .and_then(|g| g.evaluate(options))
+            .unwrap()
     }
 
     #[test]

@@ -297,6 +297,11 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub(crate) today: Option<NaiveDate>,
 
+    /// The most checks the gate may make (exit 3 beyond it), so that no eval can exhaust
+    /// memory; each check takes under 100 bytes.
+    #[arg(long, value_name = "N", default_value_t = evalgate::gate::DEFAULT_MAX_CHECKS)]
+    pub(crate) max_checks: usize,
+
     /// Write the job summary, step outputs and annotations of GitHub Actions (automatic when
     /// GITHUB_ACTIONS=true).
     #[arg(long)]

@@ -5,13 +5,16 @@ use std::io::Write;
 use anstream::{eprintln, println};
 use clap::CommandFactory;
 use evalgate::authoring::{diff, explain, init, lint, schema};
-use evalgate::gate::{self, plan};
+use evalgate::gate::{Gate, GateError, plan};
 use evalgate::model::Eval;
 
 use super::args::{Cli, DiffArgs, DiffFormat, ExplainArgs, InitArgs, PolicyCheckArgs, TextOrJson};
+use super::diag;
+use super::exit::{self, Failure, Kind};
 use super::load::Loader;
 use super::output::write_atomically;
-use super::{Failure, diag, exit, load_policy, plural, read_policy};
+use super::policy_file::{load_policy, read_policy};
+use evalgate::report::words::plural;
 
 pub(crate) fn init(args: &InitArgs) -> Result<u8, Failure> {
     if let Some(path) = &args.output
@@ -19,7 +22,7 @@ pub(crate) fn init(args: &InitArgs) -> Result<u8, Failure> {
         && !args.force
     {
         return Err(Failure::new(
-            exit::USAGE,
+            Kind::Usage,
             format!("{} exists; pass --force to replace it", path.display()),
         ));
     }
@@ -56,18 +59,26 @@ pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
     let mut diags = lint::waivers(&policy, today);
     if let Some(src) = &args.eval {
         let eval = load_eval(&args.api, src)?;
-        if let Err(e) = gate::comparable(&policy, None, &eval) {
-            return Err(Failure::new(exit::NOT_COMPARABLE, format!("{name}: {e}")));
+        match Gate::new(&policy, None, &eval) {
+            Ok(gate) => {
+                diags.extend_from_slice(gate.warnings());
+                diags.extend(lint::rules(&gate.plan()));
+            }
+            // Listed with the other findings below, in policy order; the rules are linted
+            // all the same, so that one run shows every problem.
+            Err(GateError::UnknownNames { diagnostics, .. }) => {
+                diags.extend(diagnostics);
+                diags.extend(lint::rules(&plan(&policy, None, &eval)));
+            }
+            Err(e) => return Err(Failure::of(&name, e)),
         }
-        diags.extend(policy.check_names(eval.task, &[&eval]));
-        diags.extend(lint::rules(&plan(&policy, None, &eval)));
     }
     diags.sort_by_key(|d| d.span.map(|s| (s.line, s.column)));
     diag::print(&diags, &text, &name);
     let errors = diags.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
         return Err(Failure::new(
-            exit::INVALID_POLICY,
+            Kind::InvalidPolicy,
             format!("{name}: {errors} {}", plural(errors, "error")),
         ));
     }
@@ -88,21 +99,18 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
     let text = read_policy(&args.policy)?;
     let policy = load_policy(&text, &name)?;
     let eval = load_eval(&args.api, &args.eval)?;
-    let task = gate::comparable(&policy, None, &eval)
-        .map_err(|e| Failure::new(exit::NOT_COMPARABLE, format!("{name}: {e}")))?;
-    let diags = policy.check_names(task, &[&eval]);
-    diag::print(&diags, &text, &name);
-    if diags.iter().any(|d| d.is_error()) {
-        return Err(Failure::new(
-            exit::INVALID_POLICY,
-            format!("{name}: the policy names what the eval does not have"),
-        ));
-    }
-    let items = plan(&policy, None, &eval);
+    let gate = Gate::new(&policy, None, &eval).map_err(|e| {
+        if let GateError::UnknownNames { diagnostics, .. } = &e {
+            diag::print(diagnostics, &text, &name);
+        }
+        Failure::of(&name, e)
+    })?;
+    diag::print(gate.warnings(), &text, &name);
+    let items = gate.plan();
     let out = match args.format {
         TextOrJson::Text => explain::render_text(&items),
         TextOrJson::Json => explain::render_json(&items)
-            .map_err(|e| Failure::new(exit::REPORT_NOT_WRITTEN, e.to_string()))?,
+            .map_err(|e| Failure::new(Kind::ReportNotWritten, e.to_string()))?,
     };
     write_stdout(out.as_bytes())?;
     Ok(exit::PASS)
@@ -125,7 +133,7 @@ pub(crate) fn diff(args: &DiffArgs) -> Result<u8, Failure> {
                 "loosened": diff::loosens(&changes),
                 "changes": changes,
             }))
-            .map_err(|e| Failure::new(exit::REPORT_NOT_WRITTEN, e.to_string()))?;
+            .map_err(|e| Failure::new(Kind::ReportNotWritten, e.to_string()))?;
             s.push('\n');
             s
         }
@@ -155,12 +163,7 @@ pub(crate) fn man() -> Result<u8, Failure> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut out)
-        .map_err(|e| {
-            Failure::new(
-                exit::REPORT_NOT_WRITTEN,
-                format!("render the man page: {e}"),
-            )
-        })?;
+        .map_err(|e| Failure::new(Kind::ReportNotWritten, format!("render the man page: {e}")))?;
     write_stdout(&out)?;
     Ok(exit::PASS)
 }
@@ -169,5 +172,5 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.flush())
-        .map_err(|e| Failure::new(exit::REPORT_NOT_WRITTEN, format!("write to stdout: {e}")))
+        .map_err(|e| Failure::new(Kind::ReportNotWritten, format!("write to stdout: {e}")))
 }

@@ -11,10 +11,10 @@ use evalgate::http::Secret;
 use evalgate::report::github::escape_data;
 
 use super::args::CommentArgs;
-use super::{Failure, exit};
+use super::exit::{self, Failure, Kind};
 
 pub(crate) fn run(args: &CommentArgs) -> Result<u8, Failure> {
-    let usage = |m: String| Failure::new(exit::USAGE, m);
+    let usage = |m: String| Failure::new(Kind::Usage, m);
     let marker = comment::marker(&args.key).map_err(|e| usage(e.to_string()))?;
     let markdown = read_markdown(&args.markdown)?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
@@ -134,7 +134,7 @@ pub(crate) fn run(args: &CommentArgs) -> Result<u8, Failure> {
             let text =
                 format!("cannot write the comment (HTTP {status} from {url}: {message}); {fix}");
             if args.require {
-                return Err(Failure::new(exit::REPORT_NOT_WRITTEN, text));
+                return Err(Failure::new(Kind::ReportNotWritten, text));
             }
             if in_actions {
                 println!("::warning title=evalgate comment::{}", escape_data(&text));
@@ -144,7 +144,7 @@ pub(crate) fn run(args: &CommentArgs) -> Result<u8, Failure> {
             Ok(exit::PASS)
         }
         Err(e) => Err(Failure::new(
-            exit::REPORT_NOT_WRITTEN,
+            Kind::ReportNotWritten,
             format!("comment: {e}"),
         )),
     }
@@ -154,7 +154,7 @@ pub(crate) fn run(args: &CommentArgs) -> Result<u8, Failure> {
 fn not_a_review(args: &CommentArgs, why: &str) -> Result<u8, Failure> {
     if args.require {
         return Err(Failure::new(
-            exit::USAGE,
+            Kind::Usage,
             format!("no comment posted: {why}"),
         ));
     }
@@ -166,11 +166,11 @@ fn not_a_review(args: &CommentArgs, why: &str) -> Result<u8, Failure> {
 const MAX_MARKDOWN_BYTES: usize = 16 << 20;
 
 fn read_markdown(path: &Path) -> Result<String, Failure> {
-    super::read_capped(path, MAX_MARKDOWN_BYTES)
+    super::policy_file::read_capped(path, MAX_MARKDOWN_BYTES)
         .and_then(|b| String::from_utf8(b).map_err(|_| std::io::Error::other("not UTF-8 text")))
         .map_err(|e| {
             Failure::new(
-                exit::USAGE,
+                Kind::Usage,
                 format!(
                     "--markdown {}: {e}; write it with `evalgate check --markdown FILE` first",
                     path.display()
@@ -181,7 +181,7 @@ fn read_markdown(path: &Path) -> Result<String, Failure> {
 
 /// The PR number of a `pull_request`, `pull_request_target` or `issue_comment` event.
 fn pr_from_event(path: &Path) -> Option<u64> {
-    let bytes = super::read_capped(path, MAX_MARKDOWN_BYTES).ok()?;
+    let bytes = super::policy_file::read_capped(path, MAX_MARKDOWN_BYTES).ok()?;
     let event: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     event
         .pointer("/pull_request/number")

@@ -7,9 +7,9 @@ use evalgate::model::{EvalMeta, META_KEY};
 use evalgate::source::Source;
 
 use super::args::FetchArgs;
+use super::exit::{self, Failure, Kind};
 use super::load::Loader;
 use super::output::write_atomically;
-use super::{Failure, exit};
 
 pub(crate) fn run(args: &FetchArgs) -> Result<u8, Failure> {
     // The destination first: a typo in -o should not cost a fetch.
@@ -27,7 +27,7 @@ pub(crate) fn run(args: &FetchArgs) -> Result<u8, Failure> {
         &loaded.eval.meta,
         matches!(sources[0], Source::Roboflow(_)),
     )
-    .map_err(|e| Failure::new(exit::EVAL_UNAVAILABLE, format!("eval: {}: {e}", sources[0])))?;
+    .map_err(|e| Failure::new(Kind::EvalUnavailable, format!("eval: {}: {e}", sources[0])))?;
     match &args.output {
         Some(path) if path.as_os_str() != "-" => write_atomically(path, &text)?,
         _ => {
@@ -36,7 +36,7 @@ pub(crate) fn run(args: &FetchArgs) -> Result<u8, Failure> {
                 .and_then(|()| out.flush())
                 .map_err(|e| {
                     Failure::new(
-                        exit::REPORT_NOT_WRITTEN,
+                        Kind::ReportNotWritten,
                         format!("write the eval to stdout: {e}"),
                     )
                 })?;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use evalgate::GateReport;
 use evalgate::report::{ReportContext, github};
 
+use super::exit::{Failure, Kind};
 use super::output::Output;
-use super::{Failure, exit};
 
 /// The runner's files, when running under GitHub Actions (or `--github`).
 pub(crate) struct Runner {
@@ -84,7 +84,7 @@ fn append(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
         .and_then(|mut f| f.write_all(bytes))
         .map_err(|e| {
             Failure::new(
-                exit::REPORT_NOT_WRITTEN,
+                Kind::ReportNotWritten,
                 format!("GitHub Actions file {}: {e}", path.display()),
             )
         })

@@ -10,7 +10,7 @@ use evalgate::model::{Eval, ParseEvalError, parse_eval};
 use evalgate::source::{ApiConfig, Client, FetchError, Fetched, Progress, Source, SourceError};
 
 use super::args::ApiArgs;
-use super::{Failure, exit};
+use super::exit::{Failure, Kind};
 
 /// Everything needed to read sources.
 pub(crate) struct Loader {
@@ -31,13 +31,13 @@ impl Loader {
         let mut parsed = Vec::new();
         for (role, text) in sources {
             let src = Source::parse(text, api.workspace.as_deref())
-                .map_err(|e| Failure::new(exit::USAGE, format!("{role}: {e}")))?;
+                .map_err(|e| Failure::new(Kind::Usage, format!("{role}: {e}")))?;
             parsed.push(src);
         }
         let stdin = parsed.iter().filter(|s| **s == Source::Stdin).count();
         if stdin > 1 {
             return Err(Failure::new(
-                exit::USAGE,
+                Kind::Usage,
                 "--baseline and --candidate cannot both read stdin (-)",
             ));
         }
@@ -82,7 +82,7 @@ impl Loader {
                 .map(|(role, src)| {
                     s.spawn(move || {
                         let result = self.load(role, src);
-                        if matches!(&result, Err(f) if f.code != exit::EVAL_NOT_FINISHED) {
+                        if matches!(&result, Err(f) if f.kind != Kind::EvalNotFinished) {
                             self.cancel.store(true, Ordering::SeqCst);
                         }
                         result
@@ -105,7 +105,7 @@ impl Loader {
         }
         let worst = failures
             .iter()
-            .position(|f| f.code != exit::EVAL_NOT_FINISHED)
+            .position(|f| f.kind != Kind::EvalNotFinished)
             .unwrap_or(0);
         if failures.is_empty() {
             Ok(loaded)
@@ -120,7 +120,7 @@ impl Loader {
             Source::Roboflow(eval) => {
                 let client = self.client.as_ref().ok_or_else(|| {
                     Failure::new(
-                        exit::EVAL_UNAVAILABLE,
+                        Kind::EvalUnavailable,
                         format!("{role}: {src}: no API client"),
                     )
                 })?;
@@ -132,7 +132,7 @@ impl Loader {
             }
             Source::Stdin if io::stdin().is_terminal() => {
                 return Err(Failure::new(
-                    exit::USAGE,
+                    Kind::Usage,
                     format!(
                         "{role}: - reads the eval from stdin, but stdin is a terminal; pipe the JSON in"
                     ),
@@ -152,7 +152,7 @@ impl Loader {
         };
         let fail = |what: String| {
             Failure::new(
-                exit::EVAL_UNAVAILABLE,
+                Kind::EvalUnavailable,
                 redact(format!("{role}: {src}: {what}")),
             )
         };
@@ -163,7 +163,7 @@ impl Loader {
         }
         let mut eval = parse_eval(&bytes).map_err(|e| match e {
             ParseEvalError::NotFinished(_) => Failure::new(
-                exit::EVAL_NOT_FINISHED,
+                Kind::EvalNotFinished,
                 redact(format!(
                     "{role}: {src}: {e}; gate it once the evaluation has finished"
                 )),
@@ -184,14 +184,14 @@ pub(crate) struct Loaded {
 }
 
 fn source_failure(role: &str, src: &Source, e: &SourceError) -> Failure {
-    Failure::new(exit::EVAL_UNAVAILABLE, format!("{role}: {src}: {e}"))
+    Failure::new(Kind::EvalUnavailable, format!("{role}: {src}: {e}"))
 }
 
 fn fetch_failure(role: &str, src: Option<&Source>, e: &FetchError) -> Failure {
     let code = match e {
-        FetchError::NotFinished { .. } => exit::EVAL_NOT_FINISHED,
-        FetchError::BadUrl { .. } => exit::USAGE,
-        _ => exit::EVAL_UNAVAILABLE,
+        FetchError::NotFinished { .. } => Kind::EvalNotFinished,
+        FetchError::BadUrl { .. } => Kind::Usage,
+        _ => Kind::EvalUnavailable,
     };
     let at = src.map(|s| format!(" {s}:")).unwrap_or_default();
     let mut failure = Failure::new(code, format!("{role}:{at} {e}"));

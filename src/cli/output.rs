@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use evalgate::GateReport;
 use evalgate::report::{Format, ReportContext};
 
-use super::{Failure, exit};
+use super::exit::{Failure, Kind};
 
 /// Where one report goes.
 pub(crate) struct Output {
@@ -54,7 +54,7 @@ impl Output {
                 } else {
                     format!("two reports would both be written to {dest}")
                 };
-                return Err(Failure::new(exit::USAGE, what));
+                return Err(Failure::new(Kind::Usage, what));
             }
             taken.push(resolved);
             plan.push(Output {
@@ -88,7 +88,7 @@ fn dir_of(path: &Path) -> &Path {
 fn probe(path: &Path) -> Result<(), Failure> {
     if path.is_dir() {
         return Err(Failure::new(
-            exit::REPORT_NOT_WRITTEN,
+            Kind::ReportNotWritten,
             format!(
                 "report {}: is a directory; give a file path",
                 path.display()
@@ -102,7 +102,7 @@ fn probe(path: &Path) -> Result<(), Failure> {
         .map(drop)
         .map_err(|e| {
             Failure::new(
-                exit::REPORT_NOT_WRITTEN,
+                Kind::ReportNotWritten,
                 format!(
                     "report {}: cannot write in {}: {e}; create the directory or choose another path",
                     path.display(),
@@ -159,7 +159,7 @@ pub(crate) fn write_all(
             .and_then(|()| out.flush())
             .map_err(|e| {
                 Failure::new(
-                    exit::REPORT_NOT_WRITTEN,
+                    Kind::ReportNotWritten,
                     format!("write the report to stdout: {e}"),
                 )
             })?;
@@ -169,14 +169,14 @@ pub(crate) fn write_all(
 
 fn render_failure(o: &Output, e: &std::io::Error) -> Failure {
     Failure::new(
-        exit::REPORT_NOT_WRITTEN,
+        Kind::ReportNotWritten,
         format!("render the {} report: {e}", o.format.name()),
     )
 }
 
 fn write_failure(path: &Path, e: &std::io::Error) -> Failure {
     Failure::new(
-        exit::REPORT_NOT_WRITTEN,
+        Kind::ReportNotWritten,
         format!("report {}: {e}", path.display()),
     )
 }

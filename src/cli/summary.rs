@@ -41,7 +41,7 @@ pub(crate) fn print(
     writeln!(
         out,
         "evalgate: {style}{word}{style:#}: {} ({})",
-        super::count(s.total(), "check"),
+        evalgate::report::words::count(s.total(), "check"),
         if counts.is_empty() {
             "none".to_owned()
         } else {

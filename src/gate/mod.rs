@@ -21,8 +21,8 @@ pub use plan::{Item, plan, plan_each};
 
 use crate::model::{Eval, Lookup, Metric, Scope, ScopeMetrics, Task};
 use crate::policy::{
-    Field, MissingBaseline, MissingClass, MissingMetric, Policy, Rule, Severity, SplitSelector,
-    Waiver,
+    Diagnostic, Field, MissingBaseline, MissingClass, MissingMetric, Policy, Rule, Severity,
+    SplitSelector, Waiver,
 };
 
 /// Comparisons tolerate this much float noise: a drop of exactly the allowed amount
@@ -36,6 +36,9 @@ pub struct GateOptions {
     pub strict: bool,
     /// The date waivers are judged against.
     pub today: NaiveDate,
+    /// The most checks the gate may make; more is [`GateError::TooManyChecks`], so that no
+    /// eval the input caps admit can exhaust memory.
+    pub max_checks: usize,
 }
 
 /// Why two evals, or an eval and the policy, cannot be compared.
@@ -92,61 +95,212 @@ pub fn comparable(
     Ok(candidate.task)
 }
 
-/// Applies `policy` to the evals.
+/// The default of [`GateOptions::max_checks`]: at 72 bytes a check, about 150 MB of checks,
+/// and reports that are written in seconds.
+pub const DEFAULT_MAX_CHECKS: usize = 2_000_000;
+
+impl GateOptions {
+    /// Options for a gate judged on `today`: warnings pass, at most [`DEFAULT_MAX_CHECKS`].
+    pub fn new(today: NaiveDate) -> GateOptions {
+        GateOptions {
+            strict: false,
+            today,
+            max_checks: DEFAULT_MAX_CHECKS,
+        }
+    }
+}
+
+/// Why the gate could not decide.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GateError {
+    /// The evals, or an eval and the policy, are of different tasks.
+    #[error("the evals cannot be compared: {0}")]
+    NotComparable(#[from] NotComparable),
+    /// The policy names splits, classes or metrics that neither eval has.
+    #[error(
+        "the policy names what neither eval has ({errors} {})",
+        if *.errors == 1 { "error" } else { "errors" }
+    )]
+    UnknownNames {
+        /// How many of `diagnostics` are errors.
+        errors: usize,
+        /// Every finding, errors and warnings, in policy order.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// Every check was skipped, or no rule applies to these evals: a gate that judged
+    /// nothing must not pass.
+    #[error("no check could be evaluated: {}", nothing_why(.report))]
+    NothingEvaluated {
+        /// What the gate made of it: no checks, or only skipped ones.
+        report: Box<GateReport>,
+    },
+    /// The policy asks for more checks than the gate may hold.
+    #[error(
+        "the policy asks for {count} checks of these evals, more than the limit of {limit}; narrow the class rules or raise the limit (--max-checks)"
+    )]
+    TooManyChecks {
+        /// How many checks the policy asks for.
+        count: usize,
+        /// [`GateOptions::max_checks`].
+        limit: usize,
+    },
+}
+
+fn nothing_why(report: &GateReport) -> String {
+    match report.checks.len() {
+        0 => "no rule applies to a split, object size or class these evals have".to_owned(),
+        1 => "its only check was skipped".to_owned(),
+        n => format!("all {n} checks were skipped"),
+    }
+}
+
+/// A policy and the evals it judges, found comparable and with every name the policy uses
+/// checked against them: the only way to a [`GateReport`].
 ///
-/// Call [`comparable`] and [`Policy::check_names`] first; this function assumes the names
-/// fit, and fails closed (a failed presence check) where they do not.
-pub fn evaluate(
+/// ```
+/// use evalgate::gate::{Gate, GateOptions, Verdict};
+///
+/// let (policy, _) = evalgate::parse_policy("version: 1\nsplits:\n  valid:\n    map50: 0.5\n")?;
+/// let eval = evalgate::parse_eval(br#"{"splits": {"valid": {"map50": 0.6}}}"#)?;
+/// let gate = Gate::new(&policy, None, &eval)?;
+/// let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+/// assert_eq!(gate.evaluate(&GateOptions::new(today))?.verdict, Verdict::Pass);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Gate<'a> {
+    policy: &'a Policy,
+    baseline: Option<&'a Eval>,
+    candidate: &'a Eval,
+    task: Task,
+    warnings: Vec<Diagnostic>,
+}
+
+impl<'a> Gate<'a> {
+    /// Checks that the evals and the policy agree on the task and that every split, class
+    /// and metric the policy names exists in an eval.
+    pub fn new(
+        policy: &'a Policy,
+        baseline: Option<&'a Eval>,
+        candidate: &'a Eval,
+    ) -> Result<Gate<'a>, GateError> {
+        let task = comparable(policy, baseline, candidate)?;
+        let evals: Vec<&Eval> = baseline.into_iter().chain([candidate]).collect();
+        let diagnostics = policy.check_names(task, &evals);
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        if errors > 0 {
+            return Err(GateError::UnknownNames {
+                errors,
+                diagnostics,
+            });
+        }
+        Ok(Gate {
+            policy,
+            baseline,
+            candidate,
+            task,
+            warnings: diagnostics,
+        })
+    }
+
+    /// The task both evals measure.
+    pub fn task(&self) -> Task {
+        self.task
+    }
+
+    /// What the name checks found worth a warning (e.g. a glob that matches no class).
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// Every item the gate checks, resolved: what `policy explain` shows.
+    pub fn plan(&self) -> Vec<Item> {
+        plan(self.policy, self.baseline, self.candidate)
+    }
+
+    /// Judges the evals. Fails when nothing could be judged, so that a caller never gets a
+    /// pass from a gate that evaluated nothing.
+    pub fn evaluate(&self, options: &GateOptions) -> Result<GateReport, GateError> {
+        let report = evaluate(self.policy, self.baseline, self.candidate, options)?;
+        if report.summary.skip == report.summary.total() {
+            return Err(GateError::NothingEvaluated {
+                report: Box::new(report),
+            });
+        }
+        Ok(report)
+    }
+}
+
+/// Applies `policy` to the evals. [`Gate`] is the way in: it checks names and
+/// comparability first, and refuses a gate that judged nothing.
+fn evaluate(
     policy: &Policy,
     baseline: Option<&Eval>,
     candidate: &Eval,
     options: &GateOptions,
-) -> GateReport {
-    let mut gate = Gate {
+) -> Result<GateReport, GateError> {
+    let mut judge = Judge {
         policy,
         baseline,
         candidate,
         checks: Vec::new(),
         cache: None,
     };
-    plan_each(policy, baseline, candidate, &mut |item| match item {
-        Item::Rule {
-            split,
-            scope,
-            metric,
-            rule,
-            ..
-        } => gate.metric(&split, &scope, metric, &rule),
-        Item::MissingSplit {
-            split,
-            in_baseline,
-            line,
-        } => gate.checks.push(presence(
-            &split,
-            None,
-            Severity::Fail,
-            Status::Fail,
-            Reason::SplitMissing { in_baseline },
-            line,
-        )),
-        Item::MissingClass { split, class, line } => {
-            let (status, severity) = match policy.missing.class {
-                MissingClass::Fail => (Status::Fail, Severity::Fail),
-                MissingClass::Warn => (Status::Warn, Severity::Warn),
-                MissingClass::Ignore => (Status::Skip, Severity::Warn),
-            };
-            gate.checks.push(presence(
-                &split,
-                Some(&class),
-                severity,
-                status,
-                Reason::ClassMissing,
+    // Counted before anything is made, so that a policy over millions of classes stops
+    // with a message instead of exhausting memory.
+    let mut count = 0usize;
+    plan_each(policy, baseline, candidate, &mut |item| {
+        count = count.saturating_add(item.checks());
+        if count > options.max_checks {
+            return;
+        }
+        match item {
+            Item::Rule {
+                split,
+                scope,
+                metric,
+                rule,
+                ..
+            } => judge.metric(&split, &scope, metric, &rule),
+            Item::MissingSplit {
+                split,
+                in_baseline,
                 line,
-            ));
+            } => judge.checks.push(presence(
+                &split,
+                None,
+                Severity::Fail,
+                Status::Fail,
+                Reason::SplitMissing { in_baseline },
+                line,
+            )),
+            Item::MissingClass { split, class, line } => {
+                let (status, severity) = match policy.missing.class {
+                    MissingClass::Fail => (Status::Fail, Severity::Fail),
+                    MissingClass::Warn => (Status::Warn, Severity::Warn),
+                    MissingClass::Ignore => (Status::Skip, Severity::Warn),
+                };
+                judge.checks.push(presence(
+                    &split,
+                    Some(&class),
+                    severity,
+                    status,
+                    Reason::ClassMissing,
+                    line,
+                ));
+            }
         }
     });
+    if count > options.max_checks {
+        return Err(GateError::TooManyChecks {
+            count,
+            limit: options.max_checks,
+        });
+    }
 
-    let mut checks = gate.checks;
+    let mut checks = judge.checks;
+    checks.shrink_to_fit();
     let waivers = apply_waivers(&policy.waivers, &mut checks, options.today);
     let mut summary = Summary::default();
     for c in &checks {
@@ -159,17 +313,17 @@ pub fn evaluate(
         }
     }
     let failed = summary.fail > 0 || (options.strict && summary.warn > 0);
-    GateReport {
+    Ok(GateReport {
         verdict: if failed { Verdict::Fail } else { Verdict::Pass },
         strict: options.strict,
         task: candidate.task,
         checks,
         summary,
         waivers,
-    }
+    })
 }
 
-struct Gate<'a> {
+struct Judge<'a> {
     policy: &'a Policy,
     baseline: Option<&'a Eval>,
     candidate: &'a Eval,
@@ -185,7 +339,7 @@ type ScopeCache<'a> = (
     Option<Result<&'a ScopeMetrics, Lookup>>,
 );
 
-impl Gate<'_> {
+impl Judge<'_> {
     fn metric(&mut self, split: &str, scope: &Scope, metric: Metric, rule: &Rule) {
         // Items come grouped by class: look each class up once, not once per metric and size.
         let class = scope.class();

@@ -44,6 +44,24 @@ pub enum Item {
     },
 }
 
+impl Item {
+    /// How many checks the gate makes of this item: one per rule field, one for a presence.
+    pub fn checks(&self) -> usize {
+        match self {
+            Item::Rule { rule, .. } => [
+                rule.min.is_some(),
+                rule.max.is_some(),
+                rule.max_drop.is_some(),
+                rule.max_drop_rel.is_some(),
+            ]
+            .into_iter()
+            .filter(|&f| f)
+            .count(),
+            Item::MissingSplit { .. } | Item::MissingClass { .. } => 1,
+        }
+    }
+}
+
 /// The rules that apply to one scope, least specific first; later ones win field by field.
 type Layers<'a> = Vec<&'a [MetricRule]>;
 

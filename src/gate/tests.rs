@@ -17,9 +17,11 @@ fn run_with(policy: &str, baseline: Option<&str>, candidate: &str, strict: bool)
     let candidate = parse_eval(candidate.as_bytes()).unwrap();
     let options = GateOptions {
         strict,
-        today: today(),
+        ..GateOptions::new(today())
     };
-    evaluate(&policy, baseline.as_ref(), &candidate, &options)
+    // The unit tests judge the raw evaluation, all-skipped gates included; the checks in
+    // front of it are tested through `Gate` below.
+    evaluate(&policy, baseline.as_ref(), &candidate, &options).unwrap()
 }
 
 fn split(map50_95: &str) -> String {
@@ -467,4 +469,67 @@ fn messages_show_more_digits_when_four_would_hide_the_failure() {
         "{}",
         msg(&r, only(&r))
     );
+}
+
+fn through_gate(
+    policy: &str,
+    baseline: Option<&str>,
+    candidate: &str,
+    max_checks: usize,
+) -> Result<GateReport, GateError> {
+    let (policy, _) = parse_policy(policy).unwrap();
+    let baseline = baseline.map(|b| parse_eval(b.as_bytes()).unwrap());
+    let candidate = parse_eval(candidate.as_bytes()).unwrap();
+    let gate = Gate::new(&policy, baseline.as_ref(), &candidate)?;
+    gate.evaluate(&GateOptions {
+        max_checks,
+        ..GateOptions::new(today())
+    })
+}
+
+#[test]
+fn the_gate_never_passes_when_every_check_is_skipped() {
+    // Drop rules with no baseline: every check is skipped (missing.baseline: floors_only).
+    let err = through_gate(DROP, None, &split("0.5"), DEFAULT_MAX_CHECKS).unwrap_err();
+    let GateError::NothingEvaluated { report } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(report.summary.skip, 1);
+    assert_eq!(
+        err.to_string(),
+        "no check could be evaluated: its only check was skipped"
+    );
+    // A policy for a split the evals lack judges nothing either, and is a name error first.
+    let other = "version: 1\nsplits:\n  test:\n    map50: 0.5\n";
+    let err = through_gate(other, None, &split("0.5"), DEFAULT_MAX_CHECKS).unwrap_err();
+    assert!(
+        matches!(err, GateError::UnknownNames { errors: 1, .. }),
+        "{err:?}"
+    );
+    // With something judged, the same gate decides.
+    let r = through_gate(DROP, Some(&split("0.5")), &split("0.5"), DEFAULT_MAX_CHECKS).unwrap();
+    assert_eq!(r.verdict, Verdict::Pass);
+}
+
+#[test]
+fn the_gate_refuses_more_checks_than_its_limit_and_says_how_many() {
+    let both = format!("{FLOOR}    map50: {{min: 0.1, max_drop: 0.5}}\n");
+    let eval = r#"{"splits": {"valid": {"map50_95": 0.8, "map50": 0.9}}}"#;
+    let err = through_gate(&both, Some(eval), eval, 2).unwrap_err();
+    assert_eq!(err, GateError::TooManyChecks { count: 3, limit: 2 });
+    assert!(err.to_string().contains("--max-checks"), "{err}");
+    assert_eq!(
+        through_gate(&both, Some(eval), eval, 3)
+            .unwrap()
+            .checks
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn evals_of_different_tasks_are_refused_before_any_check() {
+    let seg = r#"{"taskType": "semantic-segmentation", "splits": {"valid": {"miou": 0.5}}}"#;
+    let err = through_gate(FLOOR, Some(seg), &split("0.5"), DEFAULT_MAX_CHECKS).unwrap_err();
+    assert!(matches!(err, GateError::NotComparable(_)), "{err:?}");
 }

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use super::ReportContext;
 use super::number::{f4, signed4};
-use super::words::message;
+use super::words::{count, message};
 use crate::gate::{Check, GateReport, RuleKind, Status, Verdict};
 use crate::model::Metric;
 
@@ -407,15 +407,6 @@ fn table(
             "_{} more {what} left out to keep this report under {MAX_MARKDOWN_CHARS} characters; the JSON report has them all._\n",
             total - shown
         );
-    }
-}
-
-/// `1 check`, `2 checks`.
-fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }
 

@@ -139,3 +139,17 @@ fn compared(m: &mut String, check: &Check) {
         RuleKind::Presence => m.push_str("not a metric rule"),
     }
 }
+
+/// `word`, or its plural for any count but one (`check`, `checks`).
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_owned()
+    } else {
+        format!("{word}s")
+    }
+}
+
+/// A count and its noun: `1 check`, `2 checks`.
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {}", plural(n, noun))
+}
