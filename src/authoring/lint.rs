@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use crate::gate::Item;
-use crate::policy::{Diagnostic, Policy, Rule, Span};
+use crate::policy::{Code, Diagnostic, Policy, Rule, Span};
 
 /// Waivers expiring within this many days are flagged.
 pub const EXPIRY_NOTICE_DAYS: i64 = 14;
@@ -22,7 +22,7 @@ pub fn waivers(policy: &Policy, today: NaiveDate) -> Vec<Diagnostic> {
         if days < 0 {
             out.push(
                 Diagnostic::warning(
-                    "waiver-expired",
+                    Code::WaiverExpired,
                     format!(
                         "this waiver expired on {} and no longer waives anything",
                         w.until
@@ -33,7 +33,7 @@ pub fn waivers(policy: &Policy, today: NaiveDate) -> Vec<Diagnostic> {
             );
         } else if days <= EXPIRY_NOTICE_DAYS {
             out.push(Diagnostic::warning(
-                "waiver-expiring",
+                Code::WaiverExpiring,
                 format!(
                     "this waiver expires on {} ({})",
                     w.until,
@@ -102,7 +102,7 @@ pub fn rules(plan: &[Item]) -> Vec<Diagnostic> {
             .unwrap_or_default();
         out.push(
             Diagnostic::warning(
-                "shadowed-rule",
+                Code::ShadowedRule,
                 format!("`{name}` here never takes effect: every scope it covers gets `{name}` from a more specific entry{by}"),
                 Some(Span { line, column, offset: None, len: None }),
             )
@@ -112,7 +112,7 @@ pub fn rules(plan: &[Item]) -> Vec<Diagnostic> {
     for ((line, column, name), (value, old)) in &duplicates {
         out.push(
             Diagnostic::warning(
-                "duplicate-rule",
+                Code::DuplicateRule,
                 format!(
                     "`{name}: {value}` repeats the value it overrides (line {})",
                     old.line

@@ -55,6 +55,127 @@ impl Span {
     }
 }
 
+/// A diagnostic's stable code: its kebab-case name is what users see and search for, and
+/// docs/diagnostics.md has a section for each (a test keeps them in step).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Code {
+    /// `yaml-syntax`.
+    YamlSyntax,
+    /// `policy-too-large`.
+    PolicyTooLarge,
+    /// `empty-policy`.
+    EmptyPolicy,
+    /// `wrong-type`.
+    WrongType,
+    /// `unknown-key`.
+    UnknownKey,
+    /// `missing-version`.
+    MissingVersion,
+    /// `unsupported-version`.
+    UnsupportedVersion,
+    /// `invalid-value`.
+    InvalidValue,
+    /// `not-a-fraction`.
+    NotAFraction,
+    /// `empty-rule`.
+    EmptyRule,
+    /// `min-above-max`.
+    MinAboveMax,
+    /// `unknown-metric`.
+    UnknownMetric,
+    /// `metric-not-in-task`.
+    MetricNotInTask,
+    /// `sizes-not-in-task`.
+    SizesNotInTask,
+    /// `invalid-glob`.
+    InvalidGlob,
+    /// `invalid-date`.
+    InvalidDate,
+    /// `missing-field`.
+    MissingField,
+    /// `unknown-split`.
+    UnknownSplit,
+    /// `unknown-class`.
+    UnknownClass,
+    /// `glob-matches-nothing`.
+    GlobMatchesNothing,
+    /// `waiver-expired`.
+    WaiverExpired,
+    /// `waiver-expiring`.
+    WaiverExpiring,
+    /// `shadowed-rule`.
+    ShadowedRule,
+    /// `duplicate-rule`.
+    DuplicateRule,
+}
+
+impl Code {
+    /// Every code, in the order docs/diagnostics.md lists them.
+    pub const ALL: [Code; 24] = [
+        Code::YamlSyntax,
+        Code::PolicyTooLarge,
+        Code::EmptyPolicy,
+        Code::WrongType,
+        Code::UnknownKey,
+        Code::MissingVersion,
+        Code::UnsupportedVersion,
+        Code::InvalidValue,
+        Code::NotAFraction,
+        Code::EmptyRule,
+        Code::MinAboveMax,
+        Code::UnknownMetric,
+        Code::MetricNotInTask,
+        Code::SizesNotInTask,
+        Code::InvalidGlob,
+        Code::InvalidDate,
+        Code::MissingField,
+        Code::UnknownSplit,
+        Code::UnknownClass,
+        Code::GlobMatchesNothing,
+        Code::WaiverExpired,
+        Code::WaiverExpiring,
+        Code::ShadowedRule,
+        Code::DuplicateRule,
+    ];
+
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::YamlSyntax => "yaml-syntax",
+            Code::PolicyTooLarge => "policy-too-large",
+            Code::EmptyPolicy => "empty-policy",
+            Code::WrongType => "wrong-type",
+            Code::UnknownKey => "unknown-key",
+            Code::MissingVersion => "missing-version",
+            Code::UnsupportedVersion => "unsupported-version",
+            Code::InvalidValue => "invalid-value",
+            Code::NotAFraction => "not-a-fraction",
+            Code::EmptyRule => "empty-rule",
+            Code::MinAboveMax => "min-above-max",
+            Code::UnknownMetric => "unknown-metric",
+            Code::MetricNotInTask => "metric-not-in-task",
+            Code::SizesNotInTask => "sizes-not-in-task",
+            Code::InvalidGlob => "invalid-glob",
+            Code::InvalidDate => "invalid-date",
+            Code::MissingField => "missing-field",
+            Code::UnknownSplit => "unknown-split",
+            Code::UnknownClass => "unknown-class",
+            Code::GlobMatchesNothing => "glob-matches-nothing",
+            Code::WaiverExpired => "waiver-expired",
+            Code::WaiverExpiring => "waiver-expiring",
+            Code::ShadowedRule => "shadowed-rule",
+            Code::DuplicateRule => "duplicate-rule",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How bad a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DiagnosticLevel {
@@ -69,8 +190,8 @@ pub enum DiagnosticLevel {
 pub struct Diagnostic {
     /// Error or warning.
     pub level: DiagnosticLevel,
-    /// A stable kebab-case code, listed in docs/diagnostics.md.
-    pub code: &'static str,
+    /// Its stable code.
+    pub code: Code,
     /// What is wrong, as a lowercase sentence fragment.
     pub message: String,
     /// Where, when it can be pinned down.
@@ -81,7 +202,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub(crate) fn error(
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
         span: Option<Span>,
     ) -> Self {
@@ -95,7 +216,7 @@ impl Diagnostic {
     }
 
     pub(crate) fn warning(
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
         span: Option<Span>,
     ) -> Self {
@@ -138,7 +259,7 @@ impl Diagnostic {
             DiagnosticLevel::Error => Level::ERROR,
             DiagnosticLevel::Warning => Level::WARNING,
         };
-        let mut g = Group::with_title(level.primary_title(self.message.as_str()).id(self.code));
+        let mut g = Group::with_title(level.primary_title(self.message.as_str()).id(self.code.name()));
         g = match self.span {
             Some(span) => g.element(
                 Snippet::source(text)
@@ -238,5 +359,22 @@ mod tests {
             Some("Car-rims")
         );
         assert_eq!(did_you_mean("bus", ["Car-rims", "music-note"]), None);
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::Code;
+
+    /// Every code has its section in docs/diagnostics.md, in order, and the doc has no other.
+    #[test]
+    fn docs_list_every_code() {
+        let doc = include_str!("../../docs/diagnostics.md");
+        let documented: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("## `")?.strip_suffix('`'))
+            .collect();
+        let ours: Vec<&str> = Code::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(documented, ours);
     }
 }

@@ -14,7 +14,7 @@ use globset::GlobMatcher;
 
 use crate::model::{Eval, Level, Metric, Size, Task};
 
-pub use diagnostic::{Diagnostic, DiagnosticLevel, PolicyError, Span};
+pub use diagnostic::{Code, Diagnostic, DiagnosticLevel, PolicyError, Span};
 pub(crate) use diagnostic::{Diagnostics, did_you_mean};
 pub use node::MAX_POLICY_BYTES;
 
@@ -332,7 +332,7 @@ impl Policy {
             let levels = [Level::Split, Level::Size, Level::Class];
             if !levels.iter().any(|l| task.metrics(*l).contains(&m)) {
                 diags.push(Diagnostic::error(
-                    "metric-not-in-task",
+                    Code::MetricNotInTask,
                     format!("{task} evals have no {m}; this waiver would never apply"),
                     Some(waiver.span),
                 ));
@@ -373,7 +373,7 @@ impl Policy {
                         if !classes.iter().any(|c| class.pattern.matches(c)) =>
                     {
                         diags.push(Diagnostic::warning(
-                            "glob-matches-nothing",
+                            Code::GlobMatchesNothing,
                             format!("class pattern {text:?} matches no class in the evals; its rules check nothing"),
                             Some(class.span),
                         ));
@@ -397,7 +397,7 @@ impl Policy {
                     if !classes.iter().any(|c| p.matches(c)) =>
                 {
                     diags.push(Diagnostic::warning(
-                        "glob-matches-nothing",
+                        Code::GlobMatchesNothing,
                         format!("waiver class pattern {text:?} matches no class in the evals; it waives nothing"),
                         Some(waiver.span),
                     ));
@@ -429,9 +429,9 @@ fn unknown_name(what: &str, name: &str, span: Span, known: &[&str]) -> Diagnosti
     let plural = if what == "split" { "splits" } else { "classes" };
     let d = Diagnostic::error(
         if what == "split" {
-            "unknown-split"
+            Code::UnknownSplit
         } else {
-            "unknown-class"
+            Code::UnknownClass
         },
         format!("{what} {name:?} is in neither eval"),
         Some(span),
@@ -455,7 +455,7 @@ fn check_size_task(diags: &mut Diagnostics, task: Task, size: &SizeRules) {
     if !task.has_sizes() {
         diags.push(
             Diagnostic::error(
-                "sizes-not-in-task",
+                Code::SizesNotInTask,
                 format!("{task} evals have no object sizes"),
                 Some(size.span),
             )
@@ -477,7 +477,7 @@ fn check_metrics(diags: &mut Diagnostics, task: Task, level: Level, rules: &[Met
             };
             diags.push(
                 Diagnostic::error(
-                    "metric-not-in-task",
+                    Code::MetricNotInTask,
                     format!("{task} evals have no {where_}-level {}", rule.metric),
                     Some(rule.span),
                 )

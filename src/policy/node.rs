@@ -11,7 +11,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use super::diagnostic::{Diagnostic, Span};
+use super::diagnostic::{Code, Diagnostic, Span};
 
 /// Policy files larger than this are refused before parsing.
 pub const MAX_POLICY_BYTES: usize = 1 << 20;
@@ -174,7 +174,7 @@ impl<'de> Deserialize<'de> for KeyText {
 pub(crate) fn parse(text: &str) -> Result<Node, Diagnostic> {
     if text.len() > MAX_POLICY_BYTES {
         return Err(Diagnostic::error(
-            "policy-too-large",
+            Code::PolicyTooLarge,
             format!("the policy is larger than {MAX_POLICY_BYTES} bytes, the limit for a policy"),
             None,
         ));
@@ -194,7 +194,7 @@ pub(crate) fn parse(text: &str) -> Result<Node, Diagnostic> {
             let span = e.location().map(|l| span_of(&l));
             let inner = e.without_snippet();
             let message = plain_message(&inner.to_string());
-            Diagnostic::error("yaml-syntax", message, span)
+            Diagnostic::error(Code::YamlSyntax, message, span)
         })?;
     Ok(Node {
         span: span_of(&spanned.referenced),
@@ -254,9 +254,9 @@ mod tests {
             bomb.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
         }
         let err = parse(&bomb).unwrap_err();
-        assert_eq!(err.code, "yaml-syntax");
+        assert_eq!(err.code, Code::YamlSyntax);
         let deep = format!("a: {}{}", "[".repeat(5000), "]".repeat(5000));
-        assert_eq!(parse(&deep).unwrap_err().code, "yaml-syntax");
+        assert_eq!(parse(&deep).unwrap_err().code, Code::YamlSyntax);
     }
 
     #[test]

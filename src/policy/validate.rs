@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 
 use super::node::{Key, Kind, Node};
 use super::{
-    ClassPattern, ClassRules, Diagnostic, Diagnostics, Field, MetricRule, Missing, MissingBaseline,
+    ClassPattern, ClassRules, Code, Diagnostic, Diagnostics, Field, MetricRule, Missing, MissingBaseline,
     MissingClass, MissingMetric, Policy, PolicyError, Rule, Severity, SizeRules, SplitRules,
     SplitSelector, Waiver, did_you_mean,
 };
@@ -35,7 +35,7 @@ struct Validator {
 }
 
 impl Validator {
-    fn error(&mut self, code: &'static str, message: String, span: super::Span) {
+    fn error(&mut self, code: Code, message: String, span: super::Span) {
         self.diags
             .push(Diagnostic::error(code, message, Some(span)));
     }
@@ -47,7 +47,7 @@ impl Validator {
             Kind::Null => &[],
             other => {
                 self.error(
-                    "wrong-type",
+                    Code::WrongType,
                     format!("{what} must be a mapping, found {}", other.describe()),
                     node.span,
                 );
@@ -58,7 +58,7 @@ impl Validator {
 
     fn unknown_key(&mut self, key: &Key, known: &[&str], context: &str) {
         let mut d = Diagnostic::error(
-            "unknown-key",
+            Code::UnknownKey,
             format!("unknown key {:?} in {context}", key.name),
             Some(key.span),
         );
@@ -74,7 +74,7 @@ impl Validator {
             Kind::Map(e) => e.as_slice(),
             Kind::Null => {
                 self.diags.push(
-                    Diagnostic::error("empty-policy", "the policy is empty", Some(root.span))
+                    Diagnostic::error(Code::EmptyPolicy, "the policy is empty", Some(root.span))
                         .with_help("start it with `version: 1`; see docs/policy.md"),
                 );
                 return Policy {
@@ -88,7 +88,7 @@ impl Validator {
             }
             other => {
                 self.error(
-                    "wrong-type",
+                    Code::WrongType,
                     format!("a policy must be a mapping, found {}", other.describe()),
                     root.span,
                 );
@@ -105,7 +105,7 @@ impl Validator {
         match find("version") {
             None => self.diags.push(
                 Diagnostic::error(
-                    "missing-version",
+                    Code::MissingVersion,
                     "the policy has no `version`",
                     Some(root.span),
                 )
@@ -115,7 +115,7 @@ impl Validator {
                 if !matches!(n.kind, Kind::Number(v) if v == 1.0) {
                     self.diags.push(
                         Diagnostic::error(
-                            "unsupported-version",
+                            Code::UnsupportedVersion,
                             format!("unsupported policy version: {}", n.kind.describe()),
                             Some(n.span),
                         )
@@ -159,7 +159,7 @@ impl Validator {
                 }
                 Kind::Null => {}
                 other => self.error(
-                    "wrong-type",
+                    Code::WrongType,
                     format!("`waivers` must be a list, found {}", other.describe()),
                     n.span,
                 ),
@@ -181,7 +181,7 @@ impl Validator {
             Kind::Str(s) => s.as_str(),
             other => {
                 self.diags.push(Diagnostic::error(
-                    "invalid-value",
+                    Code::InvalidValue,
                     format!(
                         "`{what}` must be one of {}, found {}",
                         allowed.join(" | "),
@@ -196,7 +196,7 @@ impl Validator {
             return Some(ok);
         }
         let mut d = Diagnostic::error(
-            "invalid-value",
+            Code::InvalidValue,
             format!(
                 "`{what}` must be one of {}, found {found:?}",
                 allowed.join(" | ")
@@ -259,7 +259,7 @@ impl Validator {
                     "a mapping of rule fields"
                 };
                 self.error(
-                    "wrong-type",
+                    Code::WrongType,
                     format!("{context} must be {expected}, found {}", other.describe()),
                     node.span,
                 );
@@ -292,7 +292,7 @@ impl Validator {
         if bare_allowed && entries.is_empty() {
             self.diags.push(
                 Diagnostic::error(
-                    "empty-rule",
+                    Code::EmptyRule,
                     format!("{context} sets nothing"),
                     Some(node.span),
                 )
@@ -303,7 +303,7 @@ impl Validator {
             && min.value > max.value
         {
             self.diags.push(Diagnostic::error(
-                "min-above-max",
+                Code::MinAboveMax,
                 format!(
                     "{context} can never pass: min {} is above max {}",
                     min.value, max.value
@@ -323,7 +323,7 @@ impl Validator {
             }),
             Kind::Number(v) => {
                 let mut d = Diagnostic::error(
-                    "not-a-fraction",
+                    Code::NotAFraction,
                     format!(
                         "`{field}: {v}` is outside [0, 1]: thresholds are fractions, in the unit of the metric"
                     ),
@@ -337,7 +337,7 @@ impl Validator {
             }
             ref other => {
                 self.error(
-                    "wrong-type",
+                    Code::WrongType,
                     format!(
                         "`{field}` must be a number in [0, 1], found {}",
                         other.describe()
@@ -361,7 +361,7 @@ impl Validator {
         };
         candidates.extend_from_slice(keys_here);
         let mut d = Diagnostic::error(
-            "unknown-metric",
+            Code::UnknownMetric,
             format!("unknown metric {:?}", key.name),
             Some(key.span),
         );
@@ -457,7 +457,7 @@ impl Validator {
             Ok(p) => Some(p),
             Err(e) => {
                 self.error(
-                    "invalid-glob",
+                    Code::InvalidGlob,
                     format!(
                         "class pattern {:?} is not a valid glob: {}",
                         key.name,
@@ -499,7 +499,7 @@ impl Validator {
                 Kind::Str(s) => Some(s.as_str()),
                 _ if WAIVER_KEYS.contains(&k.name.as_str()) => {
                     self.error(
-                        "wrong-type",
+                        Code::WrongType,
                         format!(
                             "waiver `{}` must be a string, found {}",
                             k.name,
@@ -524,7 +524,7 @@ impl Validator {
                     Ok(p) => class = Some(p),
                     Err(e) => {
                         self.error(
-                            "invalid-glob",
+                            Code::InvalidGlob,
                             format!("waiver class {s:?} is not a valid glob: {}", e.kind()),
                             v.span,
                         );
@@ -536,7 +536,7 @@ impl Validator {
                     None => {
                         let names = Metric::ALL.iter().map(|m| m.name());
                         let mut d = Diagnostic::error(
-                            "unknown-metric",
+                            Code::UnknownMetric,
                             format!("unknown metric {s:?}"),
                             Some(v.span),
                         );
@@ -550,7 +550,7 @@ impl Validator {
                 ("reason", Some(s)) if !s.trim().is_empty() => reason = Some(s.trim().to_owned()),
                 ("reason", Some(_)) => {
                     self.error(
-                        "missing-field",
+                        Code::MissingField,
                         "a waiver's `reason` must not be empty".into(),
                         v.span,
                     );
@@ -561,7 +561,7 @@ impl Validator {
                     Err(_) => {
                         self.diags.push(
                             Diagnostic::error(
-                                "invalid-date",
+                                Code::InvalidDate,
                                 format!("`until: {s}` is not a date"),
                                 Some(v.span),
                             )
@@ -582,7 +582,7 @@ impl Validator {
             let written = entries.iter().any(|(k, _)| k.name == field);
             if !present && !written {
                 self.diags.push(
-                    Diagnostic::error("missing-field", format!("a waiver needs `{field}`"), Some(node.span))
+                    Diagnostic::error(Code::MissingField, format!("a waiver needs `{field}`"), Some(node.span))
                         .with_help("a waiver needs `split`, `reason` and `until`; `class` and `metric` narrow it"),
                 );
                 ok = false;
