@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{Eval, Level, Metric, Size, Task};
+use crate::model::{Eval, Metric, ScopeKind, Size, Task};
 
 /// The per-class rule `init` writes: drops larger than this fail a class.
 pub const CLASS_MAX_DROP: f64 = 0.05;
@@ -45,7 +45,7 @@ pub fn generate(eval: &Eval, source: &str, margin: f64) -> String {
     y.push_str("splits:\n");
     for (name, split) in &eval.splits {
         let _ = writeln!(y, "  {}:", yaml_key(name, false));
-        for &metric in task.metrics(Level::Split) {
+        for &metric in task.metrics(ScopeKind::Split) {
             if let Some(v) = split.overall.metrics.get(metric) {
                 let _ = writeln!(
                     y,

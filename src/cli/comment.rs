@@ -8,7 +8,7 @@ use evalgate::comment::{
     Target,
 };
 use evalgate::http::Secret;
-use evalgate::report::github::escape_data;
+use evalgate::report::annotations::escape_data;
 
 use super::args::CommentArgs;
 use super::exit::{self, Failure, Kind};

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use evalgate::GateReport;
-use evalgate::report::{ReportContext, github};
+use evalgate::report::{ReportContext, annotations};
 
 use super::exit::{Failure, Kind};
 use super::output::Output;
@@ -39,7 +39,7 @@ impl Runner {
         outputs: &[Output],
         markdown: &str,
     ) -> Result<Vec<String>, Failure> {
-        let mut lines = github::annotations(report, &ctx.policy);
+        let mut lines = annotations::annotations(report, &ctx.policy);
         match &self.summary {
             // The report stays under 60,000 characters, far below the 1 MiB a step may add.
             Some(path) => append(path, markdown.as_bytes())?,

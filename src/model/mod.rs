@@ -43,15 +43,15 @@ impl Task {
     }
 
     /// The metrics a split, an object size, or a class has for this task.
-    pub fn metrics(self, level: Level) -> &'static [Metric] {
+    pub fn metrics(self, kind: ScopeKind) -> &'static [Metric] {
         use Metric::{F1, Iou, Map50, Map50_95, Map75, Miou, OptimalThreshold, Precision, Recall};
-        match (self, level) {
+        match (self, kind) {
             (Task::ObjectDetection, _) => &[Map50, Map50_95, Map75],
-            (Task::SemanticSegmentation, Level::Split) => &[Miou, Precision, Recall, F1],
-            (Task::SemanticSegmentation, Level::Class) => {
+            (Task::SemanticSegmentation, ScopeKind::Split) => &[Miou, Precision, Recall, F1],
+            (Task::SemanticSegmentation, ScopeKind::Class) => {
                 &[Iou, Precision, Recall, F1, OptimalThreshold]
             }
-            (Task::SemanticSegmentation, Level::Size) => &[],
+            (Task::SemanticSegmentation, ScopeKind::Size) => &[],
         }
     }
 
@@ -67,9 +67,9 @@ impl fmt::Display for Task {
     }
 }
 
-/// Where in a split a metric lives; each level has its own set of metrics.
+/// Which kind of scope a metric lives in; each has its own set of metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
+pub enum ScopeKind {
     /// The split as a whole.
     Split,
     /// An object-size bucket, of the split or of a class.

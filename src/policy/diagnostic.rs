@@ -201,11 +201,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub(crate) fn error(
-        code: Code,
-        message: impl Into<String>,
-        span: Option<Span>,
-    ) -> Self {
+    pub(crate) fn error(code: Code, message: impl Into<String>, span: Option<Span>) -> Self {
         Diagnostic {
             level: DiagnosticLevel::Error,
             code,
@@ -215,11 +211,7 @@ impl Diagnostic {
         }
     }
 
-    pub(crate) fn warning(
-        code: Code,
-        message: impl Into<String>,
-        span: Option<Span>,
-    ) -> Self {
+    pub(crate) fn warning(code: Code, message: impl Into<String>, span: Option<Span>) -> Self {
         Diagnostic {
             level: DiagnosticLevel::Warning,
             ..Diagnostic::error(code, message, span)
@@ -259,7 +251,11 @@ impl Diagnostic {
             DiagnosticLevel::Error => Level::ERROR,
             DiagnosticLevel::Warning => Level::WARNING,
         };
-        let mut g = Group::with_title(level.primary_title(self.message.as_str()).id(self.code.name()));
+        let mut g = Group::with_title(
+            level
+                .primary_title(self.message.as_str())
+                .id(self.code.name()),
+        );
         g = match self.span {
             Some(span) => g.element(
                 Snippet::source(text)

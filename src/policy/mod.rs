@@ -12,7 +12,7 @@ pub(crate) mod validate;
 use chrono::NaiveDate;
 use globset::GlobMatcher;
 
-use crate::model::{Eval, Level, Metric, Size, Task};
+use crate::model::{Eval, Metric, ScopeKind, Size, Task};
 
 pub use diagnostic::{Code, Diagnostic, DiagnosticLevel, PolicyError, Span};
 pub(crate) use diagnostic::{Diagnostics, did_you_mean};
@@ -317,20 +317,20 @@ impl Policy {
     /// policy is read when it declares its task, else once the evals are loaded.
     pub(crate) fn check_task(&self, task: Task, diags: &mut Diagnostics) {
         for split in &self.splits {
-            check_metrics(diags, task, Level::Split, &split.metrics);
+            check_metrics(diags, task, ScopeKind::Split, &split.metrics);
             let class_sizes = split.classes.iter().flat_map(|c| &c.sizes);
             for size in split.sizes.iter().chain(class_sizes) {
                 check_size_task(diags, task, size);
-                check_metrics(diags, task, Level::Size, &size.metrics);
+                check_metrics(diags, task, ScopeKind::Size, &size.metrics);
             }
             for class in &split.classes {
-                check_metrics(diags, task, Level::Class, &class.metrics);
+                check_metrics(diags, task, ScopeKind::Class, &class.metrics);
             }
         }
         for waiver in &self.waivers {
             let Some(m) = waiver.metric else { continue };
-            let levels = [Level::Split, Level::Size, Level::Class];
-            if !levels.iter().any(|l| task.metrics(*l).contains(&m)) {
+            let kinds = [ScopeKind::Split, ScopeKind::Size, ScopeKind::Class];
+            if !kinds.iter().any(|l| task.metrics(*l).contains(&m)) {
                 diags.push(Diagnostic::error(
                     Code::MetricNotInTask,
                     format!("{task} evals have no {m}; this waiver would never apply"),
@@ -464,16 +464,16 @@ fn check_size_task(diags: &mut Diagnostics, task: Task, size: &SizeRules) {
     }
 }
 
-fn check_metrics(diags: &mut Diagnostics, task: Task, level: Level, rules: &[MetricRule]) {
-    let known = task.metrics(level);
+fn check_metrics(diags: &mut Diagnostics, task: Task, kind: ScopeKind, rules: &[MetricRule]) {
+    let known = task.metrics(kind);
     for rule in rules {
         // Sizes in a task without them are reported once, by `check_size_task`.
-        if !known.contains(&rule.metric) && (level != Level::Size || task.has_sizes()) {
+        if !known.contains(&rule.metric) && (kind != ScopeKind::Size || task.has_sizes()) {
             let names: Vec<&str> = known.iter().map(|m| m.name()).collect();
-            let where_ = match level {
-                Level::Split => "split",
-                Level::Size => "object size",
-                Level::Class => "class",
+            let where_ = match kind {
+                ScopeKind::Split => "split",
+                ScopeKind::Size => "object size",
+                ScopeKind::Class => "class",
             };
             diags.push(
                 Diagnostic::error(

@@ -4,11 +4,11 @@ use chrono::NaiveDate;
 
 use super::node::{Key, Kind, Node};
 use super::{
-    ClassPattern, ClassRules, Code, Diagnostic, Diagnostics, Field, MetricRule, Missing, MissingBaseline,
-    MissingClass, MissingMetric, Policy, PolicyError, Rule, Severity, SizeRules, SplitRules,
-    SplitSelector, Waiver, did_you_mean,
+    ClassPattern, ClassRules, Code, Diagnostic, Diagnostics, Field, MetricRule, Missing,
+    MissingBaseline, MissingClass, MissingMetric, Policy, PolicyError, Rule, Severity, SizeRules,
+    SplitRules, SplitSelector, Waiver, did_you_mean,
 };
-use crate::model::{Level, Metric, Size, Task};
+use crate::model::{Metric, ScopeKind, Size, Task};
 
 pub(crate) const TOP_KEYS: &[&str] = &[
     "version", "task", "defaults", "missing", "splits", "waivers",
@@ -349,14 +349,14 @@ impl Validator {
         }
     }
 
-    fn metric(&mut self, key: &Key, level: Level, keys_here: &[&str]) -> Option<Metric> {
+    fn metric(&mut self, key: &Key, kind: ScopeKind, keys_here: &[&str]) -> Option<Metric> {
         // Whether the metric fits the task is checked once the whole policy is read
         // (`Policy::check_task`), the same check that runs against the evals.
         if let Some(m) = Metric::from_name(&key.name) {
             return Some(m);
         }
         let mut candidates: Vec<&str> = match self.task {
-            Some(t) => t.metrics(level).iter().map(|m| m.name()).collect(),
+            Some(t) => t.metrics(kind).iter().map(|m| m.name()).collect(),
             None => Metric::ALL.iter().map(|m| m.name()).collect(),
         };
         candidates.extend_from_slice(keys_here);
@@ -387,10 +387,10 @@ impl Validator {
         &mut self,
         key: &Key,
         value: &Node,
-        level: Level,
+        kind: ScopeKind,
         keys_here: &[&str],
     ) -> Option<MetricRule> {
-        let metric = self.metric(key, level, keys_here);
+        let metric = self.metric(key, kind, keys_here);
         let rule = self.rule(value, &format!("the `{}` rule", key.name), true);
         metric.map(|metric| MetricRule {
             metric,
@@ -425,7 +425,7 @@ impl Validator {
                 }
                 _ => out
                     .metrics
-                    .extend(self.metric_rule(k, v, Level::Split, HERE)),
+                    .extend(self.metric_rule(k, v, ScopeKind::Split, HERE)),
             }
         }
         out
@@ -441,7 +441,7 @@ impl Validator {
             };
             let mut metrics = Vec::new();
             for (mk, mv) in self.map(v, &format!("size `{}`", k.name)) {
-                metrics.extend(self.metric_rule(mk, mv, Level::Size, &[]));
+                metrics.extend(self.metric_rule(mk, mv, ScopeKind::Size, &[]));
             }
             out.push(SizeRules {
                 size,
@@ -475,7 +475,7 @@ impl Validator {
             if k.name == "sizes" {
                 sizes = self.sizes(v);
             } else {
-                metrics.extend(self.metric_rule(k, v, Level::Class, HERE));
+                metrics.extend(self.metric_rule(k, v, ScopeKind::Class, HERE));
             }
         }
         Some(ClassRules {

@@ -3,7 +3,7 @@
 //! Each format writes into any `io::Write` and reads nothing but its arguments, so the same
 //! report always renders to the same bytes. Writing files (atomically) is the caller's job.
 
-pub mod github;
+pub mod annotations;
 mod json;
 mod junit;
 mod markdown;
