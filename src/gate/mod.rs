@@ -19,7 +19,9 @@ pub use check::{
 use check::CheckParts;
 pub use plan::{Item, plan, plan_each};
 
-use crate::model::{Eval, Lookup, Metric, Scope, ScopeMetrics, Task};
+use plan::{Step, walk};
+
+use crate::model::{Eval, Lookup, Metric, ScopeMetrics, Size, Task};
 use crate::policy::{
     Diagnostic, Field, MissingBaseline, MissingClass, MissingMetric, Policy, Rule, Severity,
     SplitSelector, Waiver,
@@ -250,40 +252,41 @@ fn evaluate(
     // Counted before anything is made, so that a policy over millions of classes stops
     // with a message instead of exhausting memory.
     let mut count = 0usize;
-    plan_each(policy, baseline, candidate, &mut |item| {
-        count = count.saturating_add(item.checks());
+    walk(policy, baseline, candidate, false, &mut |step| {
+        count = count.saturating_add(step.checks());
         if count > options.max_checks {
             return;
         }
-        match item {
-            Item::Rule {
+        match step {
+            Step::Rule {
                 split,
-                scope,
+                class,
+                size,
                 metric,
                 rule,
                 ..
-            } => judge.metric(&split, &scope, metric, &rule),
-            Item::MissingSplit {
+            } => judge.metric(split, class, size, metric, &rule),
+            Step::MissingSplit {
                 split,
                 in_baseline,
                 line,
             } => judge.checks.push(presence(
-                &split,
+                split,
                 None,
                 Severity::Fail,
                 Status::Fail,
                 Reason::SplitMissing { in_baseline },
                 line,
             )),
-            Item::MissingClass { split, class, line } => {
+            Step::MissingClass { split, class, line } => {
                 let (status, severity) = match policy.missing.class {
                     MissingClass::Fail => (Status::Fail, Severity::Fail),
                     MissingClass::Warn => (Status::Warn, Severity::Warn),
                     MissingClass::Ignore => (Status::Skip, Severity::Warn),
                 };
                 judge.checks.push(presence(
-                    &split,
-                    Some(&class),
+                    split,
+                    Some(class),
                     severity,
                     status,
                     Reason::ClassMissing,
@@ -340,9 +343,15 @@ type ScopeCache<'a> = (
 );
 
 impl Judge<'_> {
-    fn metric(&mut self, split: &str, scope: &Scope, metric: Metric, rule: &Rule) {
+    fn metric(
+        &mut self,
+        split: &str,
+        class: Option<&str>,
+        size: Option<Size>,
+        metric: Metric,
+        rule: &Rule,
+    ) {
         // Items come grouped by class: look each class up once, not once per metric and size.
-        let class = scope.class();
         let hit =
             matches!(&self.cache, Some((sp, c, _, _)) if &**sp == split && c.as_deref() == class);
         if !hit {
@@ -365,7 +374,7 @@ impl Judge<'_> {
         let (split_name, class_name) = (Arc::clone(split_name), class_name.clone());
         let value = |m: &Result<&ScopeMetrics, Lookup>| match m {
             Ok(owner) => {
-                let metrics = scope.size().map_or(&owner.metrics, |s| owner.size(s));
+                let metrics = size.map_or(&owner.metrics, |s| owner.size(s));
                 metrics.get(metric).map_or(Lookup::NoValue, Lookup::Value)
             }
             Err(missing) => *missing,
@@ -391,7 +400,7 @@ impl Judge<'_> {
             self.checks.push(Check::new(CheckParts {
                 split: Arc::clone(&split_name),
                 class: class_name.clone(),
-                size: scope.size(),
+                size,
                 metric: Some(metric),
                 rule: kind,
                 severity,

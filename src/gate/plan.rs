@@ -48,15 +48,7 @@ impl Item {
     /// How many checks the gate makes of this item: one per rule field, one for a presence.
     pub fn checks(&self) -> usize {
         match self {
-            Item::Rule { rule, .. } => [
-                rule.min.is_some(),
-                rule.max.is_some(),
-                rule.max_drop.is_some(),
-                rule.max_drop_rel.is_some(),
-            ]
-            .into_iter()
-            .filter(|&f| f)
-            .count(),
+            Item::Rule { rule, .. } => rule_fields(rule),
             Item::MissingSplit { .. } | Item::MissingClass { .. } => 1,
         }
     }
@@ -73,13 +65,110 @@ pub fn plan(policy: &Policy, baseline: Option<&Eval>, candidate: &Eval) -> Vec<I
     items
 }
 
-/// As [`plan`], handing each item to `sink` as it is made: the gate evaluates items one by
-/// one instead of holding a plan of 100,000 of them.
+/// As [`plan`], handing each item to `sink` as it is made.
 pub fn plan_each(
     policy: &Policy,
     baseline: Option<&Eval>,
     candidate: &Eval,
     sink: &mut dyn FnMut(Item),
+) {
+    walk(policy, baseline, candidate, true, &mut |step| {
+        sink(step.to_item());
+    });
+}
+
+/// One item of the plan as the walk makes it, borrowing names from the evals: the gate
+/// judges 100,000 of these and copies nothing it does not keep.
+pub(crate) enum Step<'s> {
+    Rule {
+        split: &'s str,
+        class: Option<&'s str>,
+        size: Option<Size>,
+        metric: Metric,
+        rule: Rule,
+        /// Empty unless the walk was asked for layers.
+        layers: &'s [Rule],
+    },
+    MissingSplit {
+        split: &'s str,
+        in_baseline: bool,
+        line: u32,
+    },
+    MissingClass {
+        split: &'s str,
+        class: &'s str,
+        line: u32,
+    },
+}
+
+impl Step<'_> {
+    fn to_item(&self) -> Item {
+        match *self {
+            Step::Rule {
+                split,
+                class,
+                size,
+                metric,
+                rule,
+                layers,
+            } => Item::Rule {
+                split: split.to_owned(),
+                scope: match (class, size) {
+                    (None, None) => Scope::Split,
+                    (None, Some(s)) => Scope::Size(s),
+                    (Some(c), None) => Scope::Class(c.to_owned()),
+                    (Some(c), Some(s)) => Scope::ClassSize(c.to_owned(), s),
+                },
+                metric,
+                rule,
+                layers: layers.to_vec(),
+            },
+            Step::MissingSplit {
+                split,
+                in_baseline,
+                line,
+            } => Item::MissingSplit {
+                split: split.to_owned(),
+                in_baseline,
+                line,
+            },
+            Step::MissingClass { split, class, line } => Item::MissingClass {
+                split: split.to_owned(),
+                class: class.to_owned(),
+                line,
+            },
+        }
+    }
+
+    /// How many checks the gate makes of this step: one per rule field, one for a presence.
+    pub(crate) fn checks(&self) -> usize {
+        match self {
+            Step::Rule { rule, .. } => rule_fields(rule),
+            Step::MissingSplit { .. } | Step::MissingClass { .. } => 1,
+        }
+    }
+}
+
+fn rule_fields(rule: &Rule) -> usize {
+    [
+        rule.min.is_some(),
+        rule.max.is_some(),
+        rule.max_drop.is_some(),
+        rule.max_drop_rel.is_some(),
+    ]
+    .into_iter()
+    .filter(|&f| f)
+    .count()
+}
+
+/// Walks the plan in its stable order; `layers` asks for each rule's layers (explain and the
+/// lints want them, the gate does not).
+pub(crate) fn walk<'e>(
+    policy: &Policy,
+    baseline: Option<&'e Eval>,
+    candidate: &'e Eval,
+    layers: bool,
+    sink: &mut dyn FnMut(Step<'_>),
 ) {
     let mut names: BTreeSet<&str> = candidate.splits.keys().map(String::as_str).collect();
     names.extend(
@@ -92,86 +181,115 @@ pub fn plan_each(
             names.insert(n);
         }
     }
+    let mut walker = Walker {
+        policy,
+        layers,
+        buf: Vec::new(),
+        sink,
+    };
     for split in names {
-        split_items(policy, baseline, candidate, split, sink);
+        walker.split(baseline, candidate, split);
     }
 }
 
-fn split_items(
-    policy: &Policy,
-    baseline: Option<&Eval>,
-    candidate: &Eval,
-    split: &str,
-    items: &mut dyn FnMut(Item),
-) {
-    let in_candidate = candidate.splits.contains_key(split);
-    let in_baseline = baseline.is_some_and(|b| b.splits.contains_key(split));
-    // "*" covers every split of either eval, so that a split the candidate dropped fails its
-    // presence check; exact names come after it and so win.
-    let sets: Vec<&SplitRules> = policy
-        .splits
-        .iter()
-        .filter(|s| s.selector == SplitSelector::All && (in_candidate || in_baseline))
-        .chain(
-            policy
-                .splits
-                .iter()
-                .filter(|s| s.selector == SplitSelector::Name(split.to_owned())),
-        )
-        .collect();
-    let Some(last) = sets.last() else { return };
-    let Some(cand_split) = candidate.splits.get(split) else {
-        items(Item::MissingSplit {
-            split: split.to_owned(),
-            in_baseline,
-            line: last.span.line,
-        });
-        return;
-    };
+struct Walker<'p, 'f> {
+    policy: &'p Policy,
+    layers: bool,
+    /// The applying rules of the current metric, reused from item to item.
+    buf: Vec<Rule>,
+    sink: &'f mut dyn FnMut(Step<'_>),
+}
 
-    let layers: Layers<'_> = sets.iter().map(|s| s.metrics.as_slice()).collect();
-    scope_items(policy, split, &Scope::Split, &layers, items);
-    for size in Size::ALL {
-        let layers = size_layers(sets.iter().map(|s| s.sizes.as_slice()), size);
-        scope_items(policy, split, &Scope::Size(size), &layers, items);
-    }
-
-    let base_classes = baseline
-        .and_then(|b| b.splits.get(split))
-        .map(|s| &s.classes);
-    for (class, in_candidate) in union(
-        cand_split.classes.keys(),
-        base_classes.into_iter().flat_map(|c| c.keys()),
-    ) {
-        let matching = class_rules(&sets, class);
-        let Some(last) = matching.last() else {
-            continue;
-        };
-        if !in_candidate {
-            items(Item::MissingClass {
-                split: split.to_owned(),
-                class: class.to_owned(),
+impl Walker<'_, '_> {
+    fn split(&mut self, baseline: Option<&Eval>, candidate: &Eval, split: &str) {
+        let policy = self.policy;
+        let in_candidate = candidate.splits.contains_key(split);
+        let in_baseline = baseline.is_some_and(|b| b.splits.contains_key(split));
+        // "*" covers every split of either eval, so that a split the candidate dropped fails its
+        // presence check; exact names come after it and so win.
+        let sets: Vec<&SplitRules> = policy
+            .splits
+            .iter()
+            .filter(|s| s.selector == SplitSelector::All && (in_candidate || in_baseline))
+            .chain(
+                policy
+                    .splits
+                    .iter()
+                    .filter(|s| s.selector == SplitSelector::Name(split.to_owned())),
+            )
+            .collect();
+        let Some(last) = sets.last() else { return };
+        let Some(cand_split) = candidate.splits.get(split) else {
+            (self.sink)(Step::MissingSplit {
+                split,
+                in_baseline,
                 line: last.span.line,
             });
-            continue;
-        }
-        let layers: Layers<'_> = matching.iter().map(|c| c.metrics.as_slice()).collect();
-        scope_items(
-            policy,
-            split,
-            &Scope::Class(class.to_owned()),
-            &layers,
-            items,
-        );
+            return;
+        };
+
+        let layers: Layers<'_> = sets.iter().map(|s| s.metrics.as_slice()).collect();
+        self.scope(split, None, None, &layers);
         for size in Size::ALL {
-            let layers = size_layers(matching.iter().map(|c| c.sizes.as_slice()), size);
-            scope_items(
-                policy,
+            let layers = size_layers(sets.iter().map(|s| s.sizes.as_slice()), size);
+            self.scope(split, None, Some(size), &layers);
+        }
+
+        let base_classes = baseline
+            .and_then(|b| b.splits.get(split))
+            .map(|s| &s.classes);
+        for (class, in_candidate) in union(
+            cand_split.classes.keys(),
+            base_classes.into_iter().flat_map(|c| c.keys()),
+        ) {
+            let matching = class_rules(&sets, class);
+            let Some(last) = matching.last() else {
+                continue;
+            };
+            if !in_candidate {
+                (self.sink)(Step::MissingClass {
+                    split,
+                    class,
+                    line: last.span.line,
+                });
+                continue;
+            }
+            let layers: Layers<'_> = matching.iter().map(|c| c.metrics.as_slice()).collect();
+            self.scope(split, Some(class), None, &layers);
+            for size in Size::ALL {
+                let layers = size_layers(matching.iter().map(|c| c.sizes.as_slice()), size);
+                self.scope(split, Some(class), Some(size), &layers);
+            }
+        }
+    }
+
+    fn scope(&mut self, split: &str, class: Option<&str>, size: Option<Size>, layers: &Layers<'_>) {
+        if layers.iter().all(|l| l.is_empty()) {
+            return;
+        }
+        let mentioned = |m: &Metric| layers.iter().any(|l| l.iter().any(|r| r.metric == *m));
+        for metric in Metric::ALL.into_iter().filter(mentioned) {
+            let applying = layers
+                .iter()
+                .flat_map(|l| l.iter().filter(|r| r.metric == metric))
+                .map(|r| r.rule);
+            let rule = if self.layers {
+                self.buf.clear();
+                self.buf.extend(applying);
+                self.buf
+                    .iter()
+                    .fold(self.policy.defaults, |acc, r| acc.overlay(r))
+            } else {
+                applying.fold(self.policy.defaults, |acc, r| acc.overlay(&r))
+            };
+            (self.sink)(Step::Rule {
                 split,
-                &Scope::ClassSize(class.to_owned(), size),
-                &layers,
-                items,
-            );
+                class,
+                size,
+                metric,
+                rule,
+                layers: if self.layers { &self.buf } else { &[] },
+            });
         }
     }
 }
@@ -194,36 +312,6 @@ fn union<'a>(
         (None, Some(_)) => b.next().map(|y| (y.as_str(), false)),
         (None, None) => None,
     })
-}
-
-fn scope_items(
-    policy: &Policy,
-    split: &str,
-    scope: &Scope,
-    layers: &Layers<'_>,
-    items: &mut dyn FnMut(Item),
-) {
-    if layers.iter().all(|l| l.is_empty()) {
-        return;
-    }
-    let mentioned = |m: &Metric| layers.iter().any(|l| l.iter().any(|r| r.metric == *m));
-    for metric in Metric::ALL.into_iter().filter(mentioned) {
-        let applying: Vec<Rule> = layers
-            .iter()
-            .flat_map(|l| l.iter().filter(|r| r.metric == metric))
-            .map(|r| r.rule)
-            .collect();
-        let rule = applying
-            .iter()
-            .fold(policy.defaults, |acc, r| acc.overlay(r));
-        items(Item::Rule {
-            split: split.to_owned(),
-            scope: scope.clone(),
-            metric,
-            rule,
-            layers: applying,
-        });
-    }
 }
 
 fn size_layers<'r>(sizes: impl Iterator<Item = &'r [SizeRules]>, size: Size) -> Layers<'r> {

@@ -18,7 +18,7 @@ struct Report<'a> {
     baseline: Option<Eval<'a>>,
     candidate: Eval<'a>,
     summary: Summary,
-    checks: Vec<Check<'a>>,
+    checks: Checks<'a>,
     waivers: Vec<Waiver<'a>>,
 }
 
@@ -72,6 +72,37 @@ struct Waiver<'a> {
     line: u32,
 }
 
+/// The checks, serialized one by one as they are written: a report of 120,000 checks never
+/// holds their ids and messages all at once.
+struct Checks<'a>(&'a GateReport);
+
+impl Serialize for Checks<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let report = self.0;
+        let mut seq = serializer.serialize_seq(Some(report.checks.len()))?;
+        for c in &report.checks {
+            seq.serialize_element(&Check {
+                id: c.id(),
+                split: &c.split,
+                class: c.class.as_deref(),
+                size: c.size.map(|s| s.name()),
+                metric: c.metric.map(|m| m.name()),
+                rule: c.rule.name(),
+                severity: c.severity.name(),
+                status: c.status.name(),
+                candidate: c.candidate(),
+                baseline: c.baseline(),
+                delta: c.delta(),
+                threshold: c.threshold(),
+                message: super::message(report, c),
+                line: c.line(),
+            })?;
+        }
+        seq.end()
+    }
+}
+
 fn eval(info: &EvalInfo) -> Eval<'_> {
     let m = &info.meta;
     Eval {
@@ -108,26 +139,7 @@ pub(super) fn render(
             skip: s.get(Status::Skip),
             waived: s.get(Status::Waived),
         },
-        checks: report
-            .checks
-            .iter()
-            .map(|c| Check {
-                id: c.id(),
-                split: &c.split,
-                class: c.class.as_deref(),
-                size: c.size.map(|s| s.name()),
-                metric: c.metric.map(|m| m.name()),
-                rule: c.rule.name(),
-                severity: c.severity.name(),
-                status: c.status.name(),
-                candidate: c.candidate(),
-                baseline: c.baseline(),
-                delta: c.delta(),
-                threshold: c.threshold(),
-                message: super::message(report, c),
-                line: c.line(),
-            })
-            .collect(),
+        checks: Checks(report),
         waivers: report
             .waivers
             .iter()
