@@ -352,3 +352,63 @@ fn long_messages_and_waiver_reasons_are_cut_in_markdown_only() {
     assert!(md.contains(&format!("{}…", "r".repeat(79))), "{md}");
     assert!(!md.contains(&"r".repeat(80)), "{md}");
 }
+
+/// A million empty classes (12 MB, well under the default 64 MiB input cap) under a `"*"`
+/// class rule: a million checks, which must fit the 2 GiB address space with every report,
+/// and a lower `--max-checks` refuses them with the count and the setting to raise.
+#[test]
+fn a_million_class_eval_fits_in_bounded_memory_and_the_check_cap_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut eval = String::from(r#"{"splits": {"valid": {"map50": 0.5, "perClass": {"#);
+    for i in 0..1_000_000 {
+        if i > 0 {
+            eval.push(',');
+        }
+        eval.push_str(&format!("\"{i}\": {{}}"));
+    }
+    eval.push_str("}}}}");
+    let e = write(dir.path(), "eval.json", &eval);
+    let p = write(
+        dir.path(),
+        "policy.yaml",
+        "version: 1\nsplits:\n  valid:\n    classes:\n      '*':\n        map50: {min: 0.1}\n",
+    );
+    let json = dir.path().join("r.json");
+    let md = dir.path().join("r.md");
+    let xml = dir.path().join("r.xml");
+    let o = run_bounded(&[
+        "check",
+        "--policy",
+        &p,
+        "--candidate",
+        &e,
+        "--json",
+        json.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+        "--junit",
+        xml.to_str().unwrap(),
+    ]);
+    // No class has a map50: a floor that cannot be checked fails (missing.metric: fail).
+    assert_exit("a million classes", &o, &[1], Duration::from_secs(300));
+    assert!(o.stdout.contains("1000000 checks"), "{}", o.stdout);
+
+    let o = run_bounded(&[
+        "check",
+        "--policy",
+        &p,
+        "--candidate",
+        &e,
+        "--max-checks",
+        "999999",
+    ]);
+    // Debug builds parse 12 MB slowly; the bound is on ending at all, not on speed.
+    assert_exit("over the check cap", &o, &[3], Duration::from_secs(120));
+    assert!(
+        o.stderr
+            .contains("asks for 1000000 checks of these evals, more than the limit of 999999")
+            && o.stderr.contains("--max-checks"),
+        "{}",
+        o.stderr
+    );
+}
