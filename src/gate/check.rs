@@ -283,6 +283,12 @@ impl Check {
     /// percent-encoded so that ids stay unique whatever the names.
     pub fn id(&self) -> String {
         let mut id = String::with_capacity(48);
+        self.write_id(&mut id);
+        id
+    }
+
+    /// Appends [`Check::id`] to `id`, for renderers that reuse one buffer for every check.
+    pub fn write_id(&self, id: &mut String) {
         let push_name = |id: &mut String, s: &str| {
             if s.contains(['%', '/']) {
                 id.push_str(&s.replace('%', "%25").replace('/', "%2F"));
@@ -290,10 +296,10 @@ impl Check {
                 id.push_str(s);
             }
         };
-        push_name(&mut id, &self.split);
+        push_name(id, &self.split);
         if let Some(c) = &self.class {
             id.push_str("/class/");
-            push_name(&mut id, c);
+            push_name(id, c);
         }
         if let Some(s) = self.size {
             id.push_str("/size/");
@@ -305,7 +311,6 @@ impl Check {
         }
         id.push('/');
         id.push_str(self.rule.name());
-        id
     }
 }
 

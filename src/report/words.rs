@@ -12,7 +12,13 @@ use crate::policy::Severity;
 /// waiver that excused it (or expired).
 pub fn message(report: &GateReport, check: &Check) -> String {
     let mut m = String::with_capacity(48);
-    reason(&mut m, check);
+    write_message(&mut m, report, check);
+    m
+}
+
+/// Appends [`message`] to `m`, for renderers that reuse one buffer for every check.
+pub fn write_message(m: &mut String, report: &GateReport, check: &Check) {
+    reason(m, check);
     if let Some(w) = check.waiver().and_then(|i| report.waivers.get(i)) {
         if check.status == Status::Waived {
             let _ = write!(
@@ -28,7 +34,6 @@ pub fn message(report: &GateReport, check: &Check) -> String {
             );
         }
     }
-    m
 }
 
 fn reason(m: &mut String, c: &Check) {
