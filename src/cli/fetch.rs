@@ -7,18 +7,20 @@ use evalgate::model::{EvalMeta, META_KEY};
 use evalgate::source::Source;
 
 use super::args::FetchArgs;
-use super::exit::{self, Failure, Kind};
 use super::load::Loader;
-use super::output::write_atomically;
+use super::output::write_one;
+use super::exit::{self, Failure, Kind};
 
 pub(crate) fn run(args: &FetchArgs) -> Result<u8, Failure> {
     // The destination first: a typo in -o should not cost a fetch.
-    if let Some(path) = &args.output {
-        super::output::Output::plan(
+    let output = match &args.output {
+        Some(path) => super::output::Output::plan(
             &[(evalgate::report::Format::Json, Some(path.as_path()))],
             &[std::path::Path::new(&args.source)],
-        )?;
-    }
+        )?
+        .pop(),
+        None => None,
+    };
     let (loader, sources) = Loader::new(&args.api, &[("eval", args.source.as_str())])?;
     // Parsing before saving: a broken or unfinished eval is refused here, not at gate time.
     let loaded = loader.load("eval", &sources[0])?;
@@ -28,9 +30,9 @@ pub(crate) fn run(args: &FetchArgs) -> Result<u8, Failure> {
         matches!(sources[0], Source::Roboflow(_)),
     )
     .map_err(|e| Failure::new(Kind::EvalUnavailable, format!("eval: {}: {e}", sources[0])))?;
-    match &args.output {
-        Some(path) if path.as_os_str() != "-" => write_atomically(path, &text)?,
-        _ => {
+    match &output {
+        Some(output) => write_one(output, &text)?,
+        None => {
             let mut out = std::io::stdout().lock();
             out.write_all(&text)
                 .and_then(|()| out.flush())
