@@ -280,7 +280,7 @@ mod tests {
             ("a:\n  null: x\n  ~: y\n", "null"),
         ] {
             let err = parse(text).unwrap_err();
-            assert_eq!(err.code, "yaml-syntax", "{text:?}");
+            assert_eq!(err.code, Code::YamlSyntax, "{text:?}");
             assert!(
                 err.message
                     .starts_with(&format!("duplicate mapping key: {key} (lines 2 and 3;")),
