@@ -93,7 +93,7 @@ pub(crate) struct PolicyCheckArgs {
     pub(crate) eval: Option<String>,
 
     /// Judge waivers as of this date instead of today (UTC).
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = today)]
     pub(crate) today: Option<NaiveDate>,
 
     #[command(flatten)]
@@ -214,6 +214,16 @@ pub(crate) struct ApiArgs {
     /// The largest eval accepted, in bytes (suffixes KiB, MiB, GiB).
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub(crate) max_body: u64,
+
+    /// How the API key is sent: `header` (Authorization: Bearer) or `query` (the api_key
+    /// parameter Roboflow's own clients use; no URL is then printed).
+    #[arg(long, env = "ROBOFLOW_AUTH", value_name = "HOW", default_value = "header", value_parser = ["header", "query"])]
+    pub(crate) roboflow_auth: String,
+}
+
+fn today(text: &str) -> Result<NaiveDate, String> {
+    evalgate::policy::parse_date(text)
+        .ok_or_else(|| format!("{text:?} is not a date; write YYYY-MM-DD, e.g. 2026-12-31"))
 }
 
 fn positive_duration(text: &str) -> Result<humantime::Duration, String> {
@@ -294,7 +304,7 @@ pub(crate) struct CheckArgs {
     pub(crate) report_only: bool,
 
     /// Judge waivers as of this date instead of today (UTC).
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = today)]
     pub(crate) today: Option<NaiveDate>,
 
     /// The most checks the gate may make (exit 3 beyond it), so that no eval can exhaust

@@ -88,11 +88,12 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
     };
 
     // stdout belongs to a report written there; everything else goes to stderr then.
-    let mut term: Box<dyn Write> = if to_stdout {
+    let term: Box<dyn Write> = if to_stdout {
         Box::new(anstream::stderr())
     } else {
         Box::new(anstream::stdout())
     };
+    let mut term = super::redact::Redacting::new(term);
     for line in annotations {
         let _ = writeln!(term, "{line}");
     }

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use anstream::eprintln;
 use evalgate::comment::{
     self, CommentError, GITHUB_MAX_BYTES, GITHUB_MAX_CHARS, GITLAB_MAX_CHARS, Posted, Settings,
     Target,
@@ -11,6 +10,7 @@ use evalgate::http::Secret;
 use evalgate::report::annotations::escape_data;
 
 use super::args::CommentArgs;
+use super::redact::say;
 use super::exit::{self, Failure, Kind};
 
 pub(crate) fn run(args: &CommentArgs) -> Result<u8, Failure> {
@@ -114,11 +114,11 @@ pub(crate) fn run(args: &CommentArgs) -> Result<u8, Failure> {
     };
     match comment::post(&target, settings, &marker, &body) {
         Ok(Posted::Created { id }) => {
-            eprintln!("evalgate: created comment {id}");
+            say!("evalgate: created comment {id}");
             Ok(exit::PASS)
         }
         Ok(Posted::Updated { id }) => {
-            eprintln!("evalgate: updated comment {id}");
+            say!("evalgate: updated comment {id}");
             Ok(exit::PASS)
         }
         Err(CommentError::Denied {
@@ -137,9 +137,12 @@ pub(crate) fn run(args: &CommentArgs) -> Result<u8, Failure> {
                 return Err(Failure::new(Kind::ReportNotWritten, text));
             }
             if in_actions {
-                println!("::warning title=evalgate comment::{}", escape_data(&text));
+                println!(
+                    "::warning title=evalgate comment::{}",
+                    escape_data(&super::redact::clean(&text))
+                );
             } else {
-                eprintln!("warning: {text}");
+                say!("warning: {text}");
             }
             Ok(exit::PASS)
         }
@@ -158,7 +161,7 @@ fn not_a_review(args: &CommentArgs, why: &str) -> Result<u8, Failure> {
             format!("no comment posted: {why}"),
         ));
     }
-    eprintln!("warning: no comment posted: {why}");
+    say!("warning: no comment posted: {why}");
     Ok(exit::PASS)
 }
 

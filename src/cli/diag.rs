@@ -7,6 +7,6 @@ use evalgate::policy::Diagnostic;
 /// when stderr is not a terminal or NO_COLOR is set.
 pub(crate) fn print(diags: &[Diagnostic], text: &str, path: &str) {
     for d in diags {
-        eprintln!("{}\n", d.render(text, path, true));
+        eprintln!("{}\n", super::redact::clean(&d.render(text, path, true)));
     }
 }

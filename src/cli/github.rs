@@ -13,6 +13,8 @@ use super::output::Output;
 pub(crate) struct Runner {
     summary: Option<PathBuf>,
     outputs: Option<PathBuf>,
+    /// `GITHUB_WORKSPACE`, which GitHub resolves an annotation's `file=` against.
+    workspace: Option<PathBuf>,
 }
 
 impl Runner {
@@ -27,6 +29,7 @@ impl Runner {
         on.then(|| Runner {
             summary: file("GITHUB_STEP_SUMMARY"),
             outputs: file("GITHUB_OUTPUT"),
+            workspace: file("GITHUB_WORKSPACE"),
         })
     }
 
@@ -39,10 +42,11 @@ impl Runner {
         outputs: &[Output],
         markdown: &str,
     ) -> Result<Vec<String>, Failure> {
-        let mut lines = annotations::annotations(report, &ctx.policy);
+        let policy = self.workspace_path(Path::new(&ctx.policy));
+        let mut lines = annotations::annotations(report, &policy);
         match &self.summary {
             // The report stays under 60,000 characters, far below the 1 MiB a step may add.
-            Some(path) => append(path, markdown.as_bytes())?,
+            Some(path) => append_block(path, markdown.as_bytes())?,
             None => lines.push("::warning title=evalgate::GITHUB_STEP_SUMMARY is not set (GitHub Enterprise before 3.6?); no job summary was written".to_owned()),
         }
         if let Some(path) = &self.outputs {
@@ -63,6 +67,46 @@ impl Runner {
         }
         Ok(lines)
     }
+}
+
+impl Runner {
+    /// `path` as GitHub resolves an annotation's `file=`: relative to the workspace, with `/`
+    /// separators. A path outside the workspace (or with no workspace known) stays as given.
+    fn workspace_path(&self, path: &Path) -> String {
+        let relative = self.workspace.as_deref().and_then(|ws| {
+            let ws = ws.canonicalize().ok()?;
+            let file = path.canonicalize().ok()?;
+            let rel = file.strip_prefix(&ws).ok()?;
+            let parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            Some(parts.join("/"))
+        });
+        relative.unwrap_or_else(|| path.display().to_string())
+    }
+}
+
+/// Appends `bytes` as a block of its own: earlier steps may have left the summary without a
+/// final newline, and Markdown glued to their last line would lose its heading.
+fn append_block(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::{Read, Seek, SeekFrom};
+    let tail = std::fs::File::open(path).ok().and_then(|mut f| {
+        let len = f.metadata().ok()?.len();
+        f.seek(SeekFrom::Start(len.saturating_sub(2))).ok()?;
+        let mut tail = Vec::new();
+        f.read_to_end(&mut tail).ok()?;
+        Some(tail)
+    });
+    let separator: &[u8] = match tail.as_deref() {
+        None | Some([]) | Some([b'\n', b'\n']) => b"",
+        Some([.., b'\n']) => b"\n",
+        Some(_) => b"\n\n",
+    };
+    let mut block = Vec::with_capacity(separator.len() + bytes.len());
+    block.extend_from_slice(separator);
+    block.extend_from_slice(bytes);
+    append(path, &block)
 }
 
 /// One `$GITHUB_OUTPUT` entry in the multi-line form, with a random delimiter that the value
@@ -92,7 +136,23 @@ fn append(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
 
 #[cfg(test)]
 mod tests {
-    use super::output_entry;
+    use super::{append_block, output_entry};
+
+    #[test]
+    fn the_summary_always_starts_a_fresh_block() {
+        let dir = tempfile::tempdir().unwrap();
+        for (before, after) in [
+            ("", "## x\n"),
+            ("| 1 | 2 |", "| 1 | 2 |\n\n## x\n"),
+            ("| 1 | 2 |\n", "| 1 | 2 |\n\n## x\n"),
+            ("done\n\n", "done\n\n## x\n"),
+        ] {
+            let path = dir.path().join("summary.md");
+            std::fs::write(&path, before).unwrap();
+            assert!(append_block(&path, b"## x\n").is_ok());
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), after, "{before:?}");
+        }
+    }
 
     #[test]
     fn outputs_use_a_fresh_delimiter() {

@@ -4,12 +4,14 @@ use std::io::{self, IsTerminal};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use anstream::eprintln;
-use evalgate::http::Secret;
+use evalgate::http::{Secret, elide_quoted};
 use evalgate::model::{Eval, ParseEvalError, parse_eval};
-use evalgate::source::{ApiConfig, Client, FetchError, Fetched, Progress, Source, SourceError};
+use evalgate::source::{
+    ApiConfig, Auth, Client, FetchError, Fetched, Progress, Source, SourceError,
+};
 
 use super::args::ApiArgs;
+use super::redact::say;
 use super::exit::{Failure, Kind};
 
 /// Everything needed to read sources.
@@ -50,6 +52,11 @@ impl Loader {
                 retries: api.retries,
                 wait: api.wait.into(),
                 max_body: api.max_body,
+                auth: if api.roboflow_auth == "query" {
+                    Auth::Query
+                } else {
+                    Auth::Header
+                },
             };
             let role = sources
                 .iter()
@@ -140,12 +147,17 @@ impl Loader {
             }
             _ => {
                 let bytes = src
-                    .read(&mut io::stdin().lock(), self.api.max_body)
+                    .read(
+                        &mut io::stdin().lock(),
+                        self.api.max_body,
+                        self.api.timeout.into(),
+                    )
                     .map_err(|e| source_failure(role, src, &e))?;
                 (bytes, None)
             }
         };
-        // A parse error can quote the body, and a server may echo the key into it.
+        // A fetched body is the server's text: its parse errors say where, never what.
+        let fetched = fetched_meta.is_some();
         let redact = |text: String| match &self.secret {
             Some(key) => key.redact(&text),
             None => text,
@@ -168,6 +180,7 @@ impl Loader {
                     "{role}: {src}: {e}; gate it once the evaluation has finished"
                 )),
             ),
+            e if fetched => fail(elide_quoted(&e.to_string())),
             e => fail(e.to_string()),
         })?;
         if let Some(meta) = fetched_meta {
@@ -201,7 +214,7 @@ fn fetch_failure(role: &str, src: Option<&Source>, e: &FetchError) -> Failure {
 
 fn report_progress(role: &str, p: &Progress) {
     match p {
-        Progress::Waiting { eval, waited, next } => eprintln!(
+        Progress::Waiting { eval, waited, next } => say!(
             "{role}: {eval} is still running (waited {}); looking again in {}",
             humantime::format_duration(std::time::Duration::from_secs(waited.as_secs())),
             humantime::format_duration(*next)
@@ -211,7 +224,7 @@ fn report_progress(role: &str, p: &Progress) {
             cause,
             after,
             attempt,
-        } => eprintln!(
+        } => say!(
             "{role}: {eval}: {cause}; retry {attempt} in {}",
             humantime::format_duration(std::time::Duration::from_millis(after.as_millis() as u64))
         ),

@@ -13,6 +13,7 @@ mod github;
 mod load;
 mod output;
 mod policy_file;
+mod redact;
 mod summary;
 
 use std::process::ExitCode;
@@ -49,7 +50,11 @@ pub(crate) fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("{}: {}", summary::error_label(), f.message);
+            eprintln!(
+                "{}: {}",
+                summary::error_label(),
+                redact::clean(&f.message)
+            );
             ExitCode::from(f.kind.code())
         }
     }

@@ -33,15 +33,11 @@ pub(crate) fn read_policy(path: &Path) -> Result<String, Failure> {
     })
 }
 
-/// Reads at most `limit + 1` bytes, so that a path to something endless (`/dev/zero`, a pipe
-/// that never closes) costs a bounded amount of memory and the caller can tell it was over.
+/// Reads at most `limit + 1` bytes of a file given on the command line (see
+/// `evalgate::source::read_file`); something that is not a regular file must deliver within
+/// 30 seconds.
 pub(crate) fn read_capped(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(limit as u64 + 1)
-        .read_to_end(&mut bytes)?;
-    Ok(bytes)
+    evalgate::source::read_file(path, limit as u64, std::time::Duration::from_secs(30))
 }
 
 /// Parses the policy, printing its diagnostics against `text`.

@@ -5,12 +5,17 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 use evalgate::gate::{GateReport, Status, Verdict};
-use evalgate::report::{ReportContext, is_bidi_control, place_label, test_label};
+use evalgate::report::text::{cap, terminal_safe};
+use evalgate::report::{ReportContext, place_label, test_label};
 
 use super::output::Output;
 
 /// How many failing or warning checks the summary lists.
 const WORST_SHOWN: usize = 10;
+/// Untrusted names and messages are cut to this many characters (with a hash that keeps
+/// them distinct); the JSON report has them whole.
+const MAX_LABEL_CHARS: usize = 200;
+const MAX_MESSAGE_CHARS: usize = 400;
 
 const RED: Style = AnsiColor::Red.on_default().bold();
 const GREEN: Style = AnsiColor::Green.on_default().bold();
@@ -63,9 +68,12 @@ pub(crate) fn print(
         writeln!(
             out,
             "  {st}{mark}{st:#} {} / {}: {}{at}",
-            terminal_safe(&scope),
+            terminal_safe(&cap(&scope, MAX_LABEL_CHARS, &scope)),
             test_label(c),
-            terminal_safe(&evalgate::report::message(report, c))
+            terminal_safe(&{
+                let m = evalgate::report::message(report, c);
+                cap(&m, MAX_MESSAGE_CHARS, &m).into_owned()
+            })
         )?;
     }
     if worst.len() > WORST_SHOWN {
@@ -79,7 +87,7 @@ pub(crate) fn print(
         writeln!(
             out,
             "{YELLOW}warning{YELLOW:#}: waiver for {} expired on {} ({}:{}); it no longer waives anything",
-            terminal_safe(&w.scope),
+            terminal_safe(&cap(&w.scope, MAX_LABEL_CHARS, &w.scope)),
             w.until,
             ctx.policy,
             w.line
@@ -102,21 +110,4 @@ pub(crate) fn print(
         }
     }
     Ok(())
-}
-
-/// Escapes control characters (newlines, ESC) so that untrusted names cannot start a line of
-/// their own or restyle the terminal, and splits `::` so that nothing in a CI log reads as a
-/// workflow command.
-fn terminal_safe(text: &str) -> String {
-    let escaped: String = text
-        .chars()
-        .map(|c| {
-            if c.is_control() || is_bidi_control(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
-    escaped.replace("::", ":\u{200B}:")
 }

@@ -14,8 +14,10 @@ use serde::Deserialize;
 
 pub use body::{BadKey, GITHUB_MAX_BYTES, GITHUB_MAX_CHARS, GITLAB_MAX_CHARS, compose, marker};
 
-use crate::http::{Secret, agent, backoff, clean, endpoint, parse_retry_after};
-use crate::model::path_segment;
+use crate::http::{
+    Attempt, Secret, Stopped, agent, endpoint, parse_error, parse_retry_after, path_segment,
+    read_body, redact_bytes, retry, tame,
+};
 
 /// Lists longer than this many pages are not followed further (10,000 comments at 100 a page).
 const MAX_PAGES: usize = 100;
@@ -127,7 +129,7 @@ impl Api {
         } else {
             "GITHUB_TOKEN"
         };
-        let endpoint = endpoint(api_url, "token", var)
+        let endpoint = endpoint(api_url, "token", var, &[&settings.token])
             .map_err(|e| CommentError::Config(format!("API URL {}: {}", e.shown, e.why)))?;
         let agent = agent(&endpoint, settings.timeout);
         let origin = endpoint.origin;
@@ -172,43 +174,40 @@ impl Api {
                 cause: format!("refusing to send the token outside {}", self.origin),
             });
         }
-        let mut attempt = 0;
-        loop {
-            // A POST that failed on the server side may still have created the comment:
-            // retrying it could post a second one. Rate limits (429, and GitHub's 403 with
-            // Retry-After) refuse before creating anything, so those are retried for every
-            // method; 5xx and connection errors only for reads and in-place updates.
-            let idempotent = method != "POST";
-            let (pause, cause) = match self.attempt(method, url, json) {
-                Ok(r) if r.status == 429 || (r.status == 403 && r.retry_after.is_some()) => {
-                    (r.retry_after, format!("HTTP {}", r.status))
-                }
-                Ok(r) if r.status >= 500 && idempotent => {
-                    (r.retry_after, format!("HTTP {}", r.status))
-                }
-                Ok(r) => return Ok(r),
-                Err(cause) if idempotent => (None, cause),
-                Err(cause) => {
-                    return Err(CommentError::Failed {
-                        url: url.to_owned(),
-                        cause: self.settings.token.redact(&cause),
-                    });
-                }
-            };
-            if attempt >= self.settings.retries {
-                return Err(CommentError::Failed {
-                    url: url.to_owned(),
-                    cause: format!(
-                        "gave up after {} attempts; last error: {}",
-                        attempt + 1,
-                        self.settings.token.redact(&cause)
-                    ),
-                });
+        // A POST that failed on the server side may still have created the comment: retrying
+        // it could post a second one. Rate limits (429, and GitHub's 403 with Retry-After)
+        // refuse before creating anything, so those are retried for every method; 5xx and
+        // connection errors only for reads and in-place updates.
+        let idempotent = method != "POST";
+        let attempt = || match self.attempt(method, url, json) {
+            Ok(r) if r.status == 429 || (r.status == 403 && r.retry_after.is_some()) => {
+                Attempt::Again(format!("HTTP {}", r.status), r.retry_after)
             }
-            attempt += 1;
-            // A server's Retry-After is honoured, but never shorter than the backoff.
-            std::thread::sleep(pause.unwrap_or_default().max(backoff(attempt)));
-        }
+            Ok(r) if r.status >= 500 && idempotent => {
+                Attempt::Again(format!("HTTP {}", r.status), r.retry_after)
+            }
+            Ok(r) => Attempt::Done(r),
+            Err(cause) if idempotent => Attempt::Again(cause, None),
+            Err(cause) => Attempt::Fail(cause),
+        };
+        retry(self.settings.retries, None, attempt, |_, _, _| {}).map_err(|s| {
+            let cause = match s {
+                Stopped::Failed(cause) => cause,
+                Stopped::Exhausted { attempts, last } => {
+                    format!("gave up after {attempts} attempts; last error: {last}")
+                }
+                Stopped::Cancelled => "stopped".to_owned(),
+            };
+            CommentError::Failed {
+                url: url.to_owned(),
+                cause: self.tame(&cause),
+            }
+        })
+    }
+
+    /// Server or transport text for a message: normalised, redacted, bounded.
+    fn tame(&self, text: &str) -> String {
+        tame(text, &[&self.settings.token])
     }
 
     fn attempt(
@@ -250,12 +249,11 @@ impl Api {
         let link = header("link");
         let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
         let next_page = header("x-next-page").filter(|p| !p.is_empty());
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_PAGE_BYTES)
-            .read_to_vec()
-            .map_err(|e| e.to_string())?;
+        let body = read_body(&mut response, MAX_PAGE_BYTES).map_err(|e| {
+            e.unwrap_or_else(|| format!("the response is larger than {MAX_PAGE_BYTES} bytes"))
+        })?;
+        // Nothing downstream may see the token, however the server echoed it.
+        let body = redact_bytes(&body, &[&self.settings.token]).into_owned();
         Ok(Response {
             status,
             body,
@@ -265,8 +263,7 @@ impl Api {
         })
     }
 
-    /// Reads a JSON body. A parse error can quote the body, and a server may echo the token:
-    /// the message is redacted.
+    /// Reads a JSON body. The error never quotes the body: a server decides what is in it.
     fn parse<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,
@@ -274,10 +271,7 @@ impl Api {
     ) -> Result<T, CommentError> {
         serde_json::from_slice(body).map_err(|e| CommentError::Failed {
             url: url.to_owned(),
-            cause: self
-                .settings
-                .token
-                .redact(&format!("unexpected response: {e}")),
+            cause: format!("unexpected response: {}", parse_error(&e)),
         })
     }
 
@@ -317,12 +311,12 @@ impl Api {
         if ok.contains(&response.status) {
             return Ok(response);
         }
-        // Redact before the message is cut to length, or a cut could leave half the token.
-        let raw = self
-            .settings
-            .token
-            .redact(&String::from_utf8_lossy(&response.body));
-        let message = error_message(raw.as_bytes());
+        let message = self.tame(&error_message(&response.body));
+        let message = if message.is_empty() {
+            "no message".to_owned()
+        } else {
+            message
+        };
         if matches!(response.status, 401 | 403 | 404) {
             Err(CommentError::Denied {
                 status: response.status,
@@ -352,12 +346,7 @@ fn error_message(body: &[u8]) -> String {
         },
         Err(_) => String::from_utf8_lossy(body).into_owned(),
     };
-    let text = clean(text.trim());
-    if text.is_empty() {
-        "no message".to_owned()
-    } else {
-        text
-    }
+    text.trim().to_owned()
 }
 
 /// The `rel="next"` URL of a `Link` header.
@@ -545,7 +534,7 @@ mod tests {
             error_message(br#"{"error": "insufficient_scope"}"#),
             "insufficient_scope"
         );
-        assert_eq!(error_message(b"<html>\n</html>"), "<html> </html>");
-        assert_eq!(error_message(b""), "no message");
+        assert_eq!(error_message(b"<html>\n</html>"), "<html>\n</html>");
+        assert_eq!(error_message(b""), "");
     }
 }

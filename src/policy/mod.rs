@@ -18,6 +18,18 @@ pub use diagnostic::{Code, Diagnostic, DiagnosticLevel, PolicyError, Span};
 pub(crate) use diagnostic::{Diagnostics, did_you_mean};
 pub use node::MAX_POLICY_BYTES;
 
+/// A date written exactly `YYYY-MM-DD` (as `until:` and `--today` take it). chrono's own
+/// parser also takes `2026-1-5`, `+2026-01-16` and `-2026-01-01`, which no one means.
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) || !digits(8..10) {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| text[r].parse::<u32>().ok();
+    NaiveDate::from_ymd_opt(i32::try_from(n(0..4)?).ok()?, n(5..7)?, n(8..10)?)
+}
+
 /// Parses and validates a policy. Warnings come back with the policy; errors, all of them,
 /// in the `Err`.
 pub fn parse_policy(text: &str) -> Result<(Policy, Vec<Diagnostic>), PolicyError> {

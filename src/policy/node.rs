@@ -114,8 +114,18 @@ impl<'de> Visitor<'de> for KindVisitor {
         Ok(Kind::Seq(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
-        let mut entries = Vec::new();
+        let mut entries: Vec<(Key, Node)> = Vec::new();
         while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
+            // The YAML library tells `1` from `1.0` and `"1"`, and `null` from `~`; the policy
+            // reads every key as text, where they are one key and the later would override
+            // the earlier.
+            let line = span_of(&key.referenced).line;
+            if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == key.value.0) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate mapping key: {} (lines {} and {line}; keys like `1` and `1.0`, `\"1\"` and `1`, or `null` and `~` are the same key)",
+                    key.value.0, first.span.line
+                )));
+            }
             let value = map.next_value::<Spanned<Kind>>()?;
             entries.push((
                 Key {
@@ -264,6 +274,20 @@ mod tests {
         let err = parse("version: 1\nversion: 2\n").unwrap_err();
         assert_eq!(err.span.map(|s| s.line), Some(2), "{err:?}");
         assert_eq!(err.message, "duplicate mapping key: version");
+        for (text, key) in [
+            ("a:\n  1: {min: 0.95}\n  1.0: {min: 0.1}\n", "1"),
+            ("a:\n  \"1\": x\n  1: y\n", "1"),
+            ("a:\n  null: x\n  ~: y\n", "null"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.code, Code::YamlSyntax, "{text:?}");
+            assert!(
+                err.message
+                    .starts_with(&format!("duplicate mapping key: {key} (lines 2 and 3;")),
+                "{text:?}: {}",
+                err.message
+            );
+        }
         let err = parse("min: 1e400\n").unwrap_err();
         assert!(!err.message.contains("policy"), "{}", err.message);
     }

@@ -1,6 +1,5 @@
 //! Node tree → [`Policy`], collecting every problem instead of stopping at the first.
 
-use chrono::NaiveDate;
 
 use super::node::{Key, Kind, Node};
 use super::{
@@ -329,9 +328,18 @@ impl Validator {
                     ),
                     Some(node.span),
                 );
-                if (1.0..=100.0).contains(&v) {
-                    d = d.with_help(format!("for {v}% write `{field}: {}`", v / 100.0));
-                }
+                // Only what reads as a percent (70, 85.5, 2.25) gets the percent hint: a
+                // value like 1.0000000001 is a fraction slightly over its range.
+                let percent = v > 1.0 && v <= 100.0 && ((v * 100.0).round() - v * 100.0).abs() < 1e-9;
+                d = if percent {
+                    let fraction = format!("{:.4}", v / 100.0);
+                    let fraction = fraction.trim_end_matches('0').trim_end_matches('.');
+                    d.with_help(format!("for {v}% write `{field}: {fraction}`"))
+                } else {
+                    d.with_help(format!(
+                        "a threshold lies between 0 and 1 (`{field}: 1` at most)"
+                    ))
+                };
                 self.diags.push(d);
                 None
             }
@@ -556,9 +564,9 @@ impl Validator {
                     );
                     ok = false;
                 }
-                ("until", Some(s)) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                    Ok(d) => until = Some(d),
-                    Err(_) => {
+                ("until", Some(s)) => match super::parse_date(s) {
+                    Some(d) => until = Some(d),
+                    None => {
                         self.diags.push(
                             Diagnostic::error(
                                 Code::InvalidDate,
@@ -605,6 +613,7 @@ impl Validator {
 #[cfg(test)]
 mod tests {
     use super::super::parse_policy;
+    use chrono::NaiveDate;
     use super::*;
 
     fn errors(text: &str) -> Vec<String> {

@@ -5,7 +5,13 @@
 //! the 9 worst and one that counts the rest. Every piece of text is escaped as the runner
 //! expects, so no class name can end the command early or start another one.
 
+use super::text::cap;
 use super::{message, place_label, test_label};
+
+/// Titles and messages are cut to this many characters (with a hash that keeps them
+/// distinct): a 20 MB class name must not become 20 MB of log.
+const MAX_TITLE_CHARS: usize = 200;
+const MAX_MESSAGE_CHARS: usize = 400;
 use crate::gate::{Check, GateReport, Status};
 
 /// GitHub displays no more than this many annotations of one kind per step.
@@ -31,10 +37,14 @@ pub fn annotations(report: &GateReport, policy: &str) -> Vec<String> {
                 props.push_str(&format!(",line={line}"));
             }
             let title = format!("evalgate: {} / {}", place_label(c), test_label(c));
+            let title = cap(&title, MAX_TITLE_CHARS, &title);
             props.push_str(&format!(",title={}", escape_property(&title)));
             lines.push(format!(
                 "::{command} {props}::{}",
-                escape_data(&message(report, c))
+                escape_data(&{
+                    let m = message(report, c);
+                    cap(&m, MAX_MESSAGE_CHARS, &m).into_owned()
+                })
             ));
         }
         if of_kind.len() > shown {

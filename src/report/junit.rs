@@ -12,7 +12,18 @@ use std::io;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
+use super::text::cap;
 use super::{ReportContext, message, place_label, scope_label, test_label};
+
+/// Names and messages are cut to this many characters (with a hash that keeps them
+/// distinct); the JSON report has them whole.
+const MAX_NAME_CHARS: usize = 500;
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+fn capped_message(report: &GateReport, c: &Check) -> String {
+    let m = message(report, c);
+    cap(&m, MAX_MESSAGE_CHARS, &m).into_owned()
+}
 use crate::gate::{Check, GateReport, Status};
 
 pub(super) fn render(
@@ -41,9 +52,9 @@ pub(super) fn render(
     root.push_attribute(("errors", "0"));
     w.write_event(Event::Start(root))?;
 
-    for (split, checks) in suites {
+    for (n, (split, checks)) in suites.into_iter().enumerate() {
         let mut suite = BytesStart::new("testsuite");
-        suite.push_attribute(("name", &*xml_safe(split)));
+        suite.push_attribute(("name", &*xml_safe(&cap(split, MAX_NAME_CHARS, split))));
         suite.push_attribute(("tests", checks.len().to_string().as_str()));
         let failures = checks.iter().filter(|c| failed(c)).count();
         suite.push_attribute(("failures", failures.to_string().as_str()));
@@ -52,6 +63,15 @@ pub(super) fn render(
         suite.push_attribute(("skipped", skipped.to_string().as_str()));
         w.write_event(Event::Start(suite))?;
 
+        // The run's properties go on the first suite only: readers that gather every suite's
+        // properties into one map (xunitparser) refuse a name seen twice.
+        if n > 0 {
+            for c in checks {
+                testcase(&mut w, report, c, &ctx.policy, failed(c))?;
+            }
+            w.write_event(Event::End(BytesEnd::new("testsuite")))?;
+            continue;
+        }
         w.write_event(Event::Start(BytesStart::new("properties")))?;
         let mut props = vec![
             ("evalgate.verdict", report.verdict.name().to_owned()),
@@ -117,6 +137,7 @@ fn testcase<W: io::Write>(
     let mut case = BytesStart::new("testcase");
     case.push_attribute(("name", &*xml_safe(&test_label(c))));
     let classname = place_label(c);
+    let classname = cap(&classname, MAX_NAME_CHARS, &classname);
     case.push_attribute(("classname", &*xml_safe(&classname)));
     // Built only for failures and skips: most checks pass and need none of it.
     let one_line = || {
@@ -127,7 +148,7 @@ fn testcase<W: io::Write>(
         let text = format!(
             "{classname} / {}: {}{at}",
             test_label(c),
-            message(report, c)
+            capped_message(report, c)
         );
         xml_safe(&single_line(&text)).into_owned()
     };
@@ -137,8 +158,8 @@ fn testcase<W: io::Write>(
     } else {
         match c.status {
             Status::Skip => (Some("skipped"), None),
-            Status::Warn => (None, Some(format!("warning: {}", message(report, c)))),
-            Status::Waived => (None, Some(format!("waived: {}", message(report, c)))),
+            Status::Warn => (None, Some(format!("warning: {}", capped_message(report, c)))),
+            Status::Waived => (None, Some(format!("waived: {}", capped_message(report, c)))),
             Status::Pass | Status::Fail => (None, None),
         }
     };
@@ -171,9 +192,12 @@ fn detail(report: &GateReport, c: &Check, policy: &str) -> String {
     let num = |v: Option<f64>| v.map_or_else(|| "none".to_owned(), |v| format!("{v}"));
     let mut s = format!(
         "{}\nsplit: {}\nscope: {}\nmetric: {}\nrule: {} (severity {})\nbaseline: {}\ncandidate: {}\nthreshold: {}\n",
-        message(report, c),
-        c.split,
-        scope_label(c),
+        capped_message(report, c),
+        cap(&c.split, MAX_NAME_CHARS, &c.split),
+        {
+            let scope = scope_label(c);
+            cap(&scope, MAX_NAME_CHARS, &scope).into_owned()
+        },
         c.metric.map_or("none", |m| m.name()),
         c.rule,
         c.severity.name(),

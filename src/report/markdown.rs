@@ -9,9 +9,10 @@ use std::fmt::Write as _;
 
 use super::ReportContext;
 use super::number::{f4, signed4};
+use super::text::{self, escape_markdown};
 use super::words::{count, message};
 use crate::gate::{Check, GateReport, RuleKind, Status, Verdict};
-use crate::model::Metric;
+use crate::model::{Metric, Task};
 
 /// The size limit of the Markdown report, in characters. GitHub comments take 65,536; this
 /// leaves room for the comment marker and a footer.
@@ -28,50 +29,14 @@ const MAX_MESSAGE_CHARS: usize = 300;
 /// hundreds of stale waivers cannot push the report over its size limit.
 const MAX_EXPIRED_SHOWN: usize = 20;
 
-/// Makes untrusted text safe inside a table cell or HTML element: no table breaks, no HTML,
-/// no formatting, no `@mention` and no `#123` reference.
-pub fn escape_markdown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            // A zero-width space after `@` or `#` stops mentions and issue links.
-            '@' => out.push_str("@&#8203;"),
-            '#' => out.push_str("#&#8203;"),
-            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '~' | '!' | '$' => {
-                out.push('\\');
-                out.push(c);
-            }
-            // Line breaks would end the table row; bidi controls could disguise text.
-            c if c.is_control() || is_bidi_control(c) => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Whether `c` reorders text (Unicode bidirectional controls), which could make a name read
-/// as something else.
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-}
-
-/// Shortens `name` to [`MAX_NAME_CHARS`], then escapes it.
+/// Shortens `name` to [`MAX_NAME_CHARS`] (distinct names stay distinct), then escapes it.
 fn name(text: &str) -> String {
-    shorten(text, MAX_NAME_CHARS)
+    escape_markdown(&text::name(text, MAX_NAME_CHARS))
 }
 
 /// Shortens `text` to `max` characters, then escapes it.
 fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() > max {
-        let short: String = text.chars().take(max - 1).collect();
-        escape_markdown(&format!("{short}…"))
-    } else {
-        escape_markdown(text)
-    }
+    escape_markdown(&text::cap(text, max, text))
 }
 
 fn status_cell(status: Status) -> &'static str {
@@ -235,9 +200,13 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         }
         tail.push('\n');
     }
+    let unit = match report.task {
+        Task::ObjectDetection => "0.01 = 1 mAP point",
+        Task::SemanticSegmentation => "0.01 = 1 point of IoU, precision, recall or F1",
+    };
     let _ = writeln!(
         tail,
-        "<sub>evalgate {} · thresholds and drops are in metric points (0.01 = 1 mAP point)</sub>",
+        "<sub>evalgate {} · thresholds and drops are in metric points ({unit})</sub>",
         env!("CARGO_PKG_VERSION")
     );
 
@@ -255,7 +224,7 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
             format!(
                 "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 name(&c.split),
-                c.size.map_or("overall", |s| s.name()),
+                c.size.map_or("split".to_owned(), |s| format!("size {s}")),
                 c.metric.map_or("presence", |m| m.name()),
                 num(c.baseline()),
                 num(c.candidate()),
@@ -362,12 +331,14 @@ fn eval_cell(info: &super::EvalInfo) -> String {
     }
 }
 
+/// The scope with its kind, so that a class named `small` or `overall` cannot pass for the
+/// size bucket or the whole split.
 fn scope_cell(c: &Check) -> String {
     match (&c.class, c.size) {
-        (None, None) => "overall".to_owned(),
-        (None, Some(s)) => s.name().to_owned(),
-        (Some(class), None) => name(class),
-        (Some(class), Some(s)) => format!("{} / {s}", name(class)),
+        (None, None) => "split".to_owned(),
+        (None, Some(s)) => format!("size {s}"),
+        (Some(class), None) => format!("class {}", name(class)),
+        (Some(class), Some(s)) => format!("class {} / size {s}", name(class)),
     }
 }
 

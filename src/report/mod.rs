@@ -8,6 +8,7 @@ mod json;
 mod junit;
 mod markdown;
 pub mod number;
+pub mod text;
 pub mod words;
 
 use std::io;
@@ -15,7 +16,8 @@ use std::io;
 use crate::gate::{Check, GateReport};
 use crate::model::{Eval, EvalMeta, Task};
 
-pub use markdown::{MAX_MARKDOWN_CHARS, escape_markdown, is_bidi_control};
+pub use markdown::MAX_MARKDOWN_CHARS;
+pub use text::{escape_markdown, is_bidi_control};
 pub use words::message;
 
 /// A report format.

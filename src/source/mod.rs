@@ -1,15 +1,20 @@
 //! Where evals come from: a file, standard input, or Roboflow's API (`rf:`).
 //!
 //! Every source is read with a size cap, so that a wrong path (a dataset, a log) or a runaway
-//! server cannot make evalgate read gigabytes before failing.
+//! server cannot make evalgate read gigabytes before failing, and anything but a regular file
+//! (a FIFO, a device, a socket) within a time limit, so that a pipe nobody writes to cannot
+//! hang a CI job.
 
 mod roboflow;
 
 use std::fmt;
 use std::io::{self, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-pub use roboflow::{ApiConfig, Client, DEFAULT_API_URL, EvalRef, FetchError, Fetched, Progress};
+pub use roboflow::{
+    ApiConfig, Auth, Client, DEFAULT_API_URL, EvalRef, FetchError, Fetched, Progress,
+};
 
 /// A place to read an eval from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +31,9 @@ impl Source {
     /// Reads a source as written on the command line. `rf:EVAL_ID` takes its workspace from
     /// `workspace`.
     pub fn parse(text: &str, workspace: Option<&str>) -> Result<Source, SourceError> {
+        if text.trim().is_empty() {
+            return Err(SourceError::Empty);
+        }
         if text == "-" {
             return Ok(Source::Stdin);
         }
@@ -52,13 +60,23 @@ impl Source {
         }
     }
 
-    /// Reads a file or stdin source whole, up to `max_bytes`. Roboflow sources are fetched
+    /// Reads a file or stdin source whole, up to `max_bytes`; a file that is not a regular
+    /// file (a FIFO, a device) must deliver within `timeout`. Roboflow sources are fetched
     /// with a [`Client`] instead.
-    pub fn read(&self, stdin: &mut dyn Read, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
-        match self {
-            Source::Stdin => read_capped(stdin, max_bytes),
+    pub fn read(
+        &self,
+        stdin: &mut dyn Read,
+        max_bytes: u64,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, SourceError> {
+        let bytes = match self {
+            Source::Stdin => read_capped(stdin, max_bytes)
+                .map_err(|e| SourceError::Io(e.kind(), e.to_string()))?,
             Source::File(path) => {
-                let file = std::fs::File::open(path).map_err(|e| {
+                if path.is_dir() {
+                    return Err(SourceError::IsDirectory);
+                }
+                read_file(path, max_bytes, timeout).map_err(|e| {
                     let word = path.to_str().filter(|p| !p.contains(['/', '\\', '.']));
                     match (e.kind(), word) {
                         (io::ErrorKind::NotFound, Some(word)) => {
@@ -66,27 +84,51 @@ impl Source {
                         }
                         _ => SourceError::Io(e.kind(), e.to_string()),
                     }
-                })?;
-                if file.metadata().is_ok_and(|m| m.is_dir()) {
-                    return Err(SourceError::IsDirectory);
-                }
-                read_capped(&mut io::BufReader::new(file), max_bytes)
+                })?
             }
-            Source::Roboflow(_) => Err(SourceError::NeedsClient),
+            Source::Roboflow(_) => return Err(SourceError::NeedsClient),
+        };
+        if bytes.len() as u64 > max_bytes {
+            return Err(SourceError::TooLarge(max_bytes));
         }
+        Ok(bytes)
     }
 }
 
-fn read_capped(reader: &mut dyn Read, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+/// Reads at most `limit + 1` bytes of `reader`, so that something endless (`/dev/zero`, a
+/// pipe that never closes) costs bounded memory and the caller can tell it was over.
+pub fn read_capped(reader: &mut dyn Read, limit: u64) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    reader
-        .take(max_bytes.saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(|e| SourceError::Io(e.kind(), e.to_string()))?;
-    if buf.len() as u64 > max_bytes {
-        return Err(SourceError::TooLarge(max_bytes));
-    }
+    reader.take(limit.saturating_add(1)).read_to_end(&mut buf)?;
     Ok(buf)
+}
+
+/// The one capped reader of files: at most `limit + 1` bytes of `path`. A regular file is read
+/// at once; anything else (a FIFO, a character device, `/dev/fd/N`) is opened and read on a
+/// thread of its own and must reach its end within `timeout`, because a pipe with no writer
+/// blocks forever.
+pub fn read_file(path: &Path, limit: u64, timeout: Duration) -> io::Result<Vec<u8>> {
+    let regular = std::fs::metadata(path)?.is_file();
+    if regular {
+        return read_capped(&mut io::BufReader::new(std::fs::File::open(path)?), limit);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    // The thread may stay blocked in open() or read(); the process ends without it.
+    std::thread::spawn(move || {
+        let result = std::fs::File::open(&owned).and_then(|mut f| read_capped(&mut f, limit));
+        let _ = tx.send(result);
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "not a regular file, and it did not deliver its end within {} (a pipe nobody writes to?); give a file, or raise --timeout",
+                humantime::format_duration(timeout)
+            ),
+        )),
+    }
 }
 
 impl fmt::Display for Source {
@@ -103,6 +145,9 @@ impl fmt::Display for Source {
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[non_exhaustive]
 pub enum SourceError {
+    /// An empty source (`--baseline ""`).
+    #[error("the source is empty; give a file, - for stdin, or rf:WORKSPACE/EVAL_ID")]
+    Empty,
     /// The OS refused (not found, permission denied, …).
     #[error("{1}")]
     Io(io::ErrorKind, String),
@@ -134,13 +179,31 @@ pub enum SourceError {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_nobody_writes_to_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("eval.json");
+        let ok = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(ok.success());
+        let start = std::time::Instant::now();
+        let err = read_file(&fifo, 10, Duration::from_millis(200)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(err.to_string().contains("raise --timeout"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        // A device that delivers is read like a file, within the cap.
+        let zero = read_file(Path::new("/dev/zero"), 10, Duration::from_secs(5)).unwrap();
+        assert_eq!(zero.len(), 11);
+    }
+
     #[test]
     fn caps_what_it_reads() {
+        let t = Duration::from_secs(1);
         let mut input: &[u8] = b"0123456789";
-        assert_eq!(Source::Stdin.read(&mut input, 10).unwrap().len(), 10);
+        assert_eq!(Source::Stdin.read(&mut input, 10, t).unwrap().len(), 10);
         let mut input: &[u8] = b"0123456789x";
         assert_eq!(
-            Source::Stdin.read(&mut input, 10),
+            Source::Stdin.read(&mut input, 10, t),
             Err(SourceError::TooLarge(10))
         );
     }
@@ -149,7 +212,12 @@ mod tests {
     fn names_missing_files_and_suggests_rf_for_bare_words() {
         let mut none: &[u8] = b"";
         let read =
-            |s: &str, none: &mut &[u8]| Source::parse(s, None).unwrap().read(none, 10).unwrap_err();
+            |s: &str, none: &mut &[u8]| {
+                Source::parse(s, None)
+                    .unwrap()
+                    .read(none, 10, Duration::from_secs(1))
+                    .unwrap_err()
+            };
         let err = read("no/such/eval.json", &mut none);
         assert!(
             matches!(err, SourceError::Io(io::ErrorKind::NotFound, _)),
@@ -200,6 +268,9 @@ mod tests {
             );
         }
         assert_eq!(Source::parse("-", None), Ok(Source::Stdin));
+        for empty in ["", " "] {
+            assert_eq!(Source::parse(empty, None), Err(SourceError::Empty));
+        }
         assert_eq!(
             Source::parse("e.json", None),
             Ok(Source::File("e.json".into()))

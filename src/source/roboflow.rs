@@ -1,10 +1,12 @@
 //! Roboflow's Model Evaluations API: two GETs per eval, patient with a flaky network, never
 //! leaking the key.
 //!
-//! The key travels in an `Authorization: Bearer` header, never in a URL. Connection errors,
-//! timeouts, 429 and 5xx are retried with capped exponential backoff and jitter, honouring
-//! `Retry-After`; other 4xx fail at once with a message that says what to check. Bodies are
-//! read up to a cap. Nothing here prints: progress goes to a callback.
+//! The key travels in an `Authorization: Bearer` header by default, or, with
+//! [`Auth::Query`], as the `api_key` query parameter Roboflow's own clients use; then no
+//! request URL appears in any message. Connection errors, timeouts, 429 and 5xx are retried
+//! (the one loop in [`crate::http`]); other 4xx fail at once with a message that says what to
+//! check. Bodies are read up to a cap and the key is redacted from them before anything reads
+//! them. Nothing here prints: progress goes to a callback.
 
 use std::fmt;
 use std::io::Read;
@@ -14,8 +16,11 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::http::{Secret, agent, backoff, clean, endpoint, parse_retry_after};
-use crate::model::{EvalMeta, path_segment};
+use crate::http::{
+    Attempt, Secret, Stopped, agent, endpoint, parse_error, parse_retry_after, path_segment,
+    read_body, redact_bytes, retry, sleep_unless, tame,
+};
+use crate::model::EvalMeta;
 
 /// The API's address unless told otherwise.
 pub const DEFAULT_API_URL: &str = "https://api.roboflow.com";
@@ -55,6 +60,19 @@ pub struct ApiConfig {
     pub wait: Duration,
     /// The largest body accepted, in bytes.
     pub max_body: u64,
+    /// How the key is sent.
+    pub auth: Auth,
+}
+
+/// How the API key is sent (`ROBOFLOW_AUTH`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Auth {
+    /// An `Authorization: Bearer` header: the key never appears in a URL.
+    #[default]
+    Header,
+    /// The `api_key` query parameter, as Roboflow's own clients send it. Request URLs then
+    /// hold the key, so no message shows one.
+    Query,
 }
 
 /// What happened while waiting, for the caller to show.
@@ -121,7 +139,7 @@ pub enum FetchError {
     Refused {
         /// The HTTP status.
         status: u16,
-        /// The request URL (no secrets: the key is in a header).
+        /// The request URL, or with [`Auth::Query`] what was requested (the URL holds the key).
         url: String,
         /// The API's error code, if it sent one.
         code: Option<String>,
@@ -206,18 +224,26 @@ pub struct Client {
     base: String,
 }
 
+/// One request: where it goes, and how messages name it.
+struct Request<'a> {
+    eval: &'a EvalRef,
+    /// `record` or `map-results`.
+    what: &'static str,
+    url: String,
+}
+
 impl Client {
     /// Checks the configuration and builds a client.
     ///
     /// Plain `http` is refused except on loopback, where tests run: the key must not cross a
     /// network unencrypted.
     pub fn new(config: ApiConfig) -> Result<Client, FetchError> {
-        let endpoint = endpoint(&config.api_url, "API key", "ROBOFLOW_API_KEY").map_err(|e| {
-            FetchError::BadUrl {
+        let known: Vec<&Secret> = config.api_key.iter().collect();
+        let endpoint = endpoint(&config.api_url, "API key", "ROBOFLOW_API_KEY", &known)
+            .map_err(|e| FetchError::BadUrl {
                 url: e.shown,
                 why: e.why,
-            }
-        })?;
+            })?;
         // The URL first: a misconfigured URL is the same mistake with or without a key.
         let key = config.api_key.clone().ok_or(FetchError::NoKey)?;
         if !key.expose().chars().all(|c| c.is_ascii_graphic()) {
@@ -266,13 +292,21 @@ impl Client {
             path_segment(&eval.workspace),
             path_segment(&eval.eval_id)
         );
-        let record_url = prefix.clone();
-        let metrics_url = format!("{prefix}/map-results");
+        let record_req = Request {
+            eval,
+            what: "record",
+            url: prefix.clone(),
+        };
+        let metrics_req = Request {
+            eval,
+            what: "map-results",
+            url: format!("{prefix}/map-results"),
+        };
         loop {
             // The record and the metrics are independent: ask for both at once.
             let (record, metrics) = thread::scope(|s| {
-                let record = s.spawn(|| self.get(eval, "record", &record_url, progress, cancel));
-                let metrics = self.get(eval, "map-results", &metrics_url, progress, cancel);
+                let record = s.spawn(|| self.get(&record_req, progress, cancel));
+                let metrics = self.get(&metrics_req, progress, cancel);
                 (record.join(), metrics)
             });
             let record = match record {
@@ -282,8 +316,8 @@ impl Client {
             let record = match record {
                 // A 409 means "not done" on either endpoint.
                 Err(Failure::Status { status: 409, .. }) => None,
-                Err(e) => return Err(self.explain(eval, &record_url, &e)),
-                Ok(body) => Some(parse_record(&record_url, &body)?),
+                Err(e) => return Err(self.explain(&record_req, &e)),
+                Ok(body) => Some(self.parse_record(&record_req, &body)?),
             };
             let running = match record.as_ref().map(|r| r.status.as_deref()) {
                 Some(Some("failed")) => return Err(FetchError::EvalFailed),
@@ -299,7 +333,7 @@ impl Client {
                     }
                     // The record may lag behind: a 409 from the metrics also means not done.
                     Err(Failure::Status { status: 409, .. }) => {}
-                    Err(e) => return Err(self.explain(eval, &metrics_url, &e)),
+                    Err(e) => return Err(self.explain(&metrics_req, &e)),
                 }
             }
             let waited = start.elapsed();
@@ -320,80 +354,87 @@ impl Client {
                 waited,
                 next,
             });
-            if !sleep_unless(next, cancel) {
+            if !sleep_unless(next, Some(cancel)) {
                 return Err(FetchError::Cancelled);
             }
             pause = (pause * 3 / 2).min(MAX_POLL);
         }
     }
 
-    /// One GET with retries. Returns the body of a 200, or why there is none.
-    fn get(
-        &self,
-        eval: &EvalRef,
-        what: &'static str,
-        url: &str,
-        progress: &(dyn Fn(Progress) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<Vec<u8>, Failure> {
-        let mut attempt = 0;
-        loop {
-            if cancel.load(Ordering::SeqCst) {
-                return Err(Failure::Cancelled);
-            }
-            let failure = match self.attempt(url) {
-                Ok(body) => return Ok(body),
-                Err(f) => f,
-            };
-            let retry_after = match &failure {
-                Failure::Status {
-                    status,
-                    retry_after,
-                    ..
-                } if is_transient(*status) => *retry_after,
-                Failure::Network(_) => None,
-                _ => return Err(failure),
-            };
-            if attempt >= self.config.retries {
-                return Err(Failure::Exhausted {
-                    attempts: attempt + 1,
-                    last: Box::new(failure),
-                });
-            }
-            attempt += 1;
-            // A server's Retry-After is honoured, but never shorter than the backoff.
-            let pause = retry_after.unwrap_or_default().max(backoff(attempt));
-            progress(Progress::Retrying {
-                eval: eval.clone(),
-                cause: format!("{what}: {}", failure.describe()),
-                after: pause,
-                attempt,
-            });
-            if !sleep_unless(pause, cancel) {
-                return Err(Failure::Cancelled);
-            }
+    /// How messages name a request: its URL, unless the URL holds the key.
+    fn shown(&self, req: &Request<'_>) -> String {
+        match self.config.auth {
+            Auth::Header => req.url.clone(),
+            Auth::Query => format!("{} ({})", req.eval, req.what),
         }
     }
 
-    fn attempt(&self, url: &str) -> Result<Vec<u8>, Failure> {
-        let mut response = self
-            .agent
-            .get(url)
-            .header("Authorization", &format!("Bearer {}", self.key.expose()))
+    /// Server or transport text for a message: the request URL replaced by its name when it
+    /// holds the key, then normalised, redacted and bounded.
+    fn tame(&self, req: &Request<'_>, text: &str) -> String {
+        let text = match self.config.auth {
+            Auth::Header => std::borrow::Cow::Borrowed(text),
+            Auth::Query => std::borrow::Cow::Owned(text.replace(&req.url, &self.shown(req))),
+        };
+        tame(&text, &[&self.key])
+    }
+
+    /// One GET with retries. Returns the body of a 200, or why there is none.
+    fn get(
+        &self,
+        req: &Request<'_>,
+        progress: &(dyn Fn(Progress) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<u8>, Failure> {
+        let attempt = || match self.attempt(req) {
+            Ok(body) => Attempt::Done(body),
+            Err(f @ Failure::Status { status, retry_after, .. }) if is_transient(status) => {
+                Attempt::Again(f, retry_after)
+            }
+            Err(f @ Failure::Network(_)) => Attempt::Again(f, None),
+            Err(f) => Attempt::Fail(f),
+        };
+        let announce = |failure: &Failure, after: Duration, attempt: u32| {
+            progress(Progress::Retrying {
+                eval: req.eval.clone(),
+                cause: format!("{}: {}", req.what, failure.describe()),
+                after,
+                attempt,
+            });
+        };
+        retry(self.config.retries, Some(cancel), attempt, announce).map_err(|s| match s {
+            Stopped::Failed(f) => f,
+            Stopped::Exhausted { attempts, last } => Failure::Exhausted {
+                attempts,
+                last: Box::new(last),
+            },
+            Stopped::Cancelled => Failure::Cancelled,
+        })
+    }
+
+    fn attempt(&self, req: &Request<'_>) -> Result<Vec<u8>, Failure> {
+        let call = match self.config.auth {
+            Auth::Header => self
+                .agent
+                .get(&req.url)
+                .header("Authorization", &format!("Bearer {}", self.key.expose())),
+            Auth::Query => self.agent.get(&format!(
+                "{}?api_key={}",
+                req.url,
+                path_segment(self.key.expose())
+            )),
+        };
+        let mut response = call
             .header("Accept", "application/json")
             .call()
-            .map_err(classify)?;
+            .map_err(|e| self.classify(req, e))?;
         let status = response.status().as_u16();
         if status == 200 {
-            return match response
-                .body_mut()
-                .with_config()
-                .limit(self.config.max_body)
-                .read_to_vec()
-            {
-                Ok(body) => Ok(body),
-                Err(ureq::Error::BodyExceedsLimit(limit)) => Err(Failure::TooLarge(limit)),
-                Err(e) => Err(Failure::Network(format!("reading the body: {e}"))),
+            return match read_body(&mut response, self.config.max_body) {
+                // Nothing downstream (parse errors, reports, a saved file) may see the key.
+                Ok(body) => Ok(redact_bytes(&body, &[&self.key]).into_owned()),
+                Err(None) => Err(Failure::TooLarge(self.config.max_body)),
+                Err(Some(e)) => Err(Failure::Network(self.tame(req, &e))),
             };
         }
         let retry_after = response
@@ -413,14 +454,19 @@ impl Client {
             .as_reader()
             .take(MAX_ERROR_BODY)
             .read_to_end(&mut text);
-        // Redact before anything is cut to length: a cut could split the key and leave half.
-        let text = self.key.redact(&String::from_utf8_lossy(&text));
-        let (code, message) = envelope(text.as_bytes(), html);
+        // The raw bytes first, then each decoded string again (`tame`): an escaped key only
+        // shows once the JSON is decoded.
+        let text = redact_bytes(&text, &[&self.key]);
+        let (code, message) = envelope(&text, html);
+        let (code, message) = (
+            code.map(|c| self.tame(req, &c)),
+            message.map(|m| self.tame(req, &m)),
+        );
         let location = response
             .headers()
             .get("location")
             .and_then(|v| v.to_str().ok())
-            .map(|l| clean(&self.key.redact(l)));
+            .map(|l| self.tame(req, l));
         Err(Failure::Status {
             status,
             retry_after,
@@ -432,9 +478,37 @@ impl Client {
         })
     }
 
+    fn classify(&self, req: &Request<'_>, e: ureq::Error) -> Failure {
+        match e {
+            ureq::Error::Timeout(_)
+            | ureq::Error::Io(_)
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::HostNotFound
+            | ureq::Error::BodyStalled
+            | ureq::Error::ConnectProxyFailed(_)
+            | ureq::Error::Protocol(_) => Failure::Network(self.tame(req, &e.to_string())),
+            ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => Failure::Fatal(
+                "the server answered with a redirect, which evalgate does not follow (it would carry the API key elsewhere); check --api-url".to_owned(),
+            ),
+            other => Failure::Fatal(self.tame(req, &other.to_string())),
+        }
+    }
+
+    fn parse_record(&self, req: &Request<'_>, body: &[u8]) -> Result<Record, FetchError> {
+        serde_json::from_slice(body).map_err(|e| FetchError::BadRecord {
+            url: self.shown(req),
+            why: if body.trim_ascii_start().starts_with(b"<") {
+                "an HTML page, not JSON".to_owned()
+            } else {
+                parse_error(&e)
+            },
+        })
+    }
+
     /// Turns a failure into the error the user sees, with what to do about it.
-    fn explain(&self, eval: &EvalRef, url: &str, failure: &Failure) -> FetchError {
-        let url = url.to_owned();
+    fn explain(&self, req: &Request<'_>, failure: &Failure) -> FetchError {
+        let eval = req.eval;
+        let url = self.shown(req);
         match failure {
             Failure::Status {
                 status,
@@ -444,6 +518,7 @@ impl Client {
             } => {
                 let nested_scope = code.as_deref() == Some("GraphMethodException");
                 let hint = match (*status, code.as_deref()) {
+                    (401, _) if self.config.auth == Auth::Header => "check ROBOFLOW_API_KEY: the key is missing, wrong or revoked; if the key is right, the server may want it as a query parameter: set ROBOFLOW_AUTH=query".to_owned(),
                     (401, _) => "check ROBOFLOW_API_KEY: the key is missing, wrong or revoked".to_owned(),
                     (403, _) => format!("the key has no access to workspace {:?}; it needs the model-eval:read scope", eval.workspace),
                     (404, _) if nested_scope => "the key is valid but lacks the model-eval:read scope; create a key with that scope".to_owned(),
@@ -467,7 +542,7 @@ impl Client {
             }
             Failure::Exhausted { attempts, last } => match last.as_ref() {
                 Failure::Status { .. } => {
-                    let cause = self.explain(eval, &url, last).to_string();
+                    let cause = self.explain(req, last).to_string();
                     FetchError::GaveUp {
                         url,
                         attempts: *attempts,
@@ -477,14 +552,14 @@ impl Client {
                 other => FetchError::GaveUp {
                     url,
                     attempts: *attempts,
-                    cause: self.key.redact(&other.describe()),
+                    cause: other.describe(),
                 },
             },
             Failure::TooLarge(limit) => FetchError::TooLarge { url, limit: *limit },
             Failure::Cancelled => FetchError::Cancelled,
             Failure::Network(cause) | Failure::Fatal(cause) => FetchError::Transport {
                 url,
-                cause: self.key.redact(cause),
+                cause: cause.clone(),
             },
         }
     }
@@ -531,37 +606,8 @@ impl Failure {
     }
 }
 
-/// Sleeps `pause`, waking early when `cancel` is set; false when cancelled.
-fn sleep_unless(pause: Duration, cancel: &AtomicBool) -> bool {
-    let until = Instant::now() + pause;
-    while !cancel.load(Ordering::SeqCst) {
-        let now = Instant::now();
-        if now >= until {
-            return true;
-        }
-        thread::sleep((until - now).min(Duration::from_millis(50)));
-    }
-    false
-}
-
 fn is_transient(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
-}
-
-fn classify(e: ureq::Error) -> Failure {
-    match e {
-        ureq::Error::Timeout(_)
-        | ureq::Error::Io(_)
-        | ureq::Error::ConnectionFailed
-        | ureq::Error::HostNotFound
-        | ureq::Error::BodyStalled
-        | ureq::Error::ConnectProxyFailed(_)
-        | ureq::Error::Protocol(_) => Failure::Network(e.to_string()),
-        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => Failure::Fatal(
-            "the server answered with a redirect, which evalgate does not follow (it would carry the API key elsewhere); check --api-url".to_owned(),
-        ),
-        other => Failure::Fatal(other.to_string()),
-    }
 }
 
 /// The API's error code and message from an error body: a flat `{"error": "code", "message":
@@ -584,20 +630,18 @@ fn envelope(body: &[u8], html: bool) -> (Option<String>, Option<String>) {
     let Ok(env) = serde_json::from_slice::<Envelope>(body) else {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
-        return (None, (!text.is_empty()).then(|| clean(text)));
+        return (None, (!text.is_empty()).then(|| text.to_owned()));
     };
     match env.error {
-        Some(serde_json::Value::String(code)) => {
-            (Some(clean(&code)), env.message.map(|m| clean(&m)))
-        }
+        Some(serde_json::Value::String(code)) => (Some(code), env.message),
         Some(serde_json::Value::Object(o)) => (
-            o.get("type").and_then(|v| v.as_str()).map(clean),
+            o.get("type").and_then(|v| v.as_str()).map(str::to_owned),
             o.get("message")
                 .and_then(|v| v.as_str())
-                .map(clean)
-                .or(env.message.map(|m| clean(&m))),
+                .map(str::to_owned)
+                .or(env.message),
         ),
-        _ => (None, env.message.map(|m| clean(&m))),
+        _ => (None, env.message),
     }
 }
 
@@ -628,17 +672,6 @@ impl Record {
             created_at: self.created_at,
         }
     }
-}
-
-fn parse_record(url: &str, body: &[u8]) -> Result<Record, FetchError> {
-    serde_json::from_slice(body).map_err(|e| FetchError::BadRecord {
-        url: url.to_owned(),
-        why: if body.trim_ascii_start().starts_with(b"<") {
-            "an HTML page, not JSON".to_owned()
-        } else {
-            e.to_string()
-        },
-    })
 }
 
 #[cfg(test)]
@@ -672,7 +705,7 @@ mod tests {
         assert!(message.unwrap().starts_with("an HTML page"));
         assert_eq!(
             envelope(b"upstream\nreset", false),
-            (None, Some("upstream reset".into()))
+            (None, Some("upstream\nreset".into()))
         );
         assert_eq!(envelope(b"", false), (None, None));
     }
@@ -686,6 +719,7 @@ mod tests {
             retries: 0,
             wait: Duration::ZERO,
             max_body: 1,
+            auth: Auth::Header,
         };
         assert!(Client::new(config("https://api.roboflow.com")).is_ok());
         assert!(Client::new(config("http://127.0.0.1:9")).is_ok());

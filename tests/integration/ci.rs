@@ -62,7 +62,8 @@ fn check_under_github_actions_writes_summary_outputs_and_annotations() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(
-        summary.starts_with("## an earlier step\n## ❌ evalgate: failed"),
+        // A block of its own, after a blank line.
+        summary.starts_with("## an earlier step\n\n## ❌ evalgate: failed"),
         "appended: {summary}"
     );
     assert_eq!(
