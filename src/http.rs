@@ -359,9 +359,7 @@ pub(crate) fn endpoint(
             "the URL must not carry a query; the {secret} goes in {var}"
         )));
     }
-    if find_secrets(base.as_bytes(), known).is_some()
-        || uri.path().split('/').any(looks_secret)
-    {
+    if find_secrets(base.as_bytes(), known).is_some() || uri.path().split('/').any(looks_secret) {
         return Err(bad(format!(
             "the URL's path looks like it holds a secret (it is not shown); the {secret} goes in {var}"
         )));
@@ -397,15 +395,30 @@ pub(crate) fn endpoint(
 /// letters and digits.
 fn looks_secret(segment: &str) -> bool {
     const PREFIXES: &[&str] = &[
-        "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glptt-",
-        "glcbt-", "rf_",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "glpat-",
+        "gldt-",
+        "glptt-",
+        "glcbt-",
+        "rf_",
     ];
     let lower = segment.to_ascii_lowercase();
     PREFIXES.iter().any(|p| lower.starts_with(p))
         || segment.contains(['=', ';'])
-        || ["api_key", "apikey", "access_token", "private_token", "password"]
-            .iter()
-            .any(|w| lower.contains(w))
+        || [
+            "api_key",
+            "apikey",
+            "access_token",
+            "private_token",
+            "password",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
         || (segment.len() >= 16
             && segment.bytes().any(|b| b.is_ascii_digit())
             && segment.bytes().any(|b| b.is_ascii_alphabetic()))
@@ -616,16 +629,23 @@ mod tests {
         let odd = Secret::new("ab%41&amp;".into()).unwrap();
         assert_eq!(odd.redact("x ab%41&amp; y"), "x [redacted] y");
         // Nothing else is touched.
-        assert_eq!(k.redact("canary-KEY-4 and canary"), "canary-KEY-4 and canary");
+        assert_eq!(
+            k.redact("canary-KEY-4 and canary"),
+            "canary-KEY-4 and canary"
+        );
     }
 
     #[test]
     fn redacted_bytes_stay_valid_json() {
         let k = key();
-        let body = br#"{"splits": {"valid": {"perClass": {"\u0063anary-KEY-42": {"map50": 0.5}}}}}"#;
+        let body =
+            br#"{"splits": {"valid": {"perClass": {"\u0063anary-KEY-42": {"map50": 0.5}}}}}"#;
         let clean = redact_bytes(body, &[&k]);
         let value: serde_json::Value = serde_json::from_slice(&clean).unwrap();
-        assert!(value.pointer("/splits/valid/perClass/[redacted]").is_some(), "{value}");
+        assert!(
+            value.pointer("/splits/valid/perClass/[redacted]").is_some(),
+            "{value}"
+        );
     }
 
     #[test]
@@ -709,8 +729,12 @@ mod tests {
         ));
 
         let cancel = AtomicBool::new(true);
-        let r: Result<(), Stopped<()>> =
-            retry(5, Some(&cancel), || panic!("no attempt once cancelled"), |_, _, _| {});
+        let r: Result<(), Stopped<()>> = retry(
+            5,
+            Some(&cancel),
+            || panic!("no attempt once cancelled"),
+            |_, _, _| {},
+        );
         assert!(matches!(r, Err(Stopped::Cancelled)));
     }
 

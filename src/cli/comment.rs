@@ -10,8 +10,8 @@ use evalgate::http::Secret;
 use evalgate::report::annotations::escape_data;
 
 use super::args::CommentArgs;
-use super::redact::say;
 use super::exit::{self, Failure, Kind};
+use super::redact::say;
 
 pub(crate) fn run(args: &CommentArgs) -> Result<u8, Failure> {
     let usage = |m: String| Failure::new(Kind::Usage, m);

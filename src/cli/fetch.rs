@@ -7,9 +7,9 @@ use evalgate::model::{EvalMeta, META_KEY};
 use evalgate::source::Source;
 
 use super::args::FetchArgs;
+use super::exit::{self, Failure, Kind};
 use super::load::Loader;
 use super::output::write_one;
-use super::exit::{self, Failure, Kind};
 
 pub(crate) fn run(args: &FetchArgs) -> Result<u8, Failure> {
     // The destination first: a typo in -o should not cost a fetch.
@@ -133,13 +133,21 @@ fn without_meta(body: &[u8], meta: &str) -> Result<Vec<u8>, String> {
             d.deserialize_map(V)
         }
     }
-    let Members(members) = serde_json::from_slice(body)
-        .map_err(|e| format!("the body is not a JSON object ({})", evalgate::http::elide_quoted(&e.to_string())))?;
+    let Members(members) = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "the body is not a JSON object ({})",
+            evalgate::http::elide_quoted(&e.to_string())
+        )
+    })?;
     let mut out = Vec::with_capacity(body.len() + meta.len() + 16);
     out.extend_from_slice(format!("{{\"{META_KEY}\":{meta}").as_bytes());
     for (key, value) in members.iter().filter(|(k, _)| k != META_KEY) {
         out.push(b',');
-        out.extend_from_slice(serde_json::to_string(key).map_err(|e| e.to_string())?.as_bytes());
+        out.extend_from_slice(
+            serde_json::to_string(key)
+                .map_err(|e| e.to_string())?
+                .as_bytes(),
+        );
         out.push(b':');
         out.extend_from_slice(value.get().as_bytes());
     }

@@ -11,8 +11,8 @@ use evalgate::source::{
 };
 
 use super::args::ApiArgs;
-use super::redact::say;
 use super::exit::{Failure, Kind};
+use super::redact::say;
 
 /// Everything needed to read sources.
 pub(crate) struct Loader {

@@ -50,11 +50,7 @@ pub(crate) fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!(
-                "{}: {}",
-                summary::error_label(),
-                redact::clean(&f.message)
-            );
+            eprintln!("{}: {}", summary::error_label(), redact::clean(&f.message));
             ExitCode::from(f.kind.code())
         }
     }

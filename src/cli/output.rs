@@ -352,9 +352,8 @@ fn write_with(
         match &o.dest {
             Dest::Stdout => {
                 to_stdout = true;
-                let file = stdout_file().ok_or_else(|| {
-                    Failure::new(Kind::ReportNotWritten, "stdout is closed")
-                })?;
+                let file = stdout_file()
+                    .ok_or_else(|| Failure::new(Kind::ReportNotWritten, "stdout is closed"))?;
                 write_through(o, file, &render).map_err(|e| {
                     Failure::new(
                         Kind::ReportNotWritten,
@@ -483,7 +482,8 @@ mod signals {
 
         /// More than the reports one run writes.
         const SLOTS: usize = 16;
-        static TEMPS: [AtomicPtr<c_char>; SLOTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
+        static TEMPS: [AtomicPtr<c_char>; SLOTS] =
+            [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
 
         /// Remembers `path` for the handler; returns its slot (`SLOTS` when all are taken,
         /// which only costs the cleanup of that one file).
@@ -497,7 +497,12 @@ mod signals {
             let ptr = c.into_raw();
             for (i, slot) in TEMPS.iter().enumerate() {
                 if slot
-                    .compare_exchange(std::ptr::null_mut(), ptr, Ordering::SeqCst, Ordering::SeqCst)
+                    .compare_exchange(
+                        std::ptr::null_mut(),
+                        ptr,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    )
                     .is_ok()
                 {
                     return i;

@@ -23,7 +23,13 @@ pub use node::MAX_POLICY_BYTES;
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
     let b = text.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) || !digits(8..10) {
+    if b.len() != 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !digits(0..4)
+        || !digits(5..7)
+        || !digits(8..10)
+    {
         return None;
     }
     let n = |r: std::ops::Range<usize>| text[r].parse::<u32>().ok();

@@ -1,6 +1,5 @@
 //! Node tree → [`Policy`], collecting every problem instead of stopping at the first.
 
-
 use super::node::{Key, Kind, Node};
 use super::{
     ClassPattern, ClassRules, Code, Diagnostic, Diagnostics, Field, MetricRule, Missing,
@@ -330,7 +329,8 @@ impl Validator {
                 );
                 // Only what reads as a percent (70, 85.5, 2.25) gets the percent hint: a
                 // value like 1.0000000001 is a fraction slightly over its range.
-                let percent = v > 1.0 && v <= 100.0 && ((v * 100.0).round() - v * 100.0).abs() < 1e-9;
+                let percent =
+                    v > 1.0 && v <= 100.0 && ((v * 100.0).round() - v * 100.0).abs() < 1e-9;
                 d = if percent {
                     let fraction = format!("{:.4}", v / 100.0);
                     let fraction = fraction.trim_end_matches('0').trim_end_matches('.');
@@ -613,8 +613,8 @@ impl Validator {
 #[cfg(test)]
 mod tests {
     use super::super::parse_policy;
-    use chrono::NaiveDate;
     use super::*;
+    use chrono::NaiveDate;
 
     fn errors(text: &str) -> Vec<String> {
         match parse_policy(text) {

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::io;
+use std::sync::Arc;
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -25,13 +26,15 @@ fn capped_message(report: &GateReport, c: &Check) -> String {
     cap(&m, MAX_MESSAGE_CHARS, &m).into_owned()
 }
 use crate::gate::{Check, GateReport, Status};
+use crate::model::Size;
 
 pub(super) fn render(
     report: &GateReport,
     ctx: &ReportContext,
     out: &mut dyn io::Write,
 ) -> io::Result<()> {
-    let mut w = Writer::new_with_indent(io::BufWriter::new(out), b' ', 2);
+    let mut w = Writer::new_with_indent(io::BufWriter::with_capacity(1 << 16, out), b' ', 2);
+    let mut names = Names::default();
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
 
     let failed =
@@ -67,7 +70,7 @@ pub(super) fn render(
         // properties into one map (xunitparser) refuse a name seen twice.
         if n > 0 {
             for c in checks {
-                testcase(&mut w, report, c, &ctx.policy, failed(c))?;
+                testcase(&mut w, report, c, &ctx.policy, failed(c), &mut names)?;
             }
             w.write_event(Event::End(BytesEnd::new("testsuite")))?;
             continue;
@@ -117,7 +120,7 @@ pub(super) fn render(
         w.write_event(Event::End(BytesEnd::new("properties")))?;
 
         for c in checks {
-            testcase(&mut w, report, c, &ctx.policy, failed(c))?;
+            testcase(&mut w, report, c, &ctx.policy, failed(c), &mut names)?;
         }
         w.write_event(Event::End(BytesEnd::new("testsuite")))?;
     }
@@ -133,12 +136,12 @@ fn testcase<W: io::Write>(
     c: &Check,
     policy: &str,
     failed: bool,
+    names: &mut Names,
 ) -> io::Result<()> {
     let mut case = BytesStart::new("testcase");
     case.push_attribute(("name", &*xml_safe(&test_label(c))));
-    let classname = place_label(c);
-    let classname = cap(&classname, MAX_NAME_CHARS, &classname);
-    case.push_attribute(("classname", &*xml_safe(&classname)));
+    let classname = names.classname(c);
+    case.push_attribute(("classname", classname));
     // Built only for failures and skips: most checks pass and need none of it.
     let one_line = || {
         let at = c
@@ -158,7 +161,10 @@ fn testcase<W: io::Write>(
     } else {
         match c.status {
             Status::Skip => (Some("skipped"), None),
-            Status::Warn => (None, Some(format!("warning: {}", capped_message(report, c)))),
+            Status::Warn => (
+                None,
+                Some(format!("warning: {}", capped_message(report, c))),
+            ),
             Status::Waived => (None, Some(format!("waived: {}", capped_message(report, c)))),
             Status::Pass | Status::Fail => (None, None),
         }
@@ -186,6 +192,29 @@ fn testcase<W: io::Write>(
         w.write_event(Event::End(BytesEnd::new("system-out")))?;
     }
     w.write_event(Event::End(BytesEnd::new("testcase")))
+}
+
+/// The `classname` of the last scope, kept while the checks of one scope (a dozen, next to
+/// each other) are written: labelling, capping and filtering it once per scope, not per check.
+#[derive(Default)]
+struct Names {
+    scope: Option<(Arc<str>, Option<Arc<str>>, Option<Size>)>,
+    classname: String,
+}
+
+impl Names {
+    fn classname(&mut self, c: &Check) -> &str {
+        let same = matches!(&self.scope, Some((split, class, size))
+            if Arc::ptr_eq(split, &c.split)
+                && class.as_ref().map(Arc::as_ptr) == c.class.as_ref().map(Arc::as_ptr)
+                && *size == c.size);
+        if !same {
+            let label = place_label(c);
+            self.classname = xml_safe(&cap(&label, MAX_NAME_CHARS, &label)).into_owned();
+            self.scope = Some((Arc::clone(&c.split), c.class.clone(), c.size));
+        }
+        &self.classname
+    }
 }
 
 fn detail(report: &GateReport, c: &Check, policy: &str) -> String {

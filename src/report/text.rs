@@ -65,11 +65,8 @@ pub fn visible(name: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(name.len() + 2);
     out.push('"');
     for (i, &c) in chars.iter().enumerate() {
-        let lone_inner_space = c == ' '
-            && i > 0
-            && i + 1 < chars.len()
-            && chars[i - 1] != ' '
-            && chars[i + 1] != ' ';
+        let lone_inner_space =
+            c == ' ' && i > 0 && i + 1 < chars.len() && chars[i - 1] != ' ' && chars[i + 1] != ' ';
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -197,7 +194,12 @@ mod tests {
         let shown: Vec<String> = names.iter().map(|n| visible(n).into_owned()).collect();
         for (i, a) in shown.iter().enumerate() {
             for (j, b) in shown.iter().enumerate() {
-                assert!(i == j || a != b, "{:?} and {:?} both show as {a}", names[i], names[j]);
+                assert!(
+                    i == j || a != b,
+                    "{:?} and {:?} both show as {a}",
+                    names[i],
+                    names[j]
+                );
             }
         }
         assert_eq!(visible("car"), "car");
@@ -226,8 +228,12 @@ mod tests {
 
     #[test]
     fn markdown_never_links_or_references() {
-        let md = escape_markdown("see https://x.io www.y.com ftp://f GH-12 o/r#1 @me a@b.co deadbeef1234 [x](https://z)");
-        for live in ["://", "www.", "GH-1", "#1", "@m", "@b", "deadbeef", "[x](", "[x]"] {
+        let md = escape_markdown(
+            "see https://x.io www.y.com ftp://f GH-12 o/r#1 @me a@b.co deadbeef1234 [x](https://z)",
+        );
+        for live in [
+            "://", "www.", "GH-1", "#1", "@m", "@b", "deadbeef", "[x](", "[x]",
+        ] {
             assert!(!md.contains(live), "{live} survives in {md}");
         }
         assert!(md.contains("https:&#8203;//x.io"), "{md}");

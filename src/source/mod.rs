@@ -184,7 +184,10 @@ mod tests {
     fn a_fifo_nobody_writes_to_times_out() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("eval.json");
-        let ok = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
         assert!(ok.success());
         let start = std::time::Instant::now();
         let err = read_file(&fifo, 10, Duration::from_millis(200)).unwrap_err();
@@ -211,13 +214,12 @@ mod tests {
     #[test]
     fn names_missing_files_and_suggests_rf_for_bare_words() {
         let mut none: &[u8] = b"";
-        let read =
-            |s: &str, none: &mut &[u8]| {
-                Source::parse(s, None)
-                    .unwrap()
-                    .read(none, 10, Duration::from_secs(1))
-                    .unwrap_err()
-            };
+        let read = |s: &str, none: &mut &[u8]| {
+            Source::parse(s, None)
+                .unwrap()
+                .read(none, 10, Duration::from_secs(1))
+                .unwrap_err()
+        };
         let err = read("no/such/eval.json", &mut none);
         assert!(
             matches!(err, SourceError::Io(io::ErrorKind::NotFound, _)),

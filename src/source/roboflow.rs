@@ -239,10 +239,12 @@ impl Client {
     /// network unencrypted.
     pub fn new(config: ApiConfig) -> Result<Client, FetchError> {
         let known: Vec<&Secret> = config.api_key.iter().collect();
-        let endpoint = endpoint(&config.api_url, "API key", "ROBOFLOW_API_KEY", &known)
-            .map_err(|e| FetchError::BadUrl {
-                url: e.shown,
-                why: e.why,
+        let endpoint =
+            endpoint(&config.api_url, "API key", "ROBOFLOW_API_KEY", &known).map_err(|e| {
+                FetchError::BadUrl {
+                    url: e.shown,
+                    why: e.why,
+                }
             })?;
         // The URL first: a misconfigured URL is the same mistake with or without a key.
         let key = config.api_key.clone().ok_or(FetchError::NoKey)?;
@@ -388,9 +390,13 @@ impl Client {
     ) -> Result<Vec<u8>, Failure> {
         let attempt = || match self.attempt(req) {
             Ok(body) => Attempt::Done(body),
-            Err(f @ Failure::Status { status, retry_after, .. }) if is_transient(status) => {
-                Attempt::Again(f, retry_after)
-            }
+            Err(
+                f @ Failure::Status {
+                    status,
+                    retry_after,
+                    ..
+                },
+            ) if is_transient(status) => Attempt::Again(f, retry_after),
             Err(f @ Failure::Network(_)) => Attempt::Again(f, None),
             Err(f) => Attempt::Fail(f),
         };
