@@ -194,11 +194,14 @@ fn testcase<W: io::Write>(
     w.write_event(Event::End(BytesEnd::new("testcase")))
 }
 
+/// A scope by the names it shares with its checks: split, class and size.
+type ScopeKey = (Arc<str>, Option<Arc<str>>, Option<Size>);
+
 /// The `classname` of the last scope, kept while the checks of one scope (a dozen, next to
 /// each other) are written: labelling, capping and filtering it once per scope, not per check.
 #[derive(Default)]
 struct Names {
-    scope: Option<(Arc<str>, Option<Arc<str>>, Option<Size>)>,
+    scope: Option<ScopeKey>,
     classname: String,
 }
 
