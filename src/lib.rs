@@ -35,6 +35,7 @@ pub mod model;
 pub mod policy;
 pub mod report;
 pub mod source;
+pub mod stats;
 
 pub use gate::{Check, GateOptions, GateReport, Status, Verdict, evaluate};
 pub use model::{Eval, parse_eval};
