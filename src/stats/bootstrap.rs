@@ -1,6 +1,6 @@
 //! The paired bootstrap: observed difference, percentile interval and one-sided p-value.
 
-use super::counts::{EvalCounts, PairedCounts, ShapeError};
+use super::counts::{BLOCK, EvalCounts, PairedCounts, ShapeError};
 use super::normal::normal_cdf;
 use super::resample::Resampling;
 use super::{Metric, Quantity};
@@ -213,14 +213,18 @@ fn replicate(
     let per_replicate: Vec<Vec<f64>> = if tested.is_empty() {
         Vec::new()
     } else {
-        resampling.map(|_, weights| {
-            let mut sums = vec![[0u64; 6]; pair.classes() + 1];
-            pair.accumulate(Some(weights), &mut sums);
-            tested
-                .iter()
-                .map(|&q| match values(&sums, q) {
-                    (Some(b), Some(c)) => statistic(b, c),
-                    _ => f64::NAN,
+        resampling.map_blocks(BLOCK, |_, weights| {
+            let mut sums = vec![vec![[0u64; 6]; pair.classes() + 1]; weights.len()];
+            pair.accumulate_many(weights, &mut sums);
+            sums.iter()
+                .map(|sums| {
+                    tested
+                        .iter()
+                        .map(|&q| match values(sums, q) {
+                            (Some(b), Some(c)) => statistic(b, c),
+                            _ => f64::NAN,
+                        })
+                        .collect()
                 })
                 .collect()
         })

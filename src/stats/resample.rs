@@ -115,14 +115,31 @@ impl Resampling {
         T: Send,
         F: Fn(usize, &[u32]) -> T + Sync,
     {
+        self.map_blocks(1, |first, weights| vec![f(first, &weights[0])])
+    }
+
+    /// Like [`map`](Self::map), `block` replicates at a time: `f(first, weights)` gets the
+    /// weights of replicates `first..first + weights.len()` and returns one result for each.
+    pub(super) fn map_blocks<T, F>(&self, block: usize, f: F) -> Vec<T>
+    where
+        T: Send,
+        F: Fn(usize, &[Vec<u32>]) -> Vec<T> + Sync,
+    {
         let run = |range: std::ops::Range<usize>| -> Vec<T> {
-            let mut weights = vec![0; self.images];
-            range
-                .map(|r| {
-                    self.weights(r, &mut weights);
-                    f(r, &weights)
-                })
-                .collect()
+            let mut weights = vec![vec![0; self.images]; block.min(range.len())];
+            let mut out = Vec::with_capacity(range.len());
+            let mut first = range.start;
+            while first < range.end {
+                let len = block.min(range.end - first);
+                for (k, w) in weights[..len].iter_mut().enumerate() {
+                    self.weights(first + k, w);
+                }
+                let results = f(first, &weights[..len]);
+                debug_assert_eq!(results.len(), len);
+                out.extend(results);
+                first += len;
+            }
+            out
         };
         let threads = self.threads.get().min(self.resamples.max(1));
         if threads == 1 {
@@ -132,7 +149,8 @@ impl Resampling {
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
-                    let range = t * chunk..((t + 1) * chunk).min(self.resamples);
+                    let range =
+                        (t * chunk).min(self.resamples)..((t + 1) * chunk).min(self.resamples);
                     let run = &run;
                     scope.spawn(move || run(range))
                 })

@@ -352,9 +352,13 @@ fn exact_bootstrap_matches_numpy_enumeration() {
             .iter()
             .map(|r| quantity_of(&r["quantity"]))
             .collect();
-        let got = compare(&pair, &Resampling::exhaustive(pair.images()), &quantities).unwrap();
-        for ((g, r), q) in got.iter().zip(results).zip(&quantities) {
-            assert_matches(g, &r["expected"], 1e-12, &format!("{q:?}"));
+        let (sparse, dense) = pair.sparse_only();
+        assert!(dense, "tiny data takes the dense path");
+        for pair in [pair, sparse] {
+            let got = compare(&pair, &Resampling::exhaustive(pair.images()), &quantities).unwrap();
+            for ((g, r), q) in got.iter().zip(results).zip(&quantities) {
+                assert_matches(g, &r["expected"], 1e-12, &format!("{q:?}"));
+            }
         }
     }
 }
@@ -390,10 +394,12 @@ fn seeded_bootstrap_matches_the_reference_draws() {
         .map(|r| quantity_of(&r["quantity"]))
         .collect();
     // Input order, to apply the reference's weights to the same images.
-    let pair_in_input_order = identity_order(&pair);
-    let got = compare(&pair_in_input_order, &resampling, &quantities).unwrap();
-    for ((g, r), q) in got.iter().zip(results).zip(&quantities) {
-        assert_matches(g, &r["expected"], 1e-12, &format!("{q:?}"));
+    let pair = identity_order(&pair);
+    for pair in [pair.clone(), pair.sparse_only().0] {
+        let got = compare(&pair, &resampling, &quantities).unwrap();
+        for ((g, r), q) in got.iter().zip(results).zip(&quantities) {
+            assert_matches(g, &r["expected"], 1e-12, &format!("{q:?}"));
+        }
     }
 }
 
@@ -632,6 +638,30 @@ proptest! {
         let a = run(images, 2, baseline.clone(), candidate.clone(), &one);
         prop_assert_eq!(&a, &run(images, 2, baseline.clone(), candidate.clone(), &two_threads));
         prop_assert_eq!(&a, &run(images, 2, baseline, candidate, &three));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Full rows (most cells non-zero) and sparse cells give the same bits.
+    #[test]
+    fn dense_and_sparse_paths_agree(
+        (images, baseline, candidate) in cells_strategy(40, 4),
+        seed in any::<u64>(),
+    ) {
+        let pair = PairedCounts::new(
+            EvalCounts::new(images, 4, baseline, None).unwrap(),
+            EvalCounts::new(images, 4, candidate, None).unwrap(),
+        )
+        .unwrap();
+        let (sparse, dense) = pair.sparse_only();
+        prop_assert!(dense);
+        let resampling = Resampling::new(images, 97, seed);
+        prop_assert_eq!(
+            compare(&pair, &resampling, &all_quantities(4)).unwrap(),
+            compare(&sparse, &resampling, &all_quantities(4)).unwrap()
+        );
     }
 }
 
