@@ -295,7 +295,13 @@ impl PairedCounts {
     #[cfg(test)]
     pub(super) fn sparse_only(&self) -> (PairedCounts, bool) {
         let was_dense = self.dense.is_some();
-        (PairedCounts { dense: None, ..self.clone() }, was_dense)
+        (
+            PairedCounts {
+                dense: None,
+                ..self.clone()
+            },
+            was_dense,
+        )
     }
 
     /// [`accumulate`](Self::accumulate) for several replicates at once: `sums[k]` from

@@ -8,11 +8,12 @@ use super::normal::normal_quantile;
 /// The paired difference has variance SE_b² + SE_c² − 2ρ·SE_b·SE_c. From one eval neither the
 /// candidate's standard error nor the correlation ρ between the two models' per-image results is
 /// known, so this assumes SE_c = SE_b and takes ρ as given: the drop is
-/// (z₁₋α + z_power) · SE · √(2(1 − ρ)). With ρ = 0 (no credit for pairing) it is an upper bound
-/// whenever the two models' errors are not negatively correlated, which retrained models of
-/// the same data rarely are; the paired test often does better. `significance` is the level a
-/// single check is tested at: with Holm over m checks, the first rejection needs
-/// `significance / m`. `None` unless 0 < significance < 1, 0 < power < 1 and 0 ≤ ρ < 1.
+/// (z₁₋α + z_power) · SE · √(2(1 − ρ)); ρ = 0 gives no credit for pairing. It is an
+/// approximation, not a bound: it leaves out the noise the change itself adds (which objects a
+/// candidate loses is random too), which matters when a drop is a handful of objects.
+/// `significance` is the level one check is tested at: with Holm over m checks, the first
+/// rejection needs `significance / m`. `None` unless 0 < significance < 1, 0 < power < 1 and
+/// 0 ≤ ρ < 1.
 ///
 /// [`std_errors`]: super::std_errors
 pub fn min_detectable_drop(
