@@ -169,11 +169,9 @@ fn replicate(
     statistic: impl Fn(f64, f64) -> f64 + Sync,
 ) -> Result<Vec<Run>, ShapeError> {
     if resampling.images() != pair.images() {
-        return Err(ShapeError::Unpaired {
-            baseline_images: pair.images(),
-            baseline_classes: pair.classes(),
-            candidate_images: resampling.images(),
-            candidate_classes: pair.classes(),
+        return Err(ShapeError::Resampling {
+            resampling: resampling.images(),
+            images: pair.images(),
         });
     }
     for q in quantities {

@@ -63,6 +63,14 @@ pub enum ShapeError {
         /// Classes in the candidate.
         candidate_classes: usize,
     },
+    /// The resampling was made for a different number of images.
+    #[error("the resampling draws from {resampling} images, the counts hold {images}")]
+    Resampling {
+        /// Images the resampling draws from.
+        resampling: usize,
+        /// Images in the counts.
+        images: usize,
+    },
     /// A [`Quantity::Class`](super::Quantity::Class) names a column that does not exist.
     #[error("class index {class} is out of range: the counts have {classes} classes")]
     NoSuchClass {

@@ -208,7 +208,13 @@ fn shapes_are_checked() {
             classes: 1
         })
     );
-    assert!(compare(&pair, &Resampling::new(3, 10, 1), &[]).is_err());
+    assert_eq!(
+        compare(&pair, &Resampling::new(3, 10, 1), &[]),
+        Err(ShapeError::Resampling {
+            resampling: 3,
+            images: 2
+        })
+    );
 }
 
 /// Each image's weight in a replicate is Binomial(n, 1/n): checked on 3 images over 30,000
