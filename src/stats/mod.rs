@@ -48,7 +48,6 @@ mod tests;
 pub use bootstrap::{Estimate, Untestable, compare, std_errors};
 pub use correction::{Correction, adjust};
 pub use counts::{Counts, EvalCounts, PairedCounts, ShapeError};
-pub use normal::{normal_cdf, normal_quantile};
 pub use power::min_detectable_drop;
 pub use resample::Resampling;
 

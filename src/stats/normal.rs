@@ -4,7 +4,7 @@ use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
 /// Φ(x), the standard normal CDF, with full relative precision in the lower tail (`libm`'s
 /// `erfc`, a pure-Rust port of the FreeBSD/Sun implementation: the same bits on every machine).
-pub fn normal_cdf(x: f64) -> f64 {
+pub(crate) fn normal_cdf(x: f64) -> f64 {
     0.5 * libm::erfc(-x * FRAC_1_SQRT_2)
 }
 
@@ -12,7 +12,7 @@ pub fn normal_cdf(x: f64) -> f64 {
 ///
 /// Acklam's rational approximation (relative error about 1e-9), refined by two Newton steps on
 /// [`normal_cdf`].
-pub fn normal_quantile(p: f64) -> f64 {
+pub(crate) fn normal_quantile(p: f64) -> f64 {
     if p.is_nan() || !(0.0..=1.0).contains(&p) {
         return f64::NAN;
     }

@@ -6,10 +6,10 @@ use std::num::NonZeroUsize;
 use proptest::prelude::*;
 use serde_json::Value;
 
+use super::normal::{normal_cdf, normal_quantile};
 use super::{
     Correction, Counts, Estimate, EvalCounts, Metric, PairedCounts, Quantity, Resampling,
-    ShapeError, Untestable, adjust, compare, min_detectable_drop, normal_cdf, normal_quantile,
-    std_errors,
+    ShapeError, Untestable, adjust, compare, min_detectable_drop, std_errors,
 };
 
 type Results = Vec<Result<Estimate, Untestable>>;
