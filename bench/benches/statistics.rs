@@ -95,3 +95,12 @@ fn draws(bencher: divan::Bencher<'_, '_>) {
     let resampling = resampling();
     bencher.bench(|| resampling.map(|_, w| w[0]));
 }
+
+/// The typical data with only the three split-level quantities: what the 303 others cost.
+#[divan::bench(sample_count = 10)]
+fn typical_split_only(bencher: divan::Bencher<'_, '_>) {
+    let data = pair(|rng, _, c| rng.below(1000) < 80 * (c as u32 % 4 + 1) / 5 / 2);
+    let qs = [Metric::Precision, Metric::Recall, Metric::F1].map(Quantity::Split);
+    let resampling = resampling();
+    bencher.bench(|| compare(&data, &resampling, &qs).expect("shapes fit"));
+}

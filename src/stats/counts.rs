@@ -180,11 +180,18 @@ pub struct PairedCounts {
     /// `entries[starts[p]..starts[p + 1]]` are the non-zero cells of the image at position `p`.
     starts: Vec<u32>,
     entries: Vec<Entry>,
-    /// The same cells as full rows (`(classes + 1) × 6` counts an image), when most cells are
-    /// non-zero and a replicate's sums fit in `u32`: adding whole rows vectorises, and skipping
-    /// zeros no longer pays.
-    dense: Option<Vec<u32>>,
+    /// The same cells as full rows, when most cells are non-zero and a replicate's sums fit in
+    /// `u32`: adding whole rows vectorises, and skipping zeros no longer pays.
+    dense: Option<Dense>,
     order: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+struct Dense {
+    /// `(classes + 1) × 6` counts an image.
+    rows: Vec<u32>,
+    /// Their sum over all images.
+    total: Vec<u32>,
 }
 
 /// Replicates accumulated together on the dense path, so each image's row is read once for
@@ -243,13 +250,17 @@ impl PairedCounts {
         let fits = largest.saturating_mul(images as u64) <= u64::from(u32::MAX);
         let dense = (fits && entries.len() * 4 >= images * (classes + 1)).then(|| {
             let mut rows = vec![0u32; images * width];
+            let mut total = vec![0u32; width];
             for p in 0..images {
                 for e in &entries[starts[p] as usize..starts[p + 1] as usize] {
-                    let at = p * width + e.column as usize * 6;
-                    rows[at..at + 6].copy_from_slice(&e.counts);
+                    let at = e.column as usize * 6;
+                    rows[p * width + at..p * width + at + 6].copy_from_slice(&e.counts);
+                    for (t, &x) in total[at..at + 6].iter_mut().zip(&e.counts) {
+                        *t += x;
+                    }
                 }
             }
-            rows
+            Dense { rows, total }
         });
         Ok(PairedCounts {
             images,
@@ -315,21 +326,34 @@ impl PairedCounts {
     /// [`accumulate`](Self::accumulate) for several replicates at once: `sums[k]` from
     /// `weights[k]`. The same integers either way, so the same results.
     pub(super) fn accumulate_many(&self, weights: &[Vec<u32>], sums: &mut [Vec<[u64; 6]>]) {
-        let Some(rows) = &self.dense else {
+        let Some(dense) = &self.dense else {
             for (w, s) in weights.iter().zip(sums) {
                 self.accumulate(Some(w), s);
             }
             return;
         };
         let width = (self.classes + 1) * 6;
-        let mut block = vec![0u32; weights.len() * width];
-        for (p, row) in rows.chunks_exact(width).enumerate() {
+        // Σ wᵢ·xᵢ = Σ xᵢ + Σ (wᵢ − 1)·xᵢ: starting from the total, an image drawn once (37% of
+        // them) costs nothing, one never drawn costs a subtraction, and the work is E|W − 1| =
+        // 2/e ≈ 0.74 row operations an image instead of E[W] = 1. The arithmetic wraps: exact
+        // modulo 2³², and the final sums fit (checked when the rows were built).
+        let mut block: Vec<u32> = dense.total.repeat(weights.len());
+        for (p, row) in dense.rows.chunks_exact(width).enumerate() {
             for (w, sum) in weights.iter().zip(block.chunks_exact_mut(width)) {
-                // Weights are small (mostly 0, 1 or 2): adding the row w times beats a multiply,
-                // which baseline x86-64 cannot vectorise for 32-bit lanes.
-                for _ in 0..w[p] {
-                    for (s, &x) in sum.iter_mut().zip(row) {
-                        *s += x;
+                match w[p] {
+                    0 => {
+                        for (s, &x) in sum.iter_mut().zip(row) {
+                            *s = s.wrapping_sub(x);
+                        }
+                    }
+                    // Weights are small: adding the row w − 1 times beats a multiply, which
+                    // baseline x86-64 cannot vectorise for 32-bit lanes.
+                    w => {
+                        for _ in 1..w {
+                            for (s, &x) in sum.iter_mut().zip(row) {
+                                *s = s.wrapping_add(x);
+                            }
+                        }
                     }
                 }
             }
