@@ -48,8 +48,16 @@ fn pair(present: impl Fn(&mut Mix, usize, usize) -> bool) -> PairedCounts {
             let tp = gt - rng.below(2).min(gt);
             let fp = rng.below(2);
             let lost = u32::from(tp > 0 && rng.below(10) == 0);
-            base.push(Counts { tp, fp, fn_: gt - tp });
-            cand.push(Counts { tp: tp - lost, fp, fn_: gt - tp + lost });
+            base.push(Counts {
+                tp,
+                fp,
+                fn_: gt - tp,
+            });
+            cand.push(Counts {
+                tp: tp - lost,
+                fp,
+                fn_: gt - tp + lost,
+            });
         }
     }
     let eval = |cells| EvalCounts::new(IMAGES, CLASSES, cells, None).expect("shapes fit");
