@@ -39,6 +39,7 @@ pub mod model;
 pub mod policy;
 pub mod report;
 pub mod source;
+pub mod stats;
 
 pub use error::Error;
 pub use gate::{Check, Gate, GateError, GateOptions, GateReport, Status, Verdict};
