@@ -4,7 +4,7 @@
 
 use std::num::NonZeroUsize;
 
-use evalgate::stats::{Counts, EvalCounts, Metric, PairedCounts, Quantity, Resampling, compare};
+use evalgate::stats::{Counts, EvalCounts, CountMetric, PairedCounts, Quantity, Resampling, compare};
 
 fn main() {
     divan::main();
@@ -65,7 +65,7 @@ fn pair(present: impl Fn(&mut Mix, usize, usize) -> bool) -> PairedCounts {
 }
 
 fn quantities() -> Vec<Quantity> {
-    let metrics = [Metric::Precision, Metric::Recall, Metric::F1];
+    let metrics = [CountMetric::Precision, CountMetric::Recall, CountMetric::F1];
     let mut qs: Vec<Quantity> = metrics.iter().map(|&m| Quantity::Split(m)).collect();
     for c in 0..CLASSES {
         qs.extend(metrics.iter().map(|&m| Quantity::Class(c, m)));
@@ -108,7 +108,7 @@ fn draws(bencher: divan::Bencher<'_, '_>) {
 #[divan::bench(sample_count = 10)]
 fn typical_split_only(bencher: divan::Bencher<'_, '_>) {
     let data = pair(|rng, _, c| rng.below(1000) < 80 * (c as u32 % 4 + 1) / 5 / 2);
-    let qs = [Metric::Precision, Metric::Recall, Metric::F1].map(Quantity::Split);
+    let qs = [CountMetric::Precision, CountMetric::Recall, CountMetric::F1].map(Quantity::Split);
     let resampling = resampling();
     bencher.bench(|| compare(&data, &resampling, &qs).expect("shapes fit"));
 }

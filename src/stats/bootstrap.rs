@@ -3,7 +3,7 @@
 use super::counts::{BLOCK, EvalCounts, PairedCounts, ShapeError};
 use super::normal::normal_cdf;
 use super::resample::Resampling;
-use super::{Metric, Quantity};
+use super::{CountMetric, Quantity};
 
 /// The paired comparison of one quantity: Δ = candidate − baseline.
 #[derive(Clone, Debug, PartialEq)]
@@ -242,7 +242,7 @@ fn replicate(
 /// The baseline's and the candidate's value of `q` from pooled `sums` (columns: classes, then
 /// the split level; each `[TP, FP, FN]` of the baseline, then of the candidate).
 fn values(sums: &[[u64; 6]], q: Quantity) -> (Option<f64>, Option<f64>) {
-    let of = |m: Metric, s: &[u64; 6]| (m.of(s[0], s[1], s[2]), m.of(s[3], s[4], s[5]));
+    let of = |m: CountMetric, s: &[u64; 6]| (m.of(s[0], s[1], s[2]), m.of(s[3], s[4], s[5]));
     match q {
         Quantity::Split(m) => of(m, &sums[sums.len() - 1]),
         Quantity::Class(c, m) => of(m, &sums[c]),

@@ -18,7 +18,7 @@
 //! - [`std_errors`] and [`min_detectable_drop`]: what one eval's data can detect.
 //!
 //! ```
-//! use evalgate::stats::{Counts, EvalCounts, Metric, PairedCounts, Quantity, Resampling, compare};
+//! use evalgate::stats::{Counts, EvalCounts, CountMetric, PairedCounts, Quantity, Resampling, compare};
 //!
 //! // Three images, one class: the candidate misses one more object on the third image.
 //! let cells = |fns: [u32; 3]| -> Vec<Counts> {
@@ -28,7 +28,7 @@
 //! let candidate = EvalCounts::new(3, 1, cells([0, 1, 2]), None)?;
 //! let pair = PairedCounts::new(baseline, candidate)?;
 //! let resampling = Resampling::new(pair.images(), 2000, 1);
-//! let recall = compare(&pair, &resampling, &[Quantity::Split(Metric::Recall)])?;
+//! let recall = compare(&pair, &resampling, &[Quantity::Split(CountMetric::Recall)])?;
 //! let estimate = recall[0].as_ref().expect("testable");
 //! assert!((estimate.delta - (-1.0 / 12.0)).abs() < 1e-12);
 //! assert!(estimate.ci_low < estimate.delta && estimate.ci_high <= 0.0);
@@ -51,11 +51,12 @@ pub use counts::{Counts, EvalCounts, PairedCounts, ShapeError};
 pub use power::min_detectable_drop;
 pub use resample::Resampling;
 
-/// A detection metric computed from pooled counts.
+/// A detection metric computed from pooled counts: precision, recall or F1 as the gate's
+/// [`crate::model::Metric`] names them, here only where counts define them.
 ///
 /// A ratio whose denominator is zero is undefined (see [`Untestable::Undefined`]), never 0 or 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Metric {
+pub enum CountMetric {
     /// TP / (TP + FP); undefined when there are no predictions.
     Precision,
     /// TP / (TP + FN); undefined when there are no ground-truth objects.
@@ -64,13 +65,13 @@ pub enum Metric {
     F1,
 }
 
-impl Metric {
+impl CountMetric {
     /// The metric of pooled counts, `None` when its denominator is zero.
     pub fn of(self, tp: u64, fp: u64, fn_: u64) -> Option<f64> {
         let (num, den) = match self {
-            Metric::Precision => (tp, tp + fp),
-            Metric::Recall => (tp, tp + fn_),
-            Metric::F1 => (2 * tp, 2 * tp + fp + fn_),
+            CountMetric::Precision => (tp, tp + fp),
+            CountMetric::Recall => (tp, tp + fn_),
+            CountMetric::F1 => (2 * tp, 2 * tp + fp + fn_),
         };
         // Integer sums are exact, and IEEE division is correctly rounded: the value depends only
         // on the exact ratio, never on the order in which images were added.
@@ -82,11 +83,11 @@ impl Metric {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Quantity {
     /// The metric of the split-level counts pooled over images (micro).
-    Split(Metric),
+    Split(CountMetric),
     /// The metric of one class's counts pooled over images; the index is the class's column in
     /// [`EvalCounts`].
-    Class(usize, Metric),
+    Class(usize, CountMetric),
     /// The mean over classes of each class's metric (macro). A class counts only where its
     /// metric is defined for both models, in the observed data and in each replicate.
-    Macro(Metric),
+    Macro(CountMetric),
 }

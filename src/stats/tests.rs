@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::normal::{normal_cdf, normal_quantile};
 use super::{
-    Correction, Counts, Estimate, EvalCounts, Metric, PairedCounts, Quantity, Resampling,
+    Correction, CountMetric, Counts, Estimate, EvalCounts, PairedCounts, Quantity, Resampling,
     ShapeError, Untestable, adjust, compare, min_detectable_drop, std_errors,
 };
 
@@ -19,7 +19,7 @@ fn counts(tp: u32, fp: u32, fn_: u32) -> Counts {
 }
 
 fn all_quantities(classes: usize) -> Vec<Quantity> {
-    let metrics = [Metric::Precision, Metric::Recall, Metric::F1];
+    let metrics = [CountMetric::Precision, CountMetric::Recall, CountMetric::F1];
     let mut qs: Vec<Quantity> = metrics.iter().map(|&m| Quantity::Split(m)).collect();
     for c in 0..classes {
         qs.extend(metrics.iter().map(|&m| Quantity::Class(c, m)));
@@ -45,7 +45,7 @@ fn two_images_enumerated_by_hand() {
     let results = compare(
         &pair,
         &Resampling::exhaustive(2),
-        &[Quantity::Class(0, Metric::Recall)],
+        &[Quantity::Class(0, CountMetric::Recall)],
     )
     .unwrap();
     let e = results[0].as_ref().unwrap();
@@ -73,7 +73,12 @@ fn a_statistic_resting_on_one_image_has_no_spread() {
     )
     .unwrap();
     let resampling = Resampling::new(3, 500, 1);
-    let worse = compare(&pair, &resampling, &[Quantity::Class(0, Metric::Recall)]).unwrap();
+    let worse = compare(
+        &pair,
+        &resampling,
+        &[Quantity::Class(0, CountMetric::Recall)],
+    )
+    .unwrap();
     assert_eq!(worse[0], Err(Untestable::NoSpread));
     // The other way round the candidate is better; that needs no noise estimate.
     let pair = PairedCounts::new(
@@ -81,7 +86,12 @@ fn a_statistic_resting_on_one_image_has_no_spread() {
         EvalCounts::new(3, 1, cells(3), None).unwrap(),
     )
     .unwrap();
-    let better = compare(&pair, &resampling, &[Quantity::Class(0, Metric::Recall)]).unwrap();
+    let better = compare(
+        &pair,
+        &resampling,
+        &[Quantity::Class(0, CountMetric::Recall)],
+    )
+    .unwrap();
     let e = better[0].as_ref().unwrap();
     assert_eq!((e.delta, e.std_error, e.p_value), (0.25, 0.0, 1.0));
     assert!(
@@ -161,12 +171,18 @@ fn a_class_absent_everywhere_is_undefined_and_left_out_of_macro_means() {
     )
     .unwrap();
     let resampling = Resampling::new(images, 400, 9);
-    let macros = [Metric::Precision, Metric::Recall, Metric::F1].map(Quantity::Macro);
+    let macros =
+        [CountMetric::Precision, CountMetric::Recall, CountMetric::F1].map(Quantity::Macro);
     assert_eq!(
         compare(&three, &resampling, &macros).unwrap(),
         compare(&four, &resampling, &macros).unwrap()
     );
-    let absent = compare(&four, &resampling, &[Quantity::Class(3, Metric::Recall)]).unwrap();
+    let absent = compare(
+        &four,
+        &resampling,
+        &[Quantity::Class(3, CountMetric::Recall)],
+    )
+    .unwrap();
     assert!(matches!(absent[0], Err(Untestable::Undefined { .. })));
 }
 
@@ -200,7 +216,7 @@ fn shapes_are_checked() {
         Err(ShapeError::Unpaired { .. })
     ));
     let pair = PairedCounts::new(a.clone(), a).unwrap();
-    let q = [Quantity::Class(1, Metric::F1)];
+    let q = [Quantity::Class(1, CountMetric::F1)];
     assert_eq!(
         compare(&pair, &Resampling::new(2, 10, 1), &q),
         Err(ShapeError::NoSuchClass {
@@ -286,9 +302,9 @@ fn pair_of(data: &Value) -> PairedCounts {
 
 fn quantity_of(q: &Value) -> Quantity {
     let metric = |v: &Value| match v.as_str().unwrap() {
-        "precision" => Metric::Precision,
-        "recall" => Metric::Recall,
-        "f1" => Metric::F1,
+        "precision" => CountMetric::Precision,
+        "recall" => CountMetric::Recall,
+        "f1" => CountMetric::F1,
         other => unreachable!("metric {other}"),
     };
     if let Some(m) = q.get("split") {
@@ -728,8 +744,8 @@ fn std_errors_measure_one_eval() {
     let eval = EvalCounts::new(images, 1, cells.clone(), None).unwrap();
     let resampling = Resampling::new(images, 4_000, 2);
     let q = [
-        Quantity::Split(Metric::Recall),
-        Quantity::Class(0, Metric::Recall),
+        Quantity::Split(CountMetric::Recall),
+        Quantity::Class(0, CountMetric::Recall),
     ];
     let se: Vec<f64> = std_errors(&eval, &resampling, &q)
         .unwrap()
@@ -767,7 +783,7 @@ fn a_minimum_detectable_drop_is_detected_with_the_power_asked_for() {
             })
             .collect()
     };
-    let q = [Quantity::Split(Metric::Recall)];
+    let q = [Quantity::Split(CountMetric::Recall)];
     let first = EvalCounts::new(images, 1, eval(&mut rng, 0.8), None).unwrap();
     let se = std_errors(&first, &Resampling::new(images, 2_000, 1), &q).unwrap()[0]
         .clone()
