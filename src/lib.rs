@@ -41,6 +41,14 @@ pub mod report;
 pub mod source;
 pub mod stats;
 
+/// evalgate's home. The Action's installer (action/install.sh) downloads release archives
+/// from its `/releases/download/`; a test keeps the two in step.
+pub const HOME_URL: &str = "https://github.com/evalgate/evalgate";
+
+/// The documentation (the repository's docs/ on its default branch), for help texts, error
+/// messages and generated policies: a binary installed by the Action has no docs/ beside it.
+pub const DOCS_URL: &str = "https://github.com/evalgate/evalgate/blob/main/docs";
+
 pub use error::Error;
 pub use gate::{Check, Gate, GateError, GateOptions, GateReport, Status, Verdict};
 pub use model::{Eval, parse_eval};

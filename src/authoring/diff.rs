@@ -109,6 +109,28 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     changes
 }
 
+/// Every setting of `new` as added, for a change that adds the policy (there was none
+/// before). Against no gate at all nothing loosens, so what would loosen an existing gate (a
+/// waiver, `severity: warn`) is `changed` here, and everything else `tightened`.
+pub fn added(new: &Policy) -> Vec<Change> {
+    let mut changes: Vec<Change> = flatten(new)
+        .into_iter()
+        .map(|(key, n)| Change {
+            effect: match presence_effect(&key, &n.text, true) {
+                Effect::Loosened => Effect::Changed,
+                other => other,
+            },
+            rule: key,
+            old: None,
+            new: Some(n.text),
+            old_line: None,
+            new_line: n.line,
+        })
+        .collect();
+    changes.sort_by(|x, y| x.effect.cmp(&y.effect).then_with(|| x.rule.cmp(&y.rule)));
+    changes
+}
+
 /// The effect of a setting appearing (`added`) or disappearing. A threshold that appears
 /// stops more; a waiver that appears excuses more; `severity: warn` that appears softens.
 fn presence_effect(key: &str, text: &str, added: bool) -> Effect {

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "A regression gate for computer-vision model evaluations",
     long_about = "A regression gate for computer-vision model evaluations.\n\nevalgate compares a candidate eval against a baseline under a YAML policy, writes JUnit, Markdown and JSON reports, and exits 1 when the model regressed.",
-    after_help = "Exit codes: 0 pass, 1 regression, 2 usage error, 3 invalid policy, 4 eval not loaded, 5 eval not finished, 6 evals not comparable, 7 report not written."
+    after_help = format!("Exit codes: 0 pass, 1 regression, 2 usage error, 3 invalid policy, 4 eval not loaded, 5 eval not finished, 6 not comparable, 7 report not written (`evalgate check --help` says more).\n\nDocumentation: {}", evalgate::DOCS_URL)
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -21,23 +21,175 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Judge a candidate eval against a baseline under a policy.
+    #[command(after_help = check_help())]
     Check(CheckArgs),
     /// Save an eval (metrics and metadata) as a file that `check` accepts.
+    #[command(after_help = help(ROBOFLOW_ENV, FETCH_EXAMPLES))]
     Fetch(FetchArgs),
     /// Post the Markdown report as the pull request's evalgate comment, or update it.
+    #[command(after_help = help(COMMENT_ENV, COMMENT_EXAMPLES))]
     Comment(CommentArgs),
     /// Write a starting policy from an existing eval (e.g. the model in production).
+    #[command(after_help = help(ROBOFLOW_ENV, INIT_EXAMPLES))]
     Init(InitArgs),
     /// Check, explain and compare policies; print the policy JSON Schema.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help(ROBOFLOW_ENV, POLICY_EXAMPLES))]
     Policy(PolicyCommand),
     /// Print a shell completion script.
+    #[command(after_help = help(NO_ENV, COMPLETIONS_EXAMPLES))]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff), or write every page to a directory.
+    #[command(after_help = help(NO_ENV, MAN_EXAMPLES))]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// The page to print: none for evalgate(1), `check` for evalgate-check(1), `policy diff`
+    /// for evalgate-policy-diff(1).
+    #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+    pub(crate) command: Vec<String>,
+
+    /// Write every page (evalgate.1, evalgate-check.1, …) into this directory instead,
+    /// creating it.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+}
+
+/// What `rf:` sources read from the environment.
+const ROBOFLOW_ENV: &[(&str, &str)] = &[
+    (
+        "ROBOFLOW_API_KEY",
+        "The Roboflow API key, for rf: sources (required for them). It is read only from the environment, so it never shows in a process list or a shell history.",
+    ),
+    ("ROBOFLOW_WORKSPACE", "The default of --workspace."),
+    ("ROBOFLOW_API_URL", "The default of --api-url."),
+];
+
+const NO_ENV: &[(&str, &str)] = &[];
+
+const CHECK_ENV: &[(&str, &str)] = &[
+    (
+        "GITHUB_ACTIONS",
+        "`true` turns on --github (set by GitHub Actions).",
+    ),
+    (
+        "GITHUB_STEP_SUMMARY, GITHUB_OUTPUT",
+        "Where --github appends the job summary and writes the step outputs.",
+    ),
+];
+
+const COMMENT_ENV: &[(&str, &str)] = &[
+    (
+        "GITHUB_TOKEN",
+        "On GitHub: a token that may write pull-request comments (required).",
+    ),
+    (
+        "GITHUB_REPOSITORY, GITHUB_EVENT_PATH",
+        "On GitHub: the repository (owner/repo), and the event whose pull request is commented on (unless --pr).",
+    ),
+    (
+        "GITHUB_API_URL, GITHUB_SERVER_URL, GITHUB_RUN_ID",
+        "On GitHub: the API (default https://api.github.com), and the run the comment links to.",
+    ),
+    (
+        "GITHUB_ACTIONS",
+        "`true`: a comment that cannot be written is a workflow warning.",
+    ),
+    (
+        "GITLAB_CI",
+        "`true` posts to GitLab (as --gitlab), unless --github.",
+    ),
+    (
+        "GITLAB_TOKEN",
+        "On GitLab: a token with the api scope on the project (required; CI_JOB_TOKEN cannot write notes).",
+    ),
+    (
+        "CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID, CI_JOB_URL",
+        "On GitLab: the API, the project, the merge request (unless --pr), and the job the note links to.",
+    ),
+];
+
+const CHECK_EXAMPLES: &str = "  # Gate the candidate against production, both fetched from Roboflow
+  ROBOFLOW_API_KEY=... evalgate check --policy evalgate.yaml \\
+    --baseline rf:my-workspace/PRODUCTION_EVAL_ID --candidate rf:my-workspace/CANDIDATE_EVAL_ID \\
+    --wait 20m --junit evalgate.xml --markdown evalgate.md --json evalgate.json
+
+  # From saved evals, with the Markdown report on stdout
+  evalgate check --policy evalgate.yaml --baseline production.json --candidate candidate.json --markdown -";
+
+const FETCH_EXAMPLES: &str =
+    "  ROBOFLOW_API_KEY=... evalgate fetch rf:my-workspace/PRODUCTION_EVAL_ID -o production.json
+  evalgate fetch rf:PRODUCTION_EVAL_ID --workspace my-workspace --wait 10m > production.json";
+
+const COMMENT_EXAMPLES: &str =
+    "  # In a GitHub Actions job, after `evalgate check --markdown evalgate.md`
+  GITHUB_TOKEN=${{ github.token }} evalgate comment --markdown evalgate.md
+
+  # Outside CI, on pull request 42 of owner/repo
+  GITHUB_TOKEN=... GITHUB_REPOSITORY=owner/repo evalgate comment --markdown evalgate.md --pr 42";
+
+const INIT_EXAMPLES: &str = "  ROBOFLOW_API_KEY=... evalgate init --from rf:my-workspace/PRODUCTION_EVAL_ID -o evalgate.yaml
+  evalgate init --from production.json --margin 0.01 > evalgate.yaml";
+
+const POLICY_EXAMPLES: &str =
+    "  evalgate policy check evalgate.yaml --eval rf:my-workspace/PRODUCTION_EVAL_ID
+  evalgate policy explain evalgate.yaml --eval production.json
+  evalgate policy diff --base-ref origin/main evalgate.yaml
+  evalgate policy schema > policy-v1.json";
+
+const POLICY_DIFF_EXAMPLES: &str =
+    "  # What this branch changes in the policy on main (every rule is new where main has none)
+  evalgate policy diff --base-ref origin/main evalgate.yaml --format markdown
+
+  # Two files
+  evalgate policy diff old.yaml evalgate.yaml";
+
+const COMPLETIONS_EXAMPLES: &str = "  mkdir -p ~/.local/share/bash-completion/completions
+  evalgate completions bash > ~/.local/share/bash-completion/completions/evalgate";
+
+const MAN_EXAMPLES: &str = "  evalgate man --dir ~/.local/share/man/man1 && man evalgate-check
+  evalgate man policy diff > evalgate-policy-diff.1";
+
+/// The exit codes as `check --help` ends with them; the same as docs/exit-codes.md.
+const EXIT_CODES: &str =
+    "  0    pass: no check failed (warnings, skips and waivers allowed), or --report-only
+  1    regression: a check failed (with --strict, or warned)
+  2    usage error: bad arguments
+  3    invalid policy: it has errors, names what neither eval has, or judges nothing
+  4    eval not loaded: missing, unreadable, malformed, or refused by the API
+  5    eval not finished: still running after --wait
+  6    not comparable: the evals, or an eval and the policy, differ in task
+  7    report not written: its directory is missing or not writable
+  101  panic: a bug in evalgate; please report it";
+
+/// An `Environment:` section (or a line saying there is none), then `Examples:`, then where
+/// the documentation is.
+fn help(env: &[(&str, &str)], examples: &str) -> String {
+    let mut out = String::from("Environment:\n");
+    if env.is_empty() {
+        out.push_str("  (none read)\n");
+    }
+    for (name, what) in env {
+        out.push_str(&format!("  {name}\n          {what}\n"));
+    }
+    out.push_str(&format!(
+        "\nExamples:\n{examples}\n\nDocumentation: {}",
+        evalgate::DOCS_URL
+    ));
+    out
+}
+
+fn check_help() -> String {
+    let env: Vec<(&str, &str)> = ROBOFLOW_ENV.iter().chain(CHECK_ENV).copied().collect();
+    format!(
+        "{}\n\nExit codes ({}/exit-codes.md):\n{EXIT_CODES}",
+        help(&env, CHECK_EXAMPLES),
+        evalgate::DOCS_URL
+    )
 }
 
 #[derive(Debug, Args)]
@@ -47,7 +199,8 @@ pub(crate) struct InitArgs {
     pub(crate) from: String,
 
     /// How far below the eval's values the floors sit, and the largest drop allowed.
-    #[arg(long, value_name = "FRACTION", default_value_t = 0.02, value_parser = fraction)]
+    // Negative numbers reach `fraction` and its message instead of reading as an option.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.02, value_parser = fraction, allow_negative_numbers = true)]
     pub(crate) margin: f64,
 
     /// Write the policy here instead of stdout (an existing file is not replaced without --force).
@@ -74,12 +227,17 @@ fn fraction(text: &str) -> Result<f64, String> {
 #[derive(Debug, Subcommand)]
 pub(crate) enum PolicyCommand {
     /// Validate a policy (and, with --eval, its names, shadowed rules and waivers).
+    #[command(after_help = help(ROBOFLOW_ENV, "  evalgate policy check evalgate.yaml\n  ROBOFLOW_API_KEY=... evalgate policy check evalgate.yaml --eval rf:my-workspace/PRODUCTION_EVAL_ID"))]
     Check(PolicyCheckArgs),
-    /// Show, for each split, scope and metric, the thresholds that apply and their lines.
+    /// Show, for each split, scope and metric, the thresholds that apply, the waivers, and
+    /// their lines.
+    #[command(after_help = help(ROBOFLOW_ENV, "  evalgate policy explain evalgate.yaml --eval production.json\n  evalgate policy explain evalgate.yaml --eval rf:my-workspace/PRODUCTION_EVAL_ID --format json"))]
     Explain(ExplainArgs),
     /// List what changed between two policies; exit 1 when the gate was loosened.
+    #[command(after_help = help(NO_ENV, POLICY_DIFF_EXAMPLES))]
     Diff(DiffArgs),
     /// Print the JSON Schema of policy version 1.
+    #[command(after_help = help(NO_ENV, "  evalgate policy schema > policy-v1.json"))]
     Schema,
 }
 
@@ -119,10 +277,13 @@ pub(crate) struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DiffArgs {
-    /// The policy before the change.
-    pub(crate) old: PathBuf,
-    /// The policy after the change.
-    pub(crate) new: PathBuf,
+    /// OLD and NEW, the policies before and after the change; with --base-ref, only NEW.
+    #[arg(value_name = "POLICY", num_args = 1..=2, required = true)]
+    pub(crate) policies: Vec<PathBuf>,
+    /// Read the old policy from this git revision (`git show REV:NEW`); a revision without
+    /// the file had no policy, so every rule is new and nothing is loosened.
+    #[arg(long, value_name = "REV")]
+    pub(crate) base_ref: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub(crate) format: DiffFormat,
@@ -270,8 +431,7 @@ pub(crate) struct FetchArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// The YAML policy (docs/policy.md).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = format!("The YAML policy ({}/policy.md)", evalgate::DOCS_URL))]
     pub(crate) policy: PathBuf,
 
     /// The eval under test: rf:WORKSPACE/EVAL_ID, a map-results JSON file, or - for stdin.

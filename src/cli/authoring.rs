@@ -1,14 +1,18 @@
 //! The policy-writing commands: `init`, `policy check|explain|diff|schema`, `completions`, `man`.
 
 use std::io::Write;
+use std::path::Path;
 
 use anstream::{eprintln, println};
 use clap::CommandFactory;
 use evalgate::authoring::{diff, explain, init, lint, schema};
 use evalgate::gate::{Gate, GateError, plan};
 use evalgate::model::Eval;
+use evalgate::policy::{Diagnostic, parse_policy_partial};
 
-use super::args::{Cli, DiffArgs, DiffFormat, ExplainArgs, InitArgs, PolicyCheckArgs, TextOrJson};
+use super::args::{
+    Cli, DiffArgs, DiffFormat, ExplainArgs, InitArgs, ManArgs, PolicyCheckArgs, TextOrJson,
+};
 use super::diag;
 use super::exit::{self, Failure, Kind};
 use super::load::Loader;
@@ -52,34 +56,59 @@ fn load_eval(api: &super::args::ApiArgs, src: &str) -> Result<Eval, Failure> {
 pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
     let name = args.policy.display().to_string();
     let text = read_policy(&args.policy)?;
-    let policy = load_policy(&text, &name)?;
     let today = args
         .today
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let mut diags = lint::waivers(&policy, today);
-    if let Some(src) = &args.eval {
-        let eval = load_eval(&args.api, src)?;
-        match Gate::new(&policy, None, &eval) {
-            Ok(gate) => {
-                diags.extend_from_slice(gate.warnings());
-                diags.extend(lint::rules(&gate.plan()));
+    // A policy with errors is still checked against the eval as far as it validated, so that
+    // one run lists every problem, not the validation errors first and the name errors after.
+    let (policy, mut diags) = parse_policy_partial(&text);
+    let valid = !diags.iter().any(Diagnostic::is_error);
+    let mut unchecked = None;
+    if let Some(policy) = &policy {
+        diags.extend(lint::waivers(policy, today));
+        if let Some(src) = &args.eval {
+            let eval = match load_eval(&args.api, src) {
+                Ok(eval) => eval,
+                Err(f) => {
+                    print_sorted(&mut diags, &text, &name);
+                    return Err(f);
+                }
+            };
+            // Shadowing is judged on the whole policy only: a rule left out for an error
+            // could make another look shadowed, or hide that it is.
+            match Gate::new(policy, None, &eval) {
+                Ok(gate) => {
+                    diags.extend_from_slice(gate.warnings());
+                    if valid {
+                        diags.extend(lint::rules(&gate.plan()));
+                    }
+                }
+                // Listed with the other findings below, in policy order; the rules are linted
+                // all the same, so that one run shows every problem.
+                Err(GateError::UnknownNames { diagnostics, .. }) => {
+                    diags.extend(diagnostics);
+                    if valid {
+                        diags.extend(lint::rules(&plan(policy, None, &eval)));
+                    }
+                }
+                Err(e) if valid => {
+                    print_sorted(&mut diags, &text, &name);
+                    return Err(Failure::of(&name, e));
+                }
+                Err(e) => unchecked = Some(format!("names not checked against {src}: {e}")),
             }
-            // Listed with the other findings below, in policy order; the rules are linted
-            // all the same, so that one run shows every problem.
-            Err(GateError::UnknownNames { diagnostics, .. }) => {
-                diags.extend(diagnostics);
-                diags.extend(lint::rules(&plan(&policy, None, &eval)));
-            }
-            Err(e) => return Err(Failure::of(&name, e)),
         }
     }
-    diags.sort_by_key(|d| d.span.map(|s| (s.line, s.column)));
-    diag::print(&diags, &text, &name);
+    print_sorted(&mut diags, &text, &name);
     let errors = diags.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
         return Err(Failure::new(
             Kind::InvalidPolicy,
-            format!("{name}: {errors} {}", plural(errors, "error")),
+            format!(
+                "{name}: {errors} {}{}",
+                plural(errors, "error"),
+                unchecked.map(|u| format!(" ({u})")).unwrap_or_default(),
+            ),
         ));
     }
     let warnings = diags.len();
@@ -92,6 +121,20 @@ pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
         }
     );
     Ok(exit::PASS)
+}
+
+/// Prints the diagnostics in policy order, each once: validation and the name check both
+/// report a metric the task lacks.
+fn print_sorted(diags: &mut Vec<Diagnostic>, text: &str, name: &str) {
+    let mut unique: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    for d in diags.drain(..) {
+        if !unique.contains(&d) {
+            unique.push(d);
+        }
+    }
+    unique.sort_by_key(|d| d.span.map(|s| (s.line, s.column)));
+    diag::print(&unique, text, name);
+    *diags = unique;
 }
 
 pub(crate) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
@@ -117,13 +160,39 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
 }
 
 pub(crate) fn diff(args: &DiffArgs) -> Result<u8, Failure> {
-    let load = |path: &std::path::Path| {
-        let name = path.display().to_string();
-        let text = read_policy(path)?;
-        load_policy(&text, &name)
+    let usage = |m: &str| Failure::new(Kind::Usage, m.to_owned());
+    let (old, new_path) = match (&args.base_ref, args.policies.as_slice()) {
+        (None, [old, new]) => {
+            let name = old.display().to_string();
+            (Some(load_policy(&read_policy(old)?, &name)?), new)
+        }
+        (Some(rev), [new]) => match git_show(rev, new)? {
+            Some((name, text)) => (Some(load_policy(&text, &name)?), new),
+            None => {
+                eprintln!(
+                    "{rev} has no {}: every rule is new, and nothing is loosened",
+                    new.display()
+                );
+                (None, new)
+            }
+        },
+        (None, _) => {
+            return Err(usage(
+                "give the old and the new policy, or --base-ref REV and the new one",
+            ));
+        }
+        (Some(_), _) => {
+            return Err(usage(
+                "with --base-ref, give only the new policy; the old one is read from git",
+            ));
+        }
     };
-    let (old, new) = (load(&args.old)?, load(&args.new)?);
-    let changes = diff::diff(&old, &new);
+    let new_name = new_path.display().to_string();
+    let new = load_policy(&read_policy(new_path)?, &new_name)?;
+    let changes = match &old {
+        Some(old) => diff::diff(old, &new),
+        None => diff::added(&new),
+    };
     let out = match args.format {
         DiffFormat::Text => diff::render_text(&changes),
         DiffFormat::Markdown => diff::render_markdown(&changes),
@@ -147,6 +216,77 @@ pub(crate) fn diff(args: &DiffArgs) -> Result<u8, Failure> {
     })
 }
 
+/// The policy at `path` as of git revision `rev`, named `rev:path`; `None` when the revision
+/// exists but has no such file (the change adds the policy). Any other git failure, an
+/// unknown revision above all, is an error: it must not read as "no policy before".
+fn git_show(rev: &str, path: &Path) -> Result<Option<(String, String)>, Failure> {
+    let git = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .map_err(|e| {
+                Failure::new(
+                    Kind::Usage,
+                    format!("--base-ref needs git, which could not be run: {e}"),
+                )
+            })
+    };
+    let failed = |what: &str, out: &std::process::Output| {
+        Failure::new(
+            Kind::Usage,
+            format!(
+                "--base-ref {rev}: {what}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        )
+    };
+    let commit = format!("{rev}^{{commit}}");
+    let out = git(&[
+        "rev-parse".as_ref(),
+        "--verify".as_ref(),
+        "--end-of-options".as_ref(),
+        commit.as_ref(),
+    ])?;
+    if !out.status.success() {
+        return Err(failed(
+            "not a commit in this repository (fetch it first?)",
+            &out,
+        ));
+    }
+    let out = git(&[
+        "ls-tree".as_ref(),
+        "--full-name".as_ref(),
+        "--name-only".as_ref(),
+        "--end-of-options".as_ref(),
+        commit.as_ref(),
+        "--".as_ref(),
+        path.as_os_str(),
+    ])?;
+    if !out.status.success() {
+        return Err(failed(&format!("cannot look for {}", path.display()), &out));
+    }
+    let listed = String::from_utf8_lossy(&out.stdout);
+    let Some(full_name) = listed.lines().next().map(str::to_owned) else {
+        return Ok(None);
+    };
+    let object = format!("{commit}:{full_name}");
+    let out = git(&["cat-file".as_ref(), "blob".as_ref(), object.as_ref()])?;
+    if !out.status.success() {
+        return Err(failed(&format!("cannot read {full_name}"), &out));
+    }
+    let name = format!("{rev}:{full_name}");
+    let text = String::from_utf8(out.stdout).map_err(|e| {
+        Failure::new(
+            Kind::InvalidPolicy,
+            format!(
+                "policy: {name} is not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    Ok(Some((name, text)))
+}
+
 pub(crate) fn schema() -> Result<u8, Failure> {
     write_stdout(schema::render().as_bytes())?;
     Ok(exit::PASS)
@@ -159,12 +299,68 @@ pub(crate) fn completions(shell: clap_complete::Shell) -> Result<u8, Failure> {
     Ok(exit::PASS)
 }
 
-pub(crate) fn man() -> Result<u8, Failure> {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut out)
-        .map_err(|e| Failure::new(Kind::ReportNotWritten, format!("render the man page: {e}")))?;
-    write_stdout(&out)?;
+/// `evalgate man`: one page to stdout, or every page into `--dir`. The pages' SEE ALSO-style
+/// references (`evalgate-check(1)`) name the files `--dir` writes.
+pub(crate) fn man(args: &ManArgs) -> Result<u8, Failure> {
+    let mut root = Cli::command().disable_help_subcommand(true);
+    root.build();
+    let render = |cmd: &clap::Command| {
+        let mut out = Vec::new();
+        let man = clap_mangen::Man::new(cmd.clone())
+            .source(format!("evalgate {}", env!("CARGO_PKG_VERSION")));
+        man.render(&mut out).map(|()| (man.get_filename(), out))
+    };
+    let render_failed = |e: std::io::Error| {
+        Failure::new(
+            Kind::ReportNotWritten,
+            format!("render the man page: {e}"),
+        )
+    };
+    if let Some(dir) = &args.dir {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Failure::new(
+                Kind::ReportNotWritten,
+                format!("create {}: {e}", dir.display()),
+            )
+        })?;
+        let mut pages = Vec::new();
+        let mut stack = vec![root];
+        while let Some(cmd) = stack.pop() {
+            stack.extend(cmd.get_subcommands().filter(|c| !c.is_hide_set()).cloned());
+            pages.push(render(&cmd).map_err(render_failed)?);
+        }
+        pages.sort();
+        for (name, bytes) in &pages {
+            write_atomically(&dir.join(name), bytes)?;
+        }
+        eprintln!("wrote {} man pages to {}", pages.len(), dir.display());
+        return Ok(exit::PASS);
+    }
+    let mut cmd = root;
+    for (i, name) in args.command.iter().enumerate() {
+        let path = args.command[..i].join(" ");
+        cmd = cmd
+            .find_subcommand(name)
+            .filter(|c| !c.is_hide_set())
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<&str> = cmd.get_subcommands().map(clap::Command::get_name).collect();
+                Failure::new(
+                    Kind::Usage,
+                    format!(
+                        "`evalgate {path}{}{name}` is no command; {}",
+                        if path.is_empty() { "" } else { " " },
+                        if known.is_empty() {
+                            "it has no subcommands".to_owned()
+                        } else {
+                            format!("try one of: {}", known.join(", "))
+                        }
+                    ),
+                )
+            })?;
+    }
+    let (_, page) = render(&cmd).map_err(render_failed)?;
+    write_stdout(&page)?;
     Ok(exit::PASS)
 }
 

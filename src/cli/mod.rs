@@ -45,7 +45,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Policy(PolicyCommand::Diff(args)) => authoring::diff(&args),
         Command::Policy(PolicyCommand::Schema) => authoring::schema(),
         Command::Completions { shell } => authoring::completions(shell),
-        Command::Man => authoring::man(),
+        Command::Man(args) => authoring::man(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

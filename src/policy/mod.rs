@@ -45,6 +45,20 @@ pub fn parse_policy(text: &str) -> Result<(Policy, Vec<Diagnostic>), PolicyError
     validate::validate(&root)
 }
 
+/// Like [`parse_policy`], but a policy whose YAML parsed comes back even when it has errors:
+/// as much of it as validated (an entry with an error is left out), with every diagnostic.
+/// `policy check --eval` checks that much against the eval, so one run lists the policy's
+/// errors and its name errors together. `None` when the text is not a YAML mapping at all.
+pub fn parse_policy_partial(text: &str) -> (Option<Policy>, Vec<Diagnostic>) {
+    match node::parse(text) {
+        Ok(root) => {
+            let (policy, diags) = validate::validate_partial(&root);
+            (Some(policy), diags)
+        }
+        Err(d) => (None, vec![d]),
+    }
+}
+
 /// A validated policy (version 1).
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -379,6 +393,8 @@ impl Policy {
                 && !split_names.contains(&name.as_str())
             {
                 diags.push(unknown_name("split", name, split.span, &split_names));
+                // Under a misspelt split every class is "unknown"; that is fallout, not news.
+                continue;
             }
             for class in &split.classes {
                 let classes = class_names(evals, &split.selector);
@@ -405,6 +421,7 @@ impl Policy {
                 && !split_names.contains(&name.as_str())
             {
                 diags.push(unknown_name("split", name, waiver.span, &split_names));
+                continue;
             }
             let classes = class_names(evals, &waiver.split);
             match &waiver.class {

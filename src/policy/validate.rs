@@ -16,6 +16,20 @@ pub(crate) const MISSING_KEYS: &[&str] = &["baseline", "class", "metric"];
 pub(crate) const WAIVER_KEYS: &[&str] = &["split", "class", "metric", "reason", "until"];
 
 pub(crate) fn validate(root: &Node) -> Result<(Policy, Vec<Diagnostic>), PolicyError> {
+    let (policy, diags) = validate_all(root);
+    diags.finish(policy)
+}
+
+/// The policy as far as it validated, with every diagnostic, errors or not.
+pub(crate) fn validate_partial(root: &Node) -> (Policy, Vec<Diagnostic>) {
+    let (policy, diags) = validate_all(root);
+    match diags.finish(()) {
+        Ok(((), list)) => (policy, list),
+        Err(e) => (policy, e.diagnostics),
+    }
+}
+
+fn validate_all(root: &Node) -> (Policy, Diagnostics) {
     let mut v = Validator {
         diags: Diagnostics::default(),
         task: None,
@@ -24,7 +38,7 @@ pub(crate) fn validate(root: &Node) -> Result<(Policy, Vec<Diagnostic>), PolicyE
     if let Some(task) = policy.task {
         policy.check_task(task, &mut v.diags);
     }
-    v.diags.finish(policy)
+    (policy, v.diags)
 }
 
 struct Validator {
@@ -73,7 +87,10 @@ impl Validator {
             Kind::Null => {
                 self.diags.push(
                     Diagnostic::error(Code::EmptyPolicy, "the policy is empty", Some(root.span))
-                        .with_help("start it with `version: 1`; see docs/policy.md"),
+                        .with_help(format!(
+                            "start it with `version: 1`; see {}/policy.md",
+                            crate::DOCS_URL
+                        )),
                 );
                 return Policy {
                     task: None,

@@ -10,6 +10,7 @@ mod policies;
 mod properties;
 mod reports;
 mod server;
+mod xsd;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

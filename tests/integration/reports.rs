@@ -2,9 +2,11 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
+use crate::xsd::Schema;
 use crate::{detection_eval, repo, run, write};
 
 /// Class names a labeller could type or a server could send.
@@ -61,18 +63,25 @@ fn hostile_reports(dir: &Path) -> (String, String, String) {
     (read(&md), read(&xml), read(&json))
 }
 
+/// The committed JUnit XSD, read once.
+fn junit_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let xsd = std::fs::read_to_string(repo(JUNIT_XSD)).expect("the JUnit XSD is committed");
+        Schema::parse(&xsd)
+    })
+}
+
+const JUNIT_XSD: &str = "tests/fixtures/junit/jenkins-xunit-junit-10.xsd";
+
 fn xsd_valid(xml: &Path) {
-    let out = Command::new("xmllint")
-        .args(["--noout", "--schema"])
-        .arg(repo("tests/fixtures/junit/jenkins-xunit-junit-10.xsd"))
-        .arg(xml)
-        .output()
-        .expect("xmllint is installed (apt-get install libxml2-utils); .ci/run installs it");
+    let text = std::fs::read_to_string(xml).unwrap();
+    let errors = junit_schema().validate(&text);
     assert!(
-        out.status.success(),
+        errors.is_empty(),
         "{} is not valid junit-10.xsd:\n{}",
         xml.display(),
-        String::from_utf8_lossy(&out.stderr)
+        errors.join("\n")
     );
 }
 
@@ -145,6 +154,191 @@ fn junit_stays_valid_with_hostile_names() {
     pairs.sort();
     pairs.dedup();
     assert_eq!(pairs.len(), n, "duplicate (classname, name)");
+}
+
+/// Documents made from a valid report, each breaking one rule of the XSD or of XML 1.0
+/// (`false`), or using what the XSD allows and evalgate does not write (`true`).
+fn junit_variants(valid: &str) -> Vec<(&'static str, bool, String)> {
+    let edits: &[(&str, bool, &str, &str)] = &[
+        (
+            "a testcase without a name",
+            false,
+            r#"<testcase name="map50 min" classname="valid"/>"#,
+            r#"<testcase classname="valid"/>"#,
+        ),
+        (
+            "a testsuite without errors",
+            false,
+            r#" errors="0" skipped="0""#,
+            r#" skipped="0""#,
+        ),
+        (
+            "an undeclared attribute",
+            false,
+            r#"<testcase name="map50 min""#,
+            r#"<testcase status="pass" name="map50 min""#,
+        ),
+        (
+            "a time that is no SUREFIRE_TIME",
+            false,
+            r#"<testsuite name="valid""#,
+            r#"<testsuite time="1.2.3" name="valid""#,
+        ),
+        (
+            "an undeclared element",
+            false,
+            r#"<testcase name="map50 min" classname="valid"/>"#,
+            r#"<testcase name="map50 min" classname="valid"><passed/></testcase>"#,
+        ),
+        (
+            "text in element-only content",
+            false,
+            "<properties>",
+            "<properties>stray",
+        ),
+        (
+            "an element inside a string element",
+            false,
+            "<system-out>warning",
+            "<system-out><b/>warning",
+        ),
+        (
+            "a testcase outside a testsuite",
+            false,
+            r#"errors="0">"#,
+            r#"errors="0"><testcase name="x"/>"#,
+        ),
+        (
+            "a property without a value",
+            false,
+            r#"<property name="evalgate.verdict" value="fail"/>"#,
+            r#"<property name="evalgate.verdict"/>"#,
+        ),
+        (
+            "a duplicate attribute",
+            false,
+            r#"<testcase name="map50 min""#,
+            r#"<testcase name="map50 min" name="x""#,
+        ),
+        ("an unclosed root", false, "</testsuites>", ""),
+        (
+            "a NUL character reference",
+            false,
+            "warning: 0.4980",
+            "warning: &#0;0.4980",
+        ),
+        (
+            "a raw noncharacter",
+            false,
+            "warning: 0.4980",
+            "warning: \u{FFFE}0.4980",
+        ),
+        (
+            "an undeclared entity",
+            false,
+            "warning: 0.4980",
+            "warning: &nbsp;0.4980",
+        ),
+        (
+            "a root the schema does not declare",
+            false,
+            "<testsuites name=\"evalgate\"",
+            "<report><testsuites name=\"evalgate\"",
+        ),
+        (
+            "a time with grouped thousands",
+            true,
+            r#"<testsuite name="valid""#,
+            r#"<testsuite time="1,234.567" name="valid""#,
+        ),
+        (
+            "a rerun failure with a stack trace",
+            true,
+            r#"<testcase name="map50 min" classname="valid"/>"#,
+            r#"<testcase name="map50 min" classname="valid"><rerunFailure type="t"><stackTrace>at x</stackTrace></rerunFailure><system-err>e</system-err></testcase>"#,
+        ),
+        (
+            "a nested testsuite",
+            true,
+            r#"<testcase name="map50 min" classname="valid"/>"#,
+            r#"<testsuite name="inner" tests="0" failures="0" errors="0"/><testcase name="map50 min" classname="valid"/>"#,
+        ),
+    ];
+    edits
+        .iter()
+        .map(|(what, valid_after, from, to)| {
+            assert!(
+                valid.contains(from),
+                "{what}: {from:?} is not in the report any more"
+            );
+            let mut doc = valid.replacen(from, to, 1);
+            if *what == "a root the schema does not declare" {
+                doc.push_str("</report>");
+            }
+            (*what, *valid_after, doc)
+        })
+        .collect()
+}
+
+#[test]
+fn the_junit_schema_check_rejects_what_the_xsd_forbids() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, xml, _) = example_reports(dir.path());
+    assert_eq!(junit_schema().validate(&xml), Vec::<String>::new());
+    for (what, valid, doc) in junit_variants(&xml) {
+        let errors = junit_schema().validate(&doc);
+        assert_eq!(errors.is_empty(), valid, "{what}: {errors:?}\n{doc}");
+    }
+}
+
+/// Whether xmllint, libxml2's validator, finds `xml` valid against the committed XSD.
+fn xmllint_valid(xml: &Path) -> bool {
+    let out = match Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(repo(JUNIT_XSD))
+        .arg(xml)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!("xmllint is required for this test: apt-get install libxml2-utils")
+        }
+        Err(e) => panic!("cannot run xmllint: {e}"),
+    };
+    // 1: not well-formed, 3 and 4: not valid; anything else means xmllint itself failed.
+    match out.status.code() {
+        Some(0) => true,
+        Some(1 | 3 | 4) => false,
+        code => panic!(
+            "xmllint failed ({code:?}):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+/// The Rust check and xmllint give the same verdict on evalgate's reports and on every
+/// variant above. Needs xmllint, so it is run by .ci/run, not by a plain `cargo test`.
+#[test]
+#[ignore = "needs xmllint (apt-get install libxml2-utils); .ci/run runs it"]
+fn xmllint_agrees_with_the_rust_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, example, _) = example_reports(dir.path());
+    assert!(
+        xmllint_valid(&dir.path().join("r.xml")),
+        "the example report"
+    );
+    let hostile_dir = tempfile::tempdir().unwrap();
+    hostile_reports(hostile_dir.path());
+    assert!(
+        xmllint_valid(&hostile_dir.path().join("r.xml")),
+        "the hostile report"
+    );
+    for (i, (what, valid, doc)) in junit_variants(&example).into_iter().enumerate() {
+        let path = dir.path().join(format!("variant-{i}.xml"));
+        std::fs::write(&path, &doc).unwrap();
+        assert_eq!(xmllint_valid(&path), valid, "xmllint on {what}:\n{doc}");
+        assert_eq!(junit_schema().validate(&doc).is_empty(), valid, "{what}");
+    }
 }
 
 /// Every table in `md`, as rows of cell texts. Panics when untrusted text turned into HTML
