@@ -1,19 +1,72 @@
 //! `evalgate policy explain`: for every split, scope and metric the policy covers in an eval,
-//! the thresholds that apply and the policy line each one comes from. Built from the same plan
-//! the gate evaluates, so it cannot disagree with it.
+//! the thresholds that apply, the waiver that would excuse a failure, and the policy line each
+//! one comes from. Built from the same plan the gate evaluates, and the same waiver matching,
+//! so it cannot disagree with it.
+//!
+//! Scopes are named as in the reports: `overall` (the split as a whole), a size (`small`), a
+//! class (`class "car"`), or both (`class "car" / small`).
 
 use std::fmt::Write as _;
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::gate::Item;
-use crate::model::Scope;
-use crate::policy::{Field, Rule, Severity};
+use crate::model::{Metric, Scope};
+use crate::policy::{Field, Rule, Severity, Waiver};
 use crate::report::split_label;
 
+/// What a policy's waivers do to the plan's checks, as of a date.
+#[derive(Clone, Copy, Debug)]
+pub struct Waivers<'a> {
+    /// The policy's waivers, in file order.
+    pub waivers: &'a [Waiver],
+    /// The date they are judged against: a waiver whose `until` is before it has expired.
+    pub today: NaiveDate,
+}
+
+/// The waiver that decides a check's fate if it fails: the first active one that covers it,
+/// else the first expired one (which no longer waives, as the reports say).
+fn waiver_for<'a>(w: Waivers<'a>, item: &Item) -> Option<&'a Waiver> {
+    let (split, class, metric): (&str, Option<&str>, Option<Metric>) = match item {
+        Item::Rule {
+            split,
+            scope,
+            metric,
+            ..
+        } => (split, scope.class(), Some(*metric)),
+        Item::MissingSplit { split, .. } => (split, None, None),
+        Item::MissingClass { split, class, .. } => (split, Some(class), None),
+    };
+    let mut covering = w.waivers.iter().filter(|x| x.covers(split, class, metric));
+    let first = covering.clone().next();
+    covering.find(|x| x.until >= w.today).or(first)
+}
+
+fn waiver_text(waiver: &Waiver, today: NaiveDate) -> String {
+    if waiver.until >= today {
+        format!("waived until {} (line {})", waiver.until, waiver.span.line)
+    } else {
+        format!(
+            "a waiver expired on {} (line {}): not waived",
+            waiver.until, waiver.span.line
+        )
+    }
+}
+
 /// The plan as text, one line per split × scope × metric.
-pub fn render_text(plan: &[Item]) -> String {
-    let rows: Vec<(String, String)> = plan.iter().map(|item| (place(item), what(item))).collect();
+pub fn render_text(plan: &[Item], waivers: Waivers<'_>) -> String {
+    let rows: Vec<(String, String)> = plan
+        .iter()
+        .map(|item| {
+            let mut what = what(item);
+            if let Some(w) = waiver_for(waivers, item) {
+                what.push_str(", ");
+                what.push_str(&waiver_text(w, waivers.today));
+            }
+            (place(item), what)
+        })
+        .collect();
     let width = rows
         .iter()
         .map(|(p, _)| p.chars().count())
@@ -45,9 +98,10 @@ fn place(item: &Item) -> String {
     }
 }
 
-fn scope_text(scope: &Scope) -> String {
+/// The scope as the reports name it.
+pub fn scope_text(scope: &Scope) -> String {
     match scope {
-        Scope::Split => "split".to_owned(),
+        Scope::Split => "overall".to_owned(),
         Scope::Size(s) => s.name().to_owned(),
         Scope::Class(c) => format!("class {c:?}"),
         Scope::ClassSize(c, s) => format!("class {c:?} / {s}"),
@@ -92,8 +146,19 @@ struct JsonField<T> {
 }
 
 #[derive(Serialize)]
+struct JsonWaiver {
+    until: String,
+    line: u32,
+    /// Expired waivers no longer waive.
+    expired: bool,
+}
+
+#[derive(Serialize)]
 struct JsonItem<'a> {
     split: &'a str,
+    /// `overall`, a size, `class "NAME"` or `class "NAME" / SIZE`, as in the text and the
+    /// reports; `null` for presence entries.
+    scope: Option<String>,
     class: Option<&'a str>,
     size: Option<&'static str>,
     /// `None` for presence entries.
@@ -106,10 +171,12 @@ struct JsonItem<'a> {
     severity: Option<JsonField<&'static str>>,
     /// `rule` for metric rules; `missing_split` or `missing_class` for presence entries.
     kind: &'static str,
+    /// The waiver that would excuse a failure here, if any.
+    waiver: Option<JsonWaiver>,
 }
 
 /// The plan as JSON: `{"schema_version": 1, "rules": [...]}`.
-pub fn render_json(plan: &[Item]) -> serde_json::Result<String> {
+pub fn render_json(plan: &[Item], waivers: Waivers<'_>) -> serde_json::Result<String> {
     let num = |f: Option<Field<f64>>| {
         f.map(|f| JsonField {
             value: f.value,
@@ -137,6 +204,7 @@ pub fn render_json(plan: &[Item]) -> serde_json::Result<String> {
                 ..
             } => JsonItem {
                 split,
+                scope: Some(scope_text(scope)),
                 class: scope.class(),
                 size: scope.size().map(|s| s.name()),
                 metric: Some(metric.name()),
@@ -146,6 +214,7 @@ pub fn render_json(plan: &[Item]) -> serde_json::Result<String> {
                 max_drop_rel: num(rule.max_drop_rel),
                 severity: Some(sev(rule)),
                 kind: "rule",
+                waiver: None,
             },
             Item::MissingSplit { split, line, .. } | Item::MissingClass { split, line, .. } => {
                 let class = match item {
@@ -154,6 +223,7 @@ pub fn render_json(plan: &[Item]) -> serde_json::Result<String> {
                 };
                 JsonItem {
                     split,
+                    scope: None,
                     class,
                     size: None,
                     metric: None,
@@ -170,8 +240,18 @@ pub fn render_json(plan: &[Item]) -> serde_json::Result<String> {
                     } else {
                         "missing_split"
                     },
+                    waiver: None,
                 }
             }
+        })
+        .zip(plan)
+        .map(|(mut json, item)| {
+            json.waiver = waiver_for(waivers, item).map(|w| JsonWaiver {
+                until: w.until.to_string(),
+                line: w.span.line,
+                expired: w.until < waivers.today,
+            });
+            json
         })
         .collect();
     let mut text = serde_json::to_string_pretty(&serde_json::json!({

@@ -31,7 +31,7 @@ pub fn generate(eval: &Eval, source: &str, margin: f64) -> String {
         y,
         "# Commit it, then tighten or loosen rules as you learn what matters. Every key:"
     );
-    let _ = writeln!(y, "# docs/policy.md.");
+    let _ = writeln!(y, "# {}/policy.md", crate::DOCS_URL);
     let _ = writeln!(y, "version: 1");
     let _ = writeln!(y, "task: {}", task.name());
     y.push('\n');

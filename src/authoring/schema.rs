@@ -139,7 +139,7 @@ pub fn schema() -> Value {
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "evalgate policy, version 1",
-        "description": "What a model must reach per split, object size and class, and how far it may fall behind the baseline. Reference: docs/policy.md.",
+        "description": format!("What a model must reach per split, object size and class, and how far it may fall behind the baseline. Reference: {}/policy.md.", crate::DOCS_URL),
         "type": "object",
         "additionalProperties": false,
         "required": ["version"],

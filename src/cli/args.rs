@@ -271,6 +271,10 @@ pub(crate) struct ExplainArgs {
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,
 
+    /// Judge waivers as of this date instead of today (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) today: Option<NaiveDate>,
+
     #[command(flatten)]
     pub(crate) api: ApiArgs,
 }
@@ -483,7 +487,33 @@ pub(crate) struct CheckArgs {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{EXIT_CODES, parse_size};
+    use crate::cli::exit;
+
+    #[test]
+    fn the_exit_codes_in_check_help_are_the_binarys() {
+        let listed: Vec<(u8, &str)> = EXIT_CODES
+            .lines()
+            .filter_map(|l| {
+                let (code, rest) = l.trim().split_once(' ')?;
+                Some((code.parse().ok()?, rest.trim().split(':').next()?))
+            })
+            .collect();
+        // The kinds in the order of their codes, as docs/exit-codes.md lists them; 101 is
+        // Rust's panic code, not one of evalgate's.
+        let names = [
+            "usage error",
+            "invalid policy",
+            "eval not loaded",
+            "eval not finished",
+            "not comparable",
+            "report not written",
+        ];
+        let mut expected = vec![(exit::PASS, "pass"), (exit::REGRESSION, "regression")];
+        expected.extend(exit::Kind::ALL.iter().map(|k| k.code()).zip(names));
+        expected.push((101, "panic"));
+        assert_eq!(listed, expected);
+    }
 
     #[test]
     fn sizes() {

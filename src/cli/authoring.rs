@@ -150,9 +150,15 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
     })?;
     diag::print(gate.warnings(), &text, &name);
     let items = gate.plan();
+    let waivers = explain::Waivers {
+        waivers: &policy.waivers,
+        today: args
+            .today
+            .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+    };
     let out = match args.format {
-        TextOrJson::Text => explain::render_text(&items),
-        TextOrJson::Json => explain::render_json(&items)
+        TextOrJson::Text => explain::render_text(&items, waivers),
+        TextOrJson::Json => explain::render_json(&items, waivers)
             .map_err(|e| Failure::new(Kind::ReportNotWritten, e.to_string()))?,
     };
     write_stdout(out.as_bytes())?;
@@ -311,10 +317,7 @@ pub(crate) fn man(args: &ManArgs) -> Result<u8, Failure> {
         man.render(&mut out).map(|()| (man.get_filename(), out))
     };
     let render_failed = |e: std::io::Error| {
-        Failure::new(
-            Kind::ReportNotWritten,
-            format!("render the man page: {e}"),
-        )
+        Failure::new(Kind::ReportNotWritten, format!("render the man page: {e}"))
     };
     if let Some(dir) = &args.dir {
         std::fs::create_dir_all(dir).map_err(|e| {

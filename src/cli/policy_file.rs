@@ -51,7 +51,7 @@ pub(crate) fn load_policy(text: &str, name: &str) -> Result<Policy, Failure> {
             diag::print(&e.diagnostics, text, name);
             Err(Failure::new(
                 Kind::InvalidPolicy,
-                format!("{name}: {e}; see docs/policy.md"),
+                format!("{name}: {e}; see {}/policy.md", evalgate::DOCS_URL),
             ))
         }
     }

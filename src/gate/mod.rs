@@ -534,13 +534,7 @@ fn apply_waivers(waivers: &[Waiver], checks: &mut [Check], today: NaiveDate) -> 
         if !matches!(check.status, Status::Fail | Status::Warn) {
             continue;
         }
-        let covers = |w: &Waiver| {
-            w.split.matches(&check.split)
-                && w.class
-                    .as_ref()
-                    .is_none_or(|p| check.class.as_deref().is_some_and(|c| p.matches(c)))
-                && w.metric.is_none_or(|m| check.metric == Some(m))
-        };
+        let covers = |w: &Waiver| w.covers(&check.split, check.class.as_deref(), check.metric);
         // The first active waiver excuses the check; failing that, the first expired one
         // is named so the reader knows why it no longer does.
         let mut expired = None;

@@ -344,6 +344,20 @@ pub struct Waiver {
     pub span: Span,
 }
 
+impl Waiver {
+    /// Whether the waiver covers a check of `split`, `class` (`None` for a split or size
+    /// check) and `metric` (`None` for a presence check). A waiver narrowed to a class or a
+    /// metric covers only checks that have one that matches.
+    pub fn covers(&self, split: &str, class: Option<&str>, metric: Option<Metric>) -> bool {
+        self.split.matches(split)
+            && self
+                .class
+                .as_ref()
+                .is_none_or(|p| class.is_some_and(|c| p.matches(c)))
+            && self.metric.is_none_or(|m| metric == Some(m))
+    }
+}
+
 impl Policy {
     /// Checks that every metric, `sizes` block and waiver metric exists for `task`: while the
     /// policy is read when it declares its task, else once the evals are loaded.

@@ -112,6 +112,8 @@ fn explain_shows_where_every_threshold_comes_from() {
         "policies/detection.yaml",
         "--eval",
         CANDIDATE,
+        "--today",
+        "2026-11-26",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     insta::assert_snapshot!("explain_text", r.stdout);

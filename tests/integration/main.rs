@@ -4,6 +4,7 @@ mod action;
 mod authoring;
 mod ci;
 mod cli;
+mod first_run;
 mod http;
 mod limits;
 mod policies;
