@@ -141,3 +141,40 @@ fn the_roboflow_docs_example_parses() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(r.stdout, "evalgate: PASS: 3 checks (1 skip, 2 pass)\n");
 }
+
+/// The example says that `severity: warn` on lane-marking softens the inherited `max_drop`
+/// as well as the floor; it does.
+#[test]
+fn the_segmentation_examples_warn_covers_the_inherited_drop_rule() {
+    let text = std::fs::read_to_string(crate::repo("policies/segmentation.yaml")).unwrap();
+    assert!(
+        text.contains("the 0.03 max_drop inherited from \"*\" warns too"),
+        "{text}"
+    );
+    let worse = std::fs::read_to_string(crate::repo("examples/evals/segmentation-candidate.json"))
+        .unwrap()
+        .replace(
+            "\"lane-marking\": {\"iou\": 0.530",
+            "\"lane-marking\": {\"iou\": 0.480",
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let c = crate::write(dir.path(), "c.json", &worse);
+    let args = [
+        "check",
+        "--policy",
+        "policies/segmentation.yaml",
+        "--baseline",
+        "examples/evals/segmentation-baseline.json",
+        "--candidate",
+        &c,
+    ];
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    for rule in ["iou min", "iou max_drop"] {
+        let line = format!("  warn valid / class \"lane-marking\" / {rule}:");
+        assert!(r.stdout.contains(&line), "{line:?} in\n{}", r.stdout);
+    }
+    let mut strict = args.to_vec();
+    strict.push("--strict");
+    assert_eq!(run(&strict).code, 1);
+}
