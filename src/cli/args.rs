@@ -166,14 +166,14 @@ const EXIT_CODES: &str =
   7    report not written: its directory is missing or not writable
   101  panic: a bug in evalgate; please report it";
 
-/// An `Environment:` section (or a line saying there is none), then `Examples:`, then where
-/// the documentation is.
+/// An `Environment:` section, then `Examples:`, then where the documentation is.
 fn help(env: &[(&str, &str)], examples: &str) -> String {
     let mut out = String::from("Environment:\n");
-    if env.is_empty() {
-        out.push_str("  (none read)\n");
-    }
-    for (name, what) in env {
+    let colour = (
+        "NO_COLOR",
+        "Any value but empty turns colour off (it is off anyway when the output is not a terminal).",
+    );
+    for (name, what) in env.iter().chain([&colour]) {
         out.push_str(&format!("  {name}\n          {what}\n"));
     }
     out.push_str(&format!(
