@@ -423,7 +423,7 @@ fn git(dir: &Path, args: &[&str]) {
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("git runs");
+        .expect("git is installed (the --base-ref tests run it)");
     assert!(
         out.status.success(),
         "git {args:?}: {}",
