@@ -127,9 +127,12 @@ pub(crate) fn run(args: &CommentArgs) -> Result<u8, Failure> {
             message,
         }) => {
             let fix = if gitlab {
-                "GITLAB_TOKEN needs the api scope on this project (a project access token; CI_JOB_TOKEN cannot write notes), and MR pipelines from forks do not get the parent's variables"
+                "GITLAB_TOKEN needs the api scope on this project (a project access token; CI_JOB_TOKEN cannot write notes), and MR pipelines from forks do not get the parent's variables".to_owned()
             } else {
-                "on pull requests from forks the GITHUB_TOKEN is read-only: post the comment from a workflow_run workflow (docs/ci.md); otherwise give the job `permissions: pull-requests: write`"
+                format!(
+                    "on pull requests from forks the GITHUB_TOKEN is read-only: post the comment from a workflow_run workflow ({}/ci.md#pull-requests-from-forks); otherwise give the job `permissions: pull-requests: write`",
+                    evalgate::DOCS_URL
+                )
             };
             let text =
                 format!("cannot write the comment (HTTP {status} from {url}: {message}); {fix}");
