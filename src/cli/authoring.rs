@@ -83,8 +83,7 @@ pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
                         diags.extend(lint::rules(&gate.plan()));
                     }
                 }
-                // Listed with the other findings below, in policy order; the rules are linted
-                // all the same, so that one run shows every problem.
+                // Listed with the other findings below, in policy order.
                 Err(GateError::UnknownNames { diagnostics, .. }) => {
                     diags.extend(diagnostics);
                     if valid {

@@ -346,6 +346,22 @@ fn policy_check_lists_policy_and_name_errors_in_one_run() {
     // Without --eval, the policy's own errors only.
     let r = run(&["policy", "check", &p]);
     assert_eq!(codes(&r.stderr).len(), 2, "{}", r.stderr);
+
+    // A policy of another task is not checked for names, and says so.
+    let other = write(
+        dir.path(),
+        "seg.yaml",
+        "version: 1\ntask: semantic-segmentation\nsplits:\n  valid:\n    miou: {min: 1.5}\n",
+    );
+    let r = run(&["policy", "check", &other, "--eval", BASELINE]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "1 error (names not checked against {BASELINE}: the evals cannot be compared"
+        )),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
