@@ -67,6 +67,7 @@ const ROBOFLOW_ENV: &[(&str, &str)] = &[
     ),
     ("ROBOFLOW_WORKSPACE", "The default of --workspace."),
     ("ROBOFLOW_API_URL", "The default of --api-url."),
+    ("ROBOFLOW_AUTH", "The default of --roboflow-auth."),
 ];
 
 const NO_ENV: &[(&str, &str)] = &[];
@@ -79,6 +80,10 @@ const CHECK_ENV: &[(&str, &str)] = &[
     (
         "GITHUB_STEP_SUMMARY, GITHUB_OUTPUT",
         "Where --github appends the job summary and writes the step outputs.",
+    ),
+    (
+        "GITHUB_WORKSPACE",
+        "What --github makes the annotations' policy paths relative to.",
     ),
 ];
 

@@ -30,13 +30,23 @@ fn environment(help: &str) -> &str {
 
 #[test]
 fn every_command_names_the_environment_it_reads() {
-    let roboflow = ["ROBOFLOW_API_KEY", "ROBOFLOW_WORKSPACE", "ROBOFLOW_API_URL"];
+    let roboflow = [
+        "ROBOFLOW_API_KEY",
+        "ROBOFLOW_WORKSPACE",
+        "ROBOFLOW_API_URL",
+        "ROBOFLOW_AUTH",
+    ];
     let cases: &[(&[&str], &[&str])] = &[
         (
             &["check"],
             &[
                 &roboflow[..],
-                &["GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"],
+                &[
+                    "GITHUB_ACTIONS",
+                    "GITHUB_STEP_SUMMARY",
+                    "GITHUB_OUTPUT",
+                    "GITHUB_WORKSPACE",
+                ],
             ]
             .concat(),
         ),
