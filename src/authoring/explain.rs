@@ -3,8 +3,9 @@
 //! one comes from. Built from the same plan the gate evaluates, and the same waiver matching,
 //! so it cannot disagree with it.
 //!
-//! Scopes are named as in the reports: `overall` (the split as a whole), a size (`small`), a
-//! class (`class "car"`), or both (`class "car" / small`).
+//! Scopes are named as the Markdown report's Scope column names them, each with its kind, so
+//! that a class called `small` cannot pass for a size: `split` (the split as a whole),
+//! `size small`, `class "car"`, `class "car" / size small`.
 
 use std::fmt::Write as _;
 
@@ -98,13 +99,13 @@ fn place(item: &Item) -> String {
     }
 }
 
-/// The scope as the reports name it.
+/// The scope as the Markdown report names it.
 pub fn scope_text(scope: &Scope) -> String {
     match scope {
-        Scope::Split => "overall".to_owned(),
-        Scope::Size(s) => s.name().to_owned(),
+        Scope::Split => "split".to_owned(),
+        Scope::Size(s) => format!("size {s}"),
         Scope::Class(c) => format!("class {c:?}"),
-        Scope::ClassSize(c, s) => format!("class {c:?} / {s}"),
+        Scope::ClassSize(c, s) => format!("class {c:?} / size {s}"),
     }
 }
 
@@ -156,8 +157,8 @@ struct JsonWaiver {
 #[derive(Serialize)]
 struct JsonItem<'a> {
     split: &'a str,
-    /// `overall`, a size, `class "NAME"` or `class "NAME" / SIZE`, as in the text and the
-    /// reports; `null` for presence entries.
+    /// `split`, `size SIZE`, `class "NAME"` or `class "NAME" / size SIZE`, as in the text and
+    /// the Markdown report; `null` for presence entries.
     scope: Option<String>,
     class: Option<&'a str>,
     size: Option<&'static str>,

@@ -115,10 +115,10 @@ pub fn split_label(split: &str) -> String {
     }
 }
 
-/// The scope of a check for people: `overall`, `small`, `class "car"`, `class "car" / small`.
+/// The scope of a check for people: `split`, `small`, `class "car"`, `class "car" / small`.
 pub fn scope_label(check: &Check) -> String {
     match (&check.class, check.size) {
-        (None, None) => "overall".to_owned(),
+        (None, None) => "split".to_owned(),
         (None, Some(size)) => size.name().to_owned(),
         (Some(class), None) => format!("class {class:?}"),
         (Some(class), Some(size)) => format!("class {class:?} / {size}"),

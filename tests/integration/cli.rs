@@ -209,7 +209,7 @@ fn exit_3_when_the_policy_checks_nothing() {
         md.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 3, "{}", r.stdout);
-    assert!(r.stderr.contains("no check could be evaluated: its only check was skipped, e.g. valid / overall / map50 max_drop: no baseline eval; missing.baseline is floors_only; give the rules data to judge (drop rules need --baseline)"), "{}", r.stderr);
+    assert!(r.stderr.contains("no check could be evaluated: its only check was skipped, e.g. valid / split / map50 max_drop: no baseline eval; missing.baseline is floors_only; give the rules data to judge (drop rules need --baseline)"), "{}", r.stderr);
     assert!(!md.exists(), "no report claims anything");
 }
 

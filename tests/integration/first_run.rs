@@ -405,7 +405,8 @@ fn explain_shows_waivers_as_of_the_date() {
         1,
         "only side-mirror is waived:\n{all}"
     );
-    assert!(all.contains("valid / overall / map50 "), "{all}");
+    assert!(all.contains("valid / split / map50 "), "{all}");
+    assert!(all.contains("valid / size small / map50_95 "), "{all}");
     let (_, line) = explain("2027-04-01");
     assert!(
         line.ends_with("a waiver expired on 2027-03-31 (line 31): not waived"),
@@ -432,7 +433,7 @@ fn explain_shows_waivers_as_of_the_date() {
     );
     let scopes: BTreeSet<&str> = rules.iter().filter_map(|r| r["scope"].as_str()).collect();
     assert!(
-        scopes.contains("overall") && scopes.contains("small"),
+        scopes.contains("split") && scopes.contains("size small"),
         "{scopes:?}"
     );
     assert!(scopes.contains("class \"wheel\""), "{scopes:?}");
