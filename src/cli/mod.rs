@@ -3,15 +3,17 @@
 //! `exit.rs` alone.
 
 mod args;
-mod authoring;
 mod check;
 mod comment;
 mod diag;
 mod exit;
 mod fetch;
 mod github;
+mod init;
 mod load;
+mod manual;
 mod output;
+mod policy;
 mod policy_file;
 mod redact;
 mod summary;
@@ -39,13 +41,13 @@ pub(crate) fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Fetch(args) => fetch::run(&args),
         Command::Comment(args) => comment::run(&args),
-        Command::Init(args) => authoring::init(&args),
-        Command::Policy(PolicyCommand::Check(args)) => authoring::check(&args),
-        Command::Policy(PolicyCommand::Explain(args)) => authoring::explain(&args),
-        Command::Policy(PolicyCommand::Diff(args)) => authoring::diff(&args),
-        Command::Policy(PolicyCommand::Schema) => authoring::schema(),
-        Command::Completions { shell } => authoring::completions(shell),
-        Command::Man(args) => authoring::man(&args),
+        Command::Init(args) => init::run(&args),
+        Command::Policy(PolicyCommand::Check(args)) => policy::check(&args),
+        Command::Policy(PolicyCommand::Explain(args)) => policy::explain(&args),
+        Command::Policy(PolicyCommand::Diff(args)) => policy::diff(&args),
+        Command::Policy(PolicyCommand::Schema) => policy::schema(),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man(args) => manual::man(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -573,3 +573,11 @@ mod signals {
         }
     }
 }
+
+/// Writes a command's whole output to stdout; a closed or full stdout is exit 7.
+pub(crate) fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::new(Kind::ReportNotWritten, format!("write to stdout: {e}")))
+}

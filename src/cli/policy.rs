@@ -1,52 +1,20 @@
-//! The policy-writing commands: `init`, `policy check|explain|diff|schema`, `completions`, `man`.
+//! `evalgate policy check|explain|diff|schema`: reviewing a policy before it gates.
 
-use std::io::Write;
 use std::path::Path;
 
 use anstream::{eprintln, println};
-use clap::CommandFactory;
-use evalgate::authoring::{diff, explain, init, lint, schema};
+use evalgate::authoring::{diff, explain, lint, schema};
 use evalgate::gate::{Gate, GateError, plan};
 use evalgate::model::Eval;
 use evalgate::policy::{Diagnostic, parse_policy_partial};
 
-use super::args::{
-    Cli, DiffArgs, DiffFormat, ExplainArgs, InitArgs, ManArgs, PolicyCheckArgs, TextOrJson,
-};
+use super::args::{DiffArgs, DiffFormat, ExplainArgs, PolicyCheckArgs, TextOrJson};
 use super::diag;
 use super::exit::{self, Failure, Kind};
 use super::load::Loader;
-use super::output::write_atomically;
+use super::output::write_stdout;
 use super::policy_file::{load_policy, read_policy};
 use evalgate::report::words::plural;
-
-pub(crate) fn init(args: &InitArgs) -> Result<u8, Failure> {
-    if let Some(path) = &args.output
-        && path.exists()
-        && !args.force
-    {
-        return Err(Failure::new(
-            Kind::Usage,
-            format!("{} exists; pass --force to replace it", path.display()),
-        ));
-    }
-    let (loader, sources) = Loader::new(&args.api, &[("eval", args.from.as_str())])?;
-    let eval = loader.load("eval", &sources[0])?.eval;
-    let text = init::generate(&eval, &sources[0].to_string(), args.margin);
-    match &args.output {
-        Some(path) if path.as_os_str() != "-" => {
-            write_atomically(path, text.as_bytes())?;
-            eprintln!(
-                "wrote {}: check it with `evalgate policy check {} --eval {}`, then commit it",
-                path.display(),
-                path.display(),
-                sources[0]
-            );
-        }
-        _ => print!("{text}"),
-    }
-    Ok(exit::PASS)
-}
 
 fn load_eval(api: &super::args::ApiArgs, src: &str) -> Result<Eval, Failure> {
     let (loader, sources) = Loader::new(api, &[("eval", src)])?;
@@ -295,80 +263,4 @@ fn git_show(rev: &str, path: &Path) -> Result<Option<(String, String)>, Failure>
 pub(crate) fn schema() -> Result<u8, Failure> {
     write_stdout(schema::render().as_bytes())?;
     Ok(exit::PASS)
-}
-
-pub(crate) fn completions(shell: clap_complete::Shell) -> Result<u8, Failure> {
-    let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "evalgate", &mut out);
-    write_stdout(&out)?;
-    Ok(exit::PASS)
-}
-
-/// `evalgate man`: one page to stdout, or every page into `--dir`. The pages' SEE ALSO-style
-/// references (`evalgate-check(1)`) name the files `--dir` writes.
-pub(crate) fn man(args: &ManArgs) -> Result<u8, Failure> {
-    let mut root = Cli::command().disable_help_subcommand(true);
-    root.build();
-    let render = |cmd: &clap::Command| {
-        let mut out = Vec::new();
-        let man = clap_mangen::Man::new(cmd.clone())
-            .source(format!("evalgate {}", env!("CARGO_PKG_VERSION")));
-        man.render(&mut out).map(|()| (man.get_filename(), out))
-    };
-    let render_failed = |e: std::io::Error| {
-        Failure::new(Kind::ReportNotWritten, format!("render the man page: {e}"))
-    };
-    if let Some(dir) = &args.dir {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Failure::new(
-                Kind::ReportNotWritten,
-                format!("create {}: {e}", dir.display()),
-            )
-        })?;
-        let mut pages = Vec::new();
-        let mut stack = vec![root];
-        while let Some(cmd) = stack.pop() {
-            stack.extend(cmd.get_subcommands().filter(|c| !c.is_hide_set()).cloned());
-            pages.push(render(&cmd).map_err(render_failed)?);
-        }
-        pages.sort();
-        for (name, bytes) in &pages {
-            write_atomically(&dir.join(name), bytes)?;
-        }
-        eprintln!("wrote {} man pages to {}", pages.len(), dir.display());
-        return Ok(exit::PASS);
-    }
-    let mut cmd = root;
-    for (i, name) in args.command.iter().enumerate() {
-        let path = args.command[..i].join(" ");
-        cmd = cmd
-            .find_subcommand(name)
-            .filter(|c| !c.is_hide_set())
-            .cloned()
-            .ok_or_else(|| {
-                let known: Vec<&str> = cmd.get_subcommands().map(clap::Command::get_name).collect();
-                Failure::new(
-                    Kind::Usage,
-                    format!(
-                        "`evalgate {path}{}{name}` is no command; {}",
-                        if path.is_empty() { "" } else { " " },
-                        if known.is_empty() {
-                            "it has no subcommands".to_owned()
-                        } else {
-                            format!("try one of: {}", known.join(", "))
-                        }
-                    ),
-                )
-            })?;
-    }
-    let (_, page) = render(&cmd).map_err(render_failed)?;
-    write_stdout(&page)?;
-    Ok(exit::PASS)
-}
-
-fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::new(Kind::ReportNotWritten, format!("write to stdout: {e}")))
 }
