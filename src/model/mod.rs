@@ -6,12 +6,12 @@
 //!
 //! This module does no I/O; [`parse_eval`] turns bytes into an `Eval`.
 
-mod roboflow;
+mod map_results;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use roboflow::{ParseEvalError, parse_eval};
+pub use map_results::{ParseEvalError, parse_eval};
 
 /// The key under which `evalgate fetch` stores [`EvalMeta`] in a saved eval.
 pub const META_KEY: &str = "evalgate";
