@@ -175,11 +175,7 @@ pub fn xml_char(c: char) -> bool {
 
 /// The report context `check` would build for these evals.
 pub fn context(policy: &str, baseline: Option<&Eval>, candidate: &Eval, code: u8) -> ReportContext {
-    let info = |source: &str, e: &Eval| EvalInfo {
-        source: source.to_owned(),
-        task: e.task,
-        meta: e.meta.clone(),
-    };
+    let info = |source: &str, e: &Eval| EvalInfo::new(source.to_owned(), e);
     ReportContext {
         exit_code: code,
         policy: policy.to_owned(),

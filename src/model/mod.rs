@@ -7,14 +7,13 @@
 //! This module does no I/O; [`parse_eval`] turns bytes into an `Eval`.
 
 mod map_results;
+mod roboflow_meta;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 pub use map_results::{ParseEvalError, parse_eval};
-
-/// The key under which `evalgate fetch` stores [`EvalMeta`] in a saved eval.
-pub const META_KEY: &str = "evalgate";
+pub use roboflow_meta::{EvalMeta, META_KEY, path_segment};
 
 /// The kind of model an eval measured. Decides which metrics exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -185,7 +184,7 @@ impl fmt::Display for Size {
 /// The values of one scope. Absent and `null` are the same here.
 ///
 /// A fixed array rather than a map: an eval with 10,000 classes holds 40,000 of these.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 pub struct Metrics {
     // NaN marks "no value": the parser rejects NaN, so it never collides with data.
     values: [f64; Metric::ALL.len()],
@@ -209,6 +208,14 @@ impl Metrics {
     /// Sets or clears the value of `metric`. NaN clears it.
     pub fn set(&mut self, metric: Metric, value: Option<f64>) {
         self.values[metric.index()] = value.unwrap_or(f64::NAN);
+    }
+}
+
+/// Equal when the same metrics have the same values: "no value" equals "no value", which a
+/// derived comparison of the NaN markers would deny.
+impl PartialEq for Metrics {
+    fn eq(&self, other: &Metrics) -> bool {
+        Metric::ALL.iter().all(|m| self.get(*m) == other.get(*m))
     }
 }
 
@@ -256,60 +263,45 @@ pub struct Eval {
     pub task: Task,
     /// Splits by name (`train`, `valid`, `test` in practice), ordered by name.
     pub splits: BTreeMap<String, SplitEval>,
-    /// Where the eval came from, when known.
+    /// What Roboflow's record of the eval says (id, project, version), when known.
     pub meta: EvalMeta,
+    /// What a reader of the eval's reports should know about how it was read, in split
+    /// order. Not errors: the eval is gated as it is.
+    pub notes: Vec<Note>,
 }
 
-/// What Roboflow says about an eval besides its metrics. Every field is untrusted text.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EvalMeta {
-    /// The eval's id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eval_id: Option<String>,
-    /// The workspace slug.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workspace: Option<String>,
-    /// The project slug (`null` when the project was deleted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project: Option<String>,
-    /// The dataset version, e.g. `"4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_id: Option<String>,
-    /// When the eval was created (ISO 8601).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+/// Something about an eval's input that is not an error but that changes how its checks
+/// read. The CLI prints each on stderr; reports list them with the eval.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Note {
+    /// A semantic-segmentation split has metrics but neither `miou` nor `mIoU`, so its mIoU
+    /// is missing rather than a value; checks of it follow the policy's `missing:` rules.
+    NoMiou {
+        /// The split.
+        split: String,
+    },
 }
 
-impl EvalMeta {
-    /// The eval's page in the Roboflow app, when workspace, project and version are known.
-    pub fn app_url(&self) -> Option<String> {
-        let (ws, project, version) = (
-            self.workspace.as_deref()?,
-            self.project.as_deref()?,
-            self.version_id.as_deref()?,
-        );
-        Some(format!(
-            "https://app.roboflow.com/{}/{}/evaluation/{}",
-            path_segment(ws),
-            path_segment(project),
-            path_segment(version)
-        ))
-    }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters, so that untrusted text
-/// stays one path segment and cannot break out of a Markdown link.
-pub fn path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+impl Note {
+    /// The split the note is about.
+    pub fn split(&self) -> &str {
+        match self {
+            Note::NoMiou { split } => split,
         }
     }
-    out
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::NoMiou { split } => write!(
+                f,
+                "{} has semantic-segmentation metrics but neither \"miou\" nor \"mIoU\": its mIoU is missing, not read; checks of miou follow the policy's missing: rules",
+                map_results::split_path(split)
+            ),
+        }
+    }
 }
 
 /// What part of a split a check looks at.
