@@ -17,7 +17,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{Eval, EvalMeta, Metric, Metrics, Note, ScopeMetrics, Size, SplitEval, Task};
+use super::{Classes, Eval, EvalMeta, Metric, Metrics, Note, ScopeMetrics, Size, SplitEval, Task};
 
 /// Why bytes could not be read as an eval.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -110,7 +110,7 @@ pub fn parse_eval(bytes: &[u8]) -> Result<Eval, ParseEvalError> {
         Some(Status::Failed) => return Err(ParseEvalError::EvalFailed),
         Some(s @ (Status::Null | Status::Other(_))) => return Err(s.not_finished()),
     }
-    let [bad_detection, bad_segmentation] = state.bad;
+    let [bad_detection, bad_segmentation] = std::mem::take(&mut state.bad);
     let (bad, other_task_values) = match task {
         Task::ObjectDetection => (bad_detection, state.stored[SEGMENTATION]),
         Task::SemanticSegmentation => (bad_segmentation, state.stored[DETECTION]),
@@ -128,11 +128,15 @@ pub fn parse_eval(bytes: &[u8]) -> Result<Eval, ParseEvalError> {
     }
     let notes = match task {
         Task::ObjectDetection => Vec::new(),
-        Task::SemanticSegmentation => state
-            .no_miou
-            .into_iter()
-            .map(|split| Note::NoMiou { split })
-            .collect(),
+        Task::SemanticSegmentation => {
+            // In split order, as everything else about an eval is.
+            state.no_miou.sort_unstable();
+            state
+                .no_miou
+                .into_iter()
+                .map(|split| Note::NoMiou { split })
+                .collect()
+        }
     };
     Ok(Eval {
         task,
@@ -179,7 +183,7 @@ struct State {
     bad: [Option<(String, f64)>; 2],
     /// Whether any value of each task was stored.
     stored: [bool; 2],
-    /// Splits with metrics but no `miou` or `mIoU` key, in document order.
+    /// Splits with metrics but no `miou` or `mIoU` key.
     no_miou: Vec<String>,
     /// A problem found by a visitor that is better said than serde's words for it.
     fatal: Option<ParseEvalError>,
@@ -699,7 +703,7 @@ impl<'de> Visitor<'de> for SplitSeed<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SplitEval, A::Error> {
         let at = At::Split(self.name);
         let mut overall = ScopeMetrics::default();
-        let mut classes = BTreeMap::new();
+        let mut classes = Classes::default();
         let mut seen = Seen::default();
         let mut has_metrics = false;
         while let Some(field) = map.next_key::<Field>()? {
@@ -838,22 +842,22 @@ struct ClassesSeed<'s, 'n> {
 }
 
 impl<'de> DeserializeSeed<'de> for ClassesSeed<'_, '_> {
-    type Value = BTreeMap<String, ScopeMetrics>;
+    type Value = Classes;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for ClassesSeed<'_, '_> {
-    type Value = BTreeMap<String, ScopeMetrics>;
+    type Value = Classes;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object of classes or a list of classes with \"className\"")
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(BTreeMap::new())
+        Ok(Classes::default())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut classes = Classes::with_capacity(self.hint);
+        let mut classes = Collect::with_capacity(self.hint);
         while let Some(name) = map.next_key::<String>()? {
             let (name, scope) = classes.push(name);
             map.next_value_seed(ClassSeed {
@@ -869,7 +873,7 @@ impl<'de> Visitor<'de> for ClassesSeed<'_, '_> {
             .map_err(|dup| self.state.fail(self.duplicate(dup, false)))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut classes = Classes::with_capacity(self.hint);
+        let mut classes = Collect::with_capacity(self.hint);
         loop {
             let index = classes.entries.len();
             let (_, scope) = classes.push(String::new());
@@ -930,9 +934,9 @@ impl ClassesSeed<'_, '_> {
 
 /// Classes in the order they came, until the object or list ends.
 ///
-/// Roboflow's classes usually come sorted; then duplicates show as neighbours and the map is
-/// built without a search. Unsorted input is sorted once.
-struct Classes {
+/// Roboflow's classes usually come sorted; then duplicates show as neighbours and the list is
+/// kept as it came. Unsorted input is sorted once.
+struct Collect {
     entries: Vec<(String, ScopeMetrics)>,
     sorted: bool,
     /// A name given twice next to each other, found as the entries came.
@@ -946,9 +950,9 @@ struct Duplicate {
     second: usize,
 }
 
-impl Classes {
-    fn with_capacity(n: usize) -> Classes {
-        Classes {
+impl Collect {
+    fn with_capacity(n: usize) -> Collect {
+        Collect {
             entries: Vec::with_capacity(n),
             sorted: true,
             duplicate: None,
@@ -991,7 +995,7 @@ impl Classes {
         }
     }
 
-    fn finish(self) -> Result<BTreeMap<String, ScopeMetrics>, Duplicate> {
+    fn finish(mut self) -> Result<Classes, Duplicate> {
         if let Some(dup) = self.duplicate.filter(|_| self.sorted) {
             return Err(dup);
         }
@@ -1010,8 +1014,10 @@ impl Classes {
                 });
             }
         }
-        // Sorted and unique now: the map is built bottom-up, without a search per class.
-        Ok(self.entries.into_iter().collect())
+        if !self.sorted {
+            self.entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
+        Ok(Classes::from_sorted(self.entries))
     }
 }
 
@@ -1579,7 +1585,7 @@ mod tests {
                         continue;
                     }
                     fields.push(format!("{:?}: {}", key, json_value(*v)));
-                    if task.metrics(crate::model::Level::Class).contains(&metric) {
+                    if task.metrics(crate::model::ScopeKind::Class).contains(&metric) {
                         scope.metrics.set(metric, v.map(fraction));
                     }
                 }
@@ -1619,7 +1625,7 @@ mod tests {
             let eval = parse_eval(body.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}\n{body}")))?;
             prop_assert_eq!(eval.task, task);
             let split = &eval.splits["valid"];
-            prop_assert_eq!(&split.classes, &expected, "{}", body);
+            prop_assert_eq!(&split.classes, &expected.into_iter().collect::<Classes>(), "{}", body);
             let overall = if segmentation { Metric::Miou } else { Metric::Map50 };
             let v = if segmentation { 0.5 } else { 0.25 };
             prop_assert_eq!(split.overall.metrics.get(overall), Some(v));

@@ -253,7 +253,124 @@ pub struct SplitEval {
     /// The split as a whole, with its object sizes.
     pub overall: ScopeMetrics,
     /// Per class, ordered by name.
-    pub classes: BTreeMap<String, ScopeMetrics>,
+    pub classes: Classes,
+}
+
+/// A split's classes, ordered by name, each once.
+///
+/// A sorted list rather than a tree: the parser builds it in one pass from input that is
+/// almost always sorted already, and the gate walks it in order and looks names up by binary
+/// search. It offers the read-only part of `BTreeMap`'s interface (`get`, `contains_key`,
+/// `keys`, `values`, `iter`, `len`, `is_empty`, iteration by reference).
+#[derive(Clone, Default, PartialEq)]
+pub struct Classes {
+    // Sorted by name, names unique.
+    entries: Vec<(String, ScopeMetrics)>,
+}
+
+type Entry<'a> = (&'a String, &'a ScopeMetrics);
+
+fn entry(e: &(String, ScopeMetrics)) -> Entry<'_> {
+    (&e.0, &e.1)
+}
+
+impl Classes {
+    /// From entries already sorted by name and unique (the parser's guarantee).
+    pub(crate) fn from_sorted(entries: Vec<(String, ScopeMetrics)>) -> Classes {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        Classes { entries }
+    }
+
+    /// The metrics of one class.
+    pub fn get(&self, name: &str) -> Option<&ScopeMetrics> {
+        self.entries
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.entries[i].1)
+    }
+
+    /// Whether the split has this class.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// How many classes there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The class names, in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator + Clone {
+        self.entries.iter().map(|(n, _)| n)
+    }
+
+    /// The classes' metrics, in name order.
+    pub fn values(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = &ScopeMetrics> + ExactSizeIterator + Clone {
+        self.entries.iter().map(|(_, m)| m)
+    }
+
+    /// The classes' metrics, to change in place (the names stay as they are).
+    pub fn values_mut(
+        &mut self,
+    ) -> impl DoubleEndedIterator<Item = &mut ScopeMetrics> + ExactSizeIterator {
+        self.entries.iter_mut().map(|(_, m)| m)
+    }
+
+    /// Names and metrics, in name order.
+    pub fn iter(&self) -> ClassIter<'_> {
+        self.entries.iter().map(entry)
+    }
+}
+
+/// The iterator of [`Classes::iter`].
+pub type ClassIter<'a> = std::iter::Map<
+    std::slice::Iter<'a, (String, ScopeMetrics)>,
+    fn(&'a (String, ScopeMetrics)) -> Entry<'a>,
+>;
+
+impl<'a> IntoIterator for &'a Classes {
+    type Item = Entry<'a>;
+    type IntoIter = ClassIter<'a>;
+    fn into_iter(self) -> ClassIter<'a> {
+        self.iter()
+    }
+}
+
+/// As `BTreeMap` does: sorted by name, and of two equal names the last wins.
+impl FromIterator<(String, ScopeMetrics)> for Classes {
+    fn from_iter<I: IntoIterator<Item = (String, ScopeMetrics)>>(iter: I) -> Classes {
+        let mut entries: Vec<(String, ScopeMetrics)> = iter.into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        // `dedup_by` keeps the first of a run; move the last one's values into it.
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut kept.1);
+            }
+            same
+        });
+        Classes { entries }
+    }
+}
+
+impl std::ops::Index<&str> for Classes {
+    type Output = ScopeMetrics;
+    fn index(&self, name: &str) -> &ScopeMetrics {
+        self.get(name).expect("no such class")
+    }
+}
+
+impl fmt::Debug for Classes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 /// One evaluation of one model.
@@ -384,5 +501,41 @@ impl Eval {
             None => Ok(&s.overall),
             Some(c) => s.classes.get(c).ok_or(Lookup::NoClass),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(map50: f64) -> ScopeMetrics {
+        let mut s = ScopeMetrics::default();
+        s.metrics.set(Metric::Map50, Some(map50));
+        s
+    }
+
+    #[test]
+    fn classes_are_sorted_unique_and_found_by_name() {
+        let classes: Classes = [("car", 0.1), ("bus", 0.2), ("car", 0.3), ("", 0.4)]
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), scope(v)))
+            .collect();
+        let names: Vec<&str> = classes.keys().map(String::as_str).collect();
+        assert_eq!(names, ["", "bus", "car"]);
+        // As with a BTreeMap, the last of two equal names wins.
+        assert_eq!(classes["car"].metrics.get(Metric::Map50), Some(0.3));
+        assert_eq!(
+            classes.get("").map(|s| s.metrics.get(Metric::Map50)),
+            Some(Some(0.4))
+        );
+        assert!(classes.get("van").is_none() && !classes.contains_key("ca"));
+        assert_eq!((classes.len(), classes.values().count()), (3, 3));
+        assert_eq!(format!("{:?}", Classes::default()), "{}");
+    }
+
+    #[test]
+    fn metrics_without_a_value_are_equal() {
+        assert_eq!(Metrics::default(), Metrics::default());
+        assert_ne!(scope(0.5).metrics, Metrics::default());
     }
 }
