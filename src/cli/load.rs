@@ -188,7 +188,7 @@ impl Loader {
         }
         // Said once per eval, before any report: the reports carry the same notes.
         for note in &eval.notes {
-            eprintln!("warning: {}", redact(format!("{role}: {src}: {note}")));
+            say!("warning: {role}: {src}: {note}");
         }
         Ok(Loaded { eval, bytes })
     }
