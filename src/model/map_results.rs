@@ -1499,6 +1499,52 @@ mod tests {
         assert!(parse_eval(DETECTION.as_bytes()).unwrap().notes.is_empty());
     }
 
+    #[test]
+    fn reads_the_documented_per_class_list_and_a_handwritten_segmentation_one() {
+        // Roboflow's performance-by-class `classes`, as the perClass of a map-results split.
+        let doc: serde_json::Value = serde_json::from_slice(include_bytes!(
+            "../../tests/fixtures/roboflow/docs-performance-by-class-object-detection.json"
+        ))
+        .unwrap();
+        let body = serde_json::json!({"taskType": doc["taskType"], "splits": {"test": {"perClass": doc["classes"]}}});
+        let eval = parse_eval(body.to_string().as_bytes()).unwrap();
+        let car = Scope::Class("Car-rims".into());
+        assert_eq!(
+            eval.lookup("test", &car, Metric::Map50_95),
+            Lookup::Value(0.7555258345429926)
+        );
+        let absent = Scope::Class("music-note".into());
+        assert_eq!(eval.lookup("test", &absent, Metric::Map50), Lookup::NoValue);
+
+        let seg = parse_eval(include_bytes!(
+            "../../tests/fixtures/roboflow/handwritten-map-results-semantic-segmentation-list.json"
+        ))
+        .unwrap();
+        let names: Vec<&str> = seg.splits["valid"]
+            .classes
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(names, ["lane-marking", "road", "sidewalk"]);
+        let lane = Scope::Class("lane-marking".into());
+        assert_eq!(
+            seg.lookup("valid", &lane, Metric::OptimalThreshold),
+            Lookup::Value(0.0)
+        );
+        let sidewalk = Scope::Class("sidewalk".into());
+        assert_eq!(seg.lookup("valid", &sidewalk, Metric::Iou), Lookup::NoValue);
+        assert_eq!(
+            seg.lookup("valid", &Scope::Split, Metric::Miou),
+            Lookup::Value(0.705)
+        );
+        assert_eq!(
+            seg.notes,
+            [Note::NoMiou {
+                split: "test".into()
+            }]
+        );
+    }
+
     // --- Any eval, in any key order and either perClass shape, reads as what it says. -------
 
     use proptest::prelude::*;
