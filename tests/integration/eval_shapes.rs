@@ -133,6 +133,18 @@ fn a_segmentation_split_without_miou_is_said_on_stderr_and_not_read_as_a_value()
         .collect();
     assert!(!miou.is_empty());
     assert!(miou.iter().all(|c| c["candidate"].is_null()), "{miou:?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let notes = &report["candidate"]["notes"];
+    assert_eq!(notes.as_array().map(Vec::len), Some(1), "{notes}");
+    assert!(
+        notes[0]
+            .as_str()
+            .unwrap()
+            .starts_with("splits.valid has semantic-segmentation metrics but neither"),
+        "{notes}"
+    );
+    assert!(report["baseline"].get("notes").is_none());
     // The baseline has its mIoU: no note for it.
     let r = check(SEG_POLICY, SEG_BASELINE, SEG_CANDIDATE, &json);
     assert!(!r.stderr.contains("warning:"), "{}", r.stderr);
