@@ -145,6 +145,24 @@ fn a_segmentation_split_without_miou_is_said_on_stderr_and_not_read_as_a_value()
         "{notes}"
     );
     assert!(report["baseline"].get("notes").is_none());
+    let md = dir.path().join("r.md").display().to_string();
+    run(&[
+        "check",
+        "--policy",
+        SEG_POLICY,
+        "--baseline",
+        SEG_BASELINE,
+        "--candidate",
+        &candidate,
+        "--markdown",
+        &md,
+    ]);
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(
+        md.contains("- ⚠️ candidate: splits.valid has semantic-segmentation metrics but neither"),
+        "{md}"
+    );
+    assert!(!md.contains("- ⚠️ baseline"), "{md}");
     // The baseline has its mIoU: no note for it.
     let r = check(SEG_POLICY, SEG_BASELINE, SEG_CANDIDATE, &json);
     assert!(!r.stderr.contains("warning:"), "{}", r.stderr);
@@ -233,4 +251,45 @@ fn an_api_record_without_a_status_is_not_finished() {
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("not finished"), "{}", r.stderr);
+}
+
+#[test]
+fn the_markdown_report_shows_a_few_notes_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let splits: Vec<String> = (0..7)
+        .map(|i| format!(r#""s{i}": {{"precision": 0.8, "perClass": {{"road": {{"iou": 0.9}}}}}}"#))
+        .collect();
+    let body = format!(
+        r#"{{"taskType": "semantic-segmentation", "splits": {{{}}}}}"#,
+        splits.join(", ")
+    );
+    let eval = write(dir.path(), "e.json", &body);
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\ntask: semantic-segmentation\nsplits:\n  '*':\n    classes:\n      '*': {iou: {min: 0.5}}\n",
+    );
+    let md = dir.path().join("r.md").display().to_string();
+    let r = run(&[
+        "check",
+        "--policy",
+        &policy,
+        "--candidate",
+        &eval,
+        "--markdown",
+        &md,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("warning: candidate:").count(),
+        7,
+        "{}",
+        r.stderr
+    );
+    let md = std::fs::read_to_string(md).unwrap();
+    assert_eq!(md.matches("- ⚠️ candidate: splits.s").count(), 5, "{md}");
+    assert!(
+        md.contains("- ⚠️ candidate: 2 more; the JSON report lists every note"),
+        "{md}"
+    );
 }
