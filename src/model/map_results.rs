@@ -1017,6 +1017,10 @@ impl Collect {
         if !self.sorted {
             self.entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         }
+        // A list grown by doubling can hold almost twice what it needs, for the eval's life.
+        if self.entries.capacity() - self.entries.len() > self.entries.len() / 4 {
+            self.entries.shrink_to_fit();
+        }
         Ok(Classes::from_sorted(self.entries))
     }
 }

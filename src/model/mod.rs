@@ -260,8 +260,9 @@ pub struct SplitEval {
 ///
 /// A sorted list rather than a tree: the parser builds it in one pass from input that is
 /// almost always sorted already, and the gate walks it in order and looks names up by binary
-/// search. It offers the read-only part of `BTreeMap`'s interface (`get`, `contains_key`,
-/// `keys`, `values`, `iter`, `len`, `is_empty`, iteration by reference).
+/// search. It offers the reading part of `BTreeMap`'s interface (`get`, `contains_key`,
+/// `keys`, `values`, `iter`, `len`, `is_empty`, `Index`, iteration by reference), plus
+/// `values_mut` and `FromIterator`; names cannot change once it is built.
 #[derive(Clone, Default, PartialEq)]
 pub struct Classes {
     // Sorted by name, names unique.
