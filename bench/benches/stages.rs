@@ -69,6 +69,20 @@ fn eval_json(classes: usize, seed: u64, degrade: f64) -> String {
 
 const SIZES: [usize; 3] = [10, 1_000, 10_000];
 
+/// The eval that `scripts/gen-evals.py` writes (compact JSON, three size buckets), read from
+/// the file named by `EVALGATE_BENCH_EVAL`; skipped when it is unset, so that `cargo bench`
+/// never needs Python. `scripts/bench-parse.sh` makes the file and runs this.
+#[divan::bench]
+fn parse_file(bencher: divan::Bencher<'_, '_>) {
+    let Some(path) = std::env::var_os("EVALGATE_BENCH_EVAL") else {
+        return;
+    };
+    let body = std::fs::read(&path).expect("EVALGATE_BENCH_EVAL names a readable file");
+    bencher
+        .counter(divan::counter::BytesCount::new(body.len()))
+        .bench(|| parse_eval(divan::black_box(&body)).expect("a valid eval"));
+}
+
 #[divan::bench(args = SIZES)]
 fn parse(bencher: divan::Bencher<'_, '_>, classes: usize) {
     let body = eval_json(classes, 1, 0.0);

@@ -89,6 +89,22 @@ pub fn assert_fractions(eval: &Eval) {
     }
 }
 
+/// Every split's classes are in name order, each once, and only a segmentation eval has
+/// notes (about a split it has).
+pub fn assert_eval_shape(eval: &Eval) {
+    for split in eval.splits.values() {
+        let names: Vec<&String> = split.classes.keys().collect();
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "classes not sorted and unique");
+        for name in names {
+            assert!(split.classes.get(name).is_some(), "class {name:?} not found by name");
+        }
+    }
+    for note in &eval.notes {
+        assert_eq!(eval.task, Task::SemanticSegmentation, "a note on a detection eval");
+        assert!(eval.splits.contains_key(note.split()), "a note on no split");
+    }
+}
+
 /// The gate's own invariants: counts add up, nothing unevaluated passes, the verdict follows
 /// the statuses.
 pub fn assert_gate_invariants(report: &GateReport) {
@@ -175,11 +191,7 @@ pub fn xml_char(c: char) -> bool {
 
 /// The report context `check` would build for these evals.
 pub fn context(policy: &str, baseline: Option<&Eval>, candidate: &Eval, code: u8) -> ReportContext {
-    let info = |source: &str, e: &Eval| EvalInfo {
-        source: source.to_owned(),
-        task: e.task,
-        meta: e.meta.clone(),
-    };
+    let info = |source: &str, e: &Eval| EvalInfo::new(source.to_owned(), e);
     ReportContext {
         exit_code: code,
         policy: policy.to_owned(),

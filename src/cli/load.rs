@@ -186,6 +186,10 @@ impl Loader {
         if let Some(meta) = fetched_meta {
             eval.meta = meta;
         }
+        // Said once per eval, before any report: the reports carry the same notes.
+        for note in &eval.notes {
+            say!("warning: {role}: {src}: {note}");
+        }
         Ok(Loaded { eval, bytes })
     }
 }

@@ -6,15 +6,14 @@
 //!
 //! This module does no I/O; [`parse_eval`] turns bytes into an `Eval`.
 
-mod roboflow;
+mod map_results;
+mod roboflow_meta;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use roboflow::{ParseEvalError, parse_eval};
-
-/// The key under which `evalgate fetch` stores [`EvalMeta`] in a saved eval.
-pub const META_KEY: &str = "evalgate";
+pub use map_results::{ParseEvalError, parse_eval};
+pub use roboflow_meta::{EvalMeta, META_KEY, path_segment};
 
 /// The kind of model an eval measured. Decides which metrics exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -185,7 +184,7 @@ impl fmt::Display for Size {
 /// The values of one scope. Absent and `null` are the same here.
 ///
 /// A fixed array rather than a map: an eval with 10,000 classes holds 40,000 of these.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 pub struct Metrics {
     // NaN marks "no value": the parser rejects NaN, so it never collides with data.
     values: [f64; Metric::ALL.len()],
@@ -209,6 +208,14 @@ impl Metrics {
     /// Sets or clears the value of `metric`. NaN clears it.
     pub fn set(&mut self, metric: Metric, value: Option<f64>) {
         self.values[metric.index()] = value.unwrap_or(f64::NAN);
+    }
+}
+
+/// Equal when the same metrics have the same values: "no value" equals "no value", which a
+/// derived comparison of the NaN markers would deny.
+impl PartialEq for Metrics {
+    fn eq(&self, other: &Metrics) -> bool {
+        Metric::ALL.iter().all(|m| self.get(*m) == other.get(*m))
     }
 }
 
@@ -246,7 +253,125 @@ pub struct SplitEval {
     /// The split as a whole, with its object sizes.
     pub overall: ScopeMetrics,
     /// Per class, ordered by name.
-    pub classes: BTreeMap<String, ScopeMetrics>,
+    pub classes: Classes,
+}
+
+/// A split's classes, ordered by name, each once.
+///
+/// A sorted list rather than a tree: the parser builds it in one pass from input that is
+/// almost always sorted already, and the gate walks it in order and looks names up by binary
+/// search. It offers the reading part of `BTreeMap`'s interface (`get`, `contains_key`,
+/// `keys`, `values`, `iter`, `len`, `is_empty`, `Index`, iteration by reference), plus
+/// `values_mut` and `FromIterator`; names cannot change once it is built.
+#[derive(Clone, Default, PartialEq)]
+pub struct Classes {
+    // Sorted by name, names unique.
+    entries: Vec<(String, ScopeMetrics)>,
+}
+
+type Entry<'a> = (&'a String, &'a ScopeMetrics);
+
+fn entry(e: &(String, ScopeMetrics)) -> Entry<'_> {
+    (&e.0, &e.1)
+}
+
+impl Classes {
+    /// From entries already sorted by name and unique (the parser's guarantee).
+    pub(crate) fn from_sorted(entries: Vec<(String, ScopeMetrics)>) -> Classes {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        Classes { entries }
+    }
+
+    /// The metrics of one class.
+    pub fn get(&self, name: &str) -> Option<&ScopeMetrics> {
+        self.entries
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.entries[i].1)
+    }
+
+    /// Whether the split has this class.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// How many classes there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The class names, in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator + Clone {
+        self.entries.iter().map(|(n, _)| n)
+    }
+
+    /// The classes' metrics, in name order.
+    pub fn values(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = &ScopeMetrics> + ExactSizeIterator + Clone {
+        self.entries.iter().map(|(_, m)| m)
+    }
+
+    /// The classes' metrics, to change in place (the names stay as they are).
+    pub fn values_mut(
+        &mut self,
+    ) -> impl DoubleEndedIterator<Item = &mut ScopeMetrics> + ExactSizeIterator {
+        self.entries.iter_mut().map(|(_, m)| m)
+    }
+
+    /// Names and metrics, in name order.
+    pub fn iter(&self) -> ClassIter<'_> {
+        self.entries.iter().map(entry)
+    }
+}
+
+/// The iterator of [`Classes::iter`].
+pub type ClassIter<'a> = std::iter::Map<
+    std::slice::Iter<'a, (String, ScopeMetrics)>,
+    fn(&'a (String, ScopeMetrics)) -> Entry<'a>,
+>;
+
+impl<'a> IntoIterator for &'a Classes {
+    type Item = Entry<'a>;
+    type IntoIter = ClassIter<'a>;
+    fn into_iter(self) -> ClassIter<'a> {
+        self.iter()
+    }
+}
+
+/// As `BTreeMap` does: sorted by name, and of two equal names the last wins.
+impl FromIterator<(String, ScopeMetrics)> for Classes {
+    fn from_iter<I: IntoIterator<Item = (String, ScopeMetrics)>>(iter: I) -> Classes {
+        let mut entries: Vec<(String, ScopeMetrics)> = iter.into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        // `dedup_by` keeps the first of a run; move the last one's values into it.
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut kept.1);
+            }
+            same
+        });
+        Classes { entries }
+    }
+}
+
+impl std::ops::Index<&str> for Classes {
+    type Output = ScopeMetrics;
+    fn index(&self, name: &str) -> &ScopeMetrics {
+        self.get(name).expect("no such class")
+    }
+}
+
+impl fmt::Debug for Classes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 /// One evaluation of one model.
@@ -256,60 +381,45 @@ pub struct Eval {
     pub task: Task,
     /// Splits by name (`train`, `valid`, `test` in practice), ordered by name.
     pub splits: BTreeMap<String, SplitEval>,
-    /// Where the eval came from, when known.
+    /// What Roboflow's record of the eval says (id, project, version), when known.
     pub meta: EvalMeta,
+    /// What a reader of the eval's reports should know about how it was read, in split
+    /// order. Not errors: the eval is gated as it is.
+    pub notes: Vec<Note>,
 }
 
-/// What Roboflow says about an eval besides its metrics. Every field is untrusted text.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EvalMeta {
-    /// The eval's id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eval_id: Option<String>,
-    /// The workspace slug.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workspace: Option<String>,
-    /// The project slug (`null` when the project was deleted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project: Option<String>,
-    /// The dataset version, e.g. `"4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_id: Option<String>,
-    /// When the eval was created (ISO 8601).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+/// Something about an eval's input that is not an error but that changes how its checks
+/// read. The CLI prints each on stderr; reports list them with the eval.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Note {
+    /// A semantic-segmentation split has metrics but neither `miou` nor `mIoU`, so its mIoU
+    /// is missing rather than a value; checks of it follow the policy's `missing:` rules.
+    NoMiou {
+        /// The split.
+        split: String,
+    },
 }
 
-impl EvalMeta {
-    /// The eval's page in the Roboflow app, when workspace, project and version are known.
-    pub fn app_url(&self) -> Option<String> {
-        let (ws, project, version) = (
-            self.workspace.as_deref()?,
-            self.project.as_deref()?,
-            self.version_id.as_deref()?,
-        );
-        Some(format!(
-            "https://app.roboflow.com/{}/{}/evaluation/{}",
-            path_segment(ws),
-            path_segment(project),
-            path_segment(version)
-        ))
-    }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters, so that untrusted text
-/// stays one path segment and cannot break out of a Markdown link.
-pub fn path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+impl Note {
+    /// The split the note is about.
+    pub fn split(&self) -> &str {
+        match self {
+            Note::NoMiou { split } => split,
         }
     }
-    out
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::NoMiou { split } => write!(
+                f,
+                "{} has semantic-segmentation metrics but neither \"miou\" nor \"mIoU\": its mIoU is missing, not read; checks of miou follow the policy's missing: rules",
+                map_results::split_path(split)
+            ),
+        }
+    }
 }
 
 /// What part of a split a check looks at.
@@ -392,5 +502,41 @@ impl Eval {
             None => Ok(&s.overall),
             Some(c) => s.classes.get(c).ok_or(Lookup::NoClass),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(map50: f64) -> ScopeMetrics {
+        let mut s = ScopeMetrics::default();
+        s.metrics.set(Metric::Map50, Some(map50));
+        s
+    }
+
+    #[test]
+    fn classes_are_sorted_unique_and_found_by_name() {
+        let classes: Classes = [("car", 0.1), ("bus", 0.2), ("car", 0.3), ("", 0.4)]
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), scope(v)))
+            .collect();
+        let names: Vec<&str> = classes.keys().map(String::as_str).collect();
+        assert_eq!(names, ["", "bus", "car"]);
+        // As with a BTreeMap, the last of two equal names wins.
+        assert_eq!(classes["car"].metrics.get(Metric::Map50), Some(0.3));
+        assert_eq!(
+            classes.get("").map(|s| s.metrics.get(Metric::Map50)),
+            Some(Some(0.4))
+        );
+        assert!(classes.get("van").is_none() && !classes.contains_key("ca"));
+        assert_eq!((classes.len(), classes.values().count()), (3, 3));
+        assert_eq!(format!("{:?}", Classes::default()), "{}");
+    }
+
+    #[test]
+    fn metrics_without_a_value_are_equal() {
+        assert_eq!(Metrics::default(), Metrics::default());
+        assert_ne!(scope(0.5).metrics, Metrics::default());
     }
 }

@@ -32,6 +32,9 @@ struct Eval<'a> {
     version_id: Option<&'a str>,
     created_at: Option<&'a str>,
     url: Option<String>,
+    // Present only when there is one, so that reports of well-formed evals stay as they were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -120,6 +123,7 @@ fn eval(info: &EvalInfo) -> Eval<'_> {
         version_id: m.version_id.as_deref(),
         created_at: m.created_at.as_deref(),
         url: m.app_url(),
+        notes: info.notes.iter().map(ToString::to_string).collect(),
     }
 }
 

@@ -29,6 +29,9 @@ const MAX_MESSAGE_CHARS: usize = 300;
 /// hundreds of stale waivers cannot push the report over its size limit.
 const MAX_EXPIRED_SHOWN: usize = 20;
 
+/// Notes shown per eval; the rest are counted (an eval may have a note per split).
+const MAX_NOTES_SHOWN: usize = 5;
+
 /// Shortens `name` to [`MAX_NAME_CHARS`] (distinct names stay distinct), then escapes it.
 fn name(text: &str) -> String {
     escape_markdown(&text::name(text, MAX_NAME_CHARS))
@@ -169,6 +172,32 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         eval_cell(&ctx.candidate),
         report.task
     );
+    // How the evals were read, before any table: a note changes how their checks read.
+    let evals = [
+        ("baseline", ctx.baseline.as_ref()),
+        ("candidate", Some(&ctx.candidate)),
+    ];
+    let mut noted = false;
+    for (role, info) in evals.into_iter().filter_map(|(r, i)| Some((r, i?))) {
+        for note in info.notes.iter().take(MAX_NOTES_SHOWN) {
+            let _ = writeln!(
+                head,
+                "- ⚠️ {role}: {}",
+                shorten(&note.to_string(), MAX_MESSAGE_CHARS)
+            );
+            noted = true;
+        }
+        if info.notes.len() > MAX_NOTES_SHOWN {
+            let _ = writeln!(
+                head,
+                "- ⚠️ {role}: {} more; the JSON report lists every note",
+                info.notes.len() - MAX_NOTES_SHOWN
+            );
+        }
+    }
+    if noted {
+        head.push('\n');
+    }
     if s.skip == s.total() {
         head.push_str("**No check could be evaluated**: every check was skipped. The JSON and JUnit reports give each reason.\n\n");
     }

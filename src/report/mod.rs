@@ -14,7 +14,7 @@ pub mod words;
 use std::io;
 
 use crate::gate::{Check, GateReport};
-use crate::model::{Eval, EvalMeta, Task};
+use crate::model::{Eval, EvalMeta, Note, Task};
 
 pub use markdown::MAX_MARKDOWN_CHARS;
 pub use text::{escape_markdown, is_bidi_control};
@@ -93,6 +93,9 @@ pub struct EvalInfo {
     pub task: Task,
     /// What Roboflow says about it, when known.
     pub meta: EvalMeta,
+    /// What the reader should know about how the eval was read (see [`Note`]). Each is
+    /// untrusted text once rendered: it names a split.
+    pub notes: Vec<Note>,
 }
 
 impl EvalInfo {
@@ -102,6 +105,7 @@ impl EvalInfo {
             source,
             task: eval.task,
             meta: eval.meta.clone(),
+            notes: eval.notes.clone(),
         }
     }
 }

@@ -323,9 +323,10 @@ impl Client {
             };
             let running = match record.as_ref().map(|r| r.status.as_deref()) {
                 Some(Some("failed")) => return Err(FetchError::EvalFailed),
-                // Only a finished eval's metrics are final; an unknown status is not "done".
-                Some(Some("done") | None) => false,
-                Some(Some(_)) | None => true,
+                // Only a finished eval's metrics are final; an unknown or missing status is
+                // not "done".
+                Some(Some("done")) => false,
+                Some(_) | None => true,
             };
             if !running {
                 match metrics {
