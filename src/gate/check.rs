@@ -254,28 +254,41 @@ impl Check {
         self.waiver = u32::try_from(index + 1).ok().and_then(NonZeroU32::new);
     }
 
-    /// How far past its threshold the check is, in the threshold's unit: 0 when it holds or
-    /// was skipped, infinite when data it needs is missing. Sorts the worst first.
+    /// How far past its threshold the check is, in metric points (the metric's own unit, a
+    /// fraction of 1) for every rule kind, so that floors, ceilings and absolute and relative
+    /// drops rank against each other: `t − c` for `min`, `c − t` for `max`, `(b − c) − t` for
+    /// `max_drop`, and `(b − c) − t·b` for `max_drop_rel` (the drop past the largest drop the
+    /// rule allows at this baseline). Negative when the threshold holds by that margin;
+    /// infinite when data the rule needs is missing; 0 for skipped checks.
     pub fn excess(&self) -> f64 {
-        if matches!(self.status, Status::Pass | Status::Skip) {
+        if self.status == Status::Skip {
             return 0.0;
+        }
+        if self.reason != Reason::Compared {
+            return f64::INFINITY;
         }
         let (Some(c), Some(t)) = (self.candidate(), self.threshold()) else {
             return f64::INFINITY;
         };
-        if self.reason != Reason::Compared {
-            return f64::INFINITY;
-        }
         match self.rule {
             RuleKind::Min => t - c,
             RuleKind::Max => c - t,
             RuleKind::MaxDrop => self.baseline().map_or(f64::INFINITY, |b| b - c - t),
-            RuleKind::MaxDropRel => match self.baseline() {
-                Some(b) if b > 0.0 => (b - c) / b - t,
-                Some(_) => -t,
-                None => f64::INFINITY,
-            },
+            RuleKind::MaxDropRel => self.baseline().map_or(f64::INFINITY, |b| b - c - t * b),
+            // A present split or class holds by no measurable margin.
+            RuleKind::Presence if self.status == Status::Pass => 0.0,
             RuleKind::Presence => f64::INFINITY,
+        }
+    }
+
+    /// How wide the check's scope is: the split, a size, a class, a class × size. Wider
+    /// scopes rank first because they say more about the model.
+    pub fn level(&self) -> u8 {
+        match (&self.class, self.size) {
+            (None, None) => 0,
+            (None, Some(_)) => 1,
+            (Some(_), None) => 2,
+            (Some(_), Some(_)) => 3,
         }
     }
 
@@ -401,20 +414,27 @@ pub struct GateReport {
 }
 
 impl GateReport {
-    /// The failing and warning checks, worst first: failures before warnings, then by how
-    /// far past the threshold.
-    pub fn worst(&self) -> Vec<&Check> {
-        let mut bad: Vec<&Check> = self
-            .checks
-            .iter()
-            .filter(|c| matches!(c.status, Status::Fail | Status::Warn))
-            .collect();
-        bad.sort_by(|a, b| {
+    /// Every check in the one order that every report shows them in, worst first:
+    /// failures, then warnings, then waived, skipped and passed checks; within a status,
+    /// split-level before size before class before class × size; then by [`Check::excess`]
+    /// (largest first, missing data first of all); ties keep the plan order.
+    pub fn ranked(&self) -> Vec<&Check> {
+        let mut all: Vec<&Check> = self.checks.iter().collect();
+        // A stable sort: equal keys keep the plan order.
+        all.sort_by(|a, b| {
             a.status
                 .cmp(&b.status)
+                .then(a.level().cmp(&b.level()))
                 .then(b.excess().total_cmp(&a.excess()))
         });
-        bad
+        all
+    }
+
+    /// The failing and warning checks, in [`GateReport::ranked`] order.
+    pub fn worst(&self) -> Vec<&Check> {
+        let mut ranked = self.ranked();
+        ranked.retain(|c| matches!(c.status, Status::Fail | Status::Warn));
+        ranked
     }
 }
 

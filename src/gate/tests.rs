@@ -358,6 +358,35 @@ fn worst_orders_failures_by_how_far_they_miss() {
 }
 
 #[test]
+fn the_ranking_puts_wider_scopes_first_and_measures_every_rule_in_points() {
+    // Split: a relative drop of 10% allowed at 0.80 is 0.08 points; 0.80 → 0.70 is 0.02
+    // past it. Class b misses its absolute drop by 0.35, a by 0.05, and a class
+    // failure never outranks the split's, however large; a misses its floor by 0.03.
+    let policy = "version: 1\nsplits:\n  valid:\n    map50_95: {max_drop_rel: 0.10}\n    classes:\n      '*':\n        map50: {max_drop: 0.05}\n      a:\n        map50: {min: 0.83}\n";
+    let eval = |split: &str, a: &str, b: &str| {
+        format!(
+            r#"{{"splits": {{"valid": {{"map50_95": {split}, "perClass": {{"a": {{"map50": {a}}}, "b": {{"map50": {b}}}}}}}}}}}"#
+        )
+    };
+    let r = run(policy, Some(&eval("0.80", "0.9", "0.9")), &eval("0.70", "0.8", "0.5"));
+    let ranked: Vec<&str> = r.ranked().iter().map(|c| id(c)).collect();
+    assert_eq!(
+        ranked,
+        [
+            "valid/map50_95/max_drop_rel",
+            "valid/class/b/map50/max_drop",
+            "valid/class/a/map50/max_drop",
+            "valid/class/a/map50/min",
+        ]
+    );
+    let rel = r.ranked()[0];
+    assert!((rel.excess() - 0.02).abs() < 1e-12, "{}", rel.excess());
+    // The plan order stays as it was, for reports that group by scope.
+    assert_eq!(id(&r.checks[0]), "valid/map50_95/max_drop_rel");
+    assert_eq!(id(&r.checks[1]), "valid/class/a/map50/min");
+}
+
+#[test]
 fn check_ids_stay_unique_for_hostile_names() {
     let r = run(
         CLASSES,
