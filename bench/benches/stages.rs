@@ -119,6 +119,8 @@ fn render(bencher: divan::Bencher<'_, '_>, classes: usize, format: Format) {
         policy: "policy.yaml".into(),
         baseline: Some(EvalInfo::new("base.json".into(), &base)),
         candidate: EvalInfo::new("cand.json".into(), &cand),
+        policy_url: None,
+        run_url: None,
     };
     bencher.bench(|| {
         let mut out = Vec::new();

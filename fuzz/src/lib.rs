@@ -197,6 +197,8 @@ pub fn context(policy: &str, baseline: Option<&Eval>, candidate: &Eval, code: u8
         policy: policy.to_owned(),
         baseline: baseline.map(|b| info("baseline.json", b)),
         candidate: info("candidate.json", candidate),
+        policy_url: Some("https://github.com/o/r/blob/0123abc/policy.yaml".to_owned()),
+        run_url: Some("https://github.com/o/r/actions/runs/1".to_owned()),
     }
 }
 

@@ -73,18 +73,25 @@ impl Runner {
     /// `path` as GitHub resolves an annotation's `file=`: relative to the workspace, with `/`
     /// separators. A path outside the workspace (or with no workspace known) stays as given.
     fn workspace_path(&self, path: &Path) -> String {
-        let relative = self.workspace.as_deref().and_then(|ws| {
-            let ws = ws.canonicalize().ok()?;
-            let file = path.canonicalize().ok()?;
-            let rel = file.strip_prefix(&ws).ok()?;
-            let parts: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            Some(parts.join("/"))
-        });
+        let relative = self
+            .workspace
+            .as_deref()
+            .and_then(|ws| relative_parts(ws, path))
+            .map(|parts| parts.join("/"));
         relative.unwrap_or_else(|| path.display().to_string())
     }
+}
+
+/// The components of `path` relative to the directory `root`, when it is inside it.
+pub(crate) fn relative_parts(root: &Path, path: &Path) -> Option<Vec<String>> {
+    let root = root.canonicalize().ok()?;
+    let file = path.canonicalize().ok()?;
+    let rel = file.strip_prefix(&root).ok()?;
+    Some(
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect(),
+    )
 }
 
 /// Appends `bytes` as a block of its own: earlier steps may have left the summary without a

@@ -82,6 +82,13 @@ pub struct ReportContext {
     pub baseline: Option<EvalInfo>,
     /// The candidate eval.
     pub candidate: EvalInfo,
+    /// The policy file in the repository at the commit under test, when the CI run says which
+    /// (`https://github.com/OWNER/REPO/blob/SHA/policies/detection.yaml`); renderers append
+    /// `#L<line>`. Built by the caller from trusted parts, path segments percent-encoded.
+    pub policy_url: Option<String>,
+    /// The CI run (GitHub Actions: the run, whose page shows the job summary; GitLab: the
+    /// job), when known.
+    pub run_url: Option<String>,
 }
 
 /// Where an eval came from.

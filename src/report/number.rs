@@ -55,6 +55,82 @@ pub(crate) fn pct(v: f64) -> String {
     format!("{:+.2}%", v * 100.0)
 }
 
+/// The minus sign of percentage points: U+2212, which reads as a minus where a hyphen
+/// would read as a dash.
+pub const MINUS: char = '\u{2212}';
+
+/// A metric value in percentage points, one decimal: 0.4834 is `48.3`.
+pub fn pt(v: f64) -> String {
+    let (negative, tenths) = tenths(v * 100.0);
+    let mut s = String::with_capacity(6);
+    if negative {
+        s.push(MINUS);
+    }
+    push_tenths(&mut s, tenths);
+    s
+}
+
+/// A difference of metric values in percentage points, signed: `−2.9 pt`, `+0.2 pt`, and
+/// `±0.0 pt` when it rounds to nothing.
+pub fn pt_delta(v: f64) -> String {
+    signed_tenths(v * 100.0, " pt")
+}
+
+/// A fraction as a signed percentage with one decimal: `−6.0%` (relative changes).
+pub fn pct_delta(v: f64) -> String {
+    signed_tenths(v * 100.0, "%")
+}
+
+/// A fraction as a percentage with one decimal: `2.0%` (relative thresholds).
+pub fn pct1(v: f64) -> String {
+    let mut s = pt(v);
+    s.push('%');
+    s
+}
+
+/// Two values in percentage points, at one decimal, or with as many more (up to six) as it
+/// takes to show them apart: `69.99 < 70.00`, never `70.0 < 70.0`.
+pub fn pt_apart(a: f64, b: f64) -> (String, String) {
+    let (x, y) = (pt(a), pt(b));
+    if x != y || (a - b).abs() <= TOLERANCE {
+        return (x, y);
+    }
+    let at = |v: f64, d: usize| format!("{:.d$}", v * 100.0).replace('-', "\u{2212}");
+    for d in 2..6 {
+        let (x, y) = (at(a, d), at(b, d));
+        if x != y {
+            return (x, y);
+        }
+    }
+    (at(a, 6), at(b, 6))
+}
+
+fn signed_tenths(v: f64, unit: &str) -> String {
+    let (negative, tenths) = tenths(v);
+    let mut s = String::with_capacity(10);
+    s.push(match (negative, tenths) {
+        (_, 0) => '±',
+        (true, _) => MINUS,
+        (false, _) => '+',
+    });
+    push_tenths(&mut s, tenths);
+    s.push_str(unit);
+    s
+}
+
+/// `v` rounded to one decimal, as sign and tenths; non-finite values show as 0.
+fn tenths(v: f64) -> (bool, u64) {
+    if !v.is_finite() || v.abs() >= 1e15 {
+        return (false, 0);
+    }
+    let t = (v.abs() * 10.0).round() as u64;
+    (v < 0.0 && t > 0, t)
+}
+
+fn push_tenths(s: &mut String, tenths: u64) {
+    let _ = write!(s, "{}.{}", tenths / 10, tenths % 10);
+}
+
 /// Writes `units.frac` (four digits) after the sign.
 fn push_f4(s: &mut String, (negative, mut units, frac): (bool, u64, u64), minus: &str, plus: &str) {
     s.push_str(if negative { minus } else { plus });
@@ -89,7 +165,27 @@ fn ten_thousandths(v: f64) -> (bool, u64, u64) {
 
 #[cfg(test)]
 mod tests {
-    use super::{f4, signed4};
+    use super::{f4, pct_delta, pct1, pt, pt_apart, pt_delta, signed4};
+
+    #[test]
+    fn percentage_points() {
+        assert_eq!(pt(0.4834), "48.3");
+        assert_eq!(pt(0.7), "70.0");
+        assert_eq!(pt(1.0), "100.0");
+        assert_eq!(pt(0.0), "0.0");
+        assert_eq!(pt(0.00049), "0.0");
+        assert_eq!(pt(0.9995), "100.0");
+        assert_eq!(pt_delta(0.454 - 0.483), "\u{2212}2.9 pt");
+        assert_eq!(pt_delta(0.002), "+0.2 pt");
+        assert_eq!(pt_delta(-0.0004), "±0.0 pt");
+        assert_eq!(pt_delta(0.0), "±0.0 pt");
+        assert_eq!(pct_delta(-0.06), "\u{2212}6.0%");
+        assert_eq!(pct1(0.02), "2.0%");
+        assert_eq!(pt(f64::NAN), "0.0");
+        assert_eq!(pt_apart(0.6999, 0.7), ("69.99".into(), "70.00".into()));
+        assert_eq!(pt_apart(0.7, 0.7000000000001), ("70.0".into(), "70.0".into()));
+        assert_eq!(pt_apart(0.483, 0.454), ("48.3".into(), "45.4".into()));
+    }
 
     #[test]
     fn four_decimals() {

@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::number::{pct, push_num, push_pair, push_signed, same_at_four};
+use super::number::{
+    pct, pct_delta, pct1, pt, pt_apart, push_num, push_pair, push_signed, same_at_four,
+};
 use crate::gate::{BaselineGap, Check, GateReport, Reason, RuleKind, Status, TOLERANCE};
 use crate::policy::Severity;
 
@@ -142,6 +144,106 @@ fn compared(m: &mut String, check: &Check) {
             }
         }
         RuleKind::Presence => m.push_str("not a metric rule"),
+    }
+}
+
+/// What a reader needs beside the numbers: why a check was skipped, or the waiver that
+/// excused it (its expiry and reason) or that expired. `None` for a check that was compared
+/// and stands as it is.
+pub fn note(report: &GateReport, check: &Check) -> Option<String> {
+    let waiver = check.waiver().and_then(|i| report.waivers.get(i));
+    match (check.status, waiver) {
+        (Status::Waived, Some(w)) => Some(format!(
+            "waived until {} (policy line {}): {}",
+            w.until, w.line, w.reason
+        )),
+        (Status::Skip, _) => {
+            let mut m = String::new();
+            reason(&mut m, check);
+            Some(m)
+        }
+        (_, Some(w)) if w.expired => Some(format!(
+            "a waiver expired on {} (policy line {})",
+            w.until, w.line
+        )),
+        _ => None,
+    }
+}
+
+/// What a check found, in percentage points and without its name: `fell 2.9 pt (48.3 →
+/// 45.4; allowed 2.0)`, `is 68.0, below the floor of 70.0`; for missing data, what is
+/// missing.
+pub fn change(check: &Check) -> String {
+    let mut m = String::with_capacity(40);
+    let (Some(c), Some(t)) = (check.candidate(), check.threshold()) else {
+        reason(&mut m, check);
+        return m;
+    };
+    if check.reason != Reason::Compared {
+        reason(&mut m, check);
+        return m;
+    }
+    match (check.rule, check.baseline()) {
+        (RuleKind::Min, _) => {
+            let (c, t) = pt_apart(c, t);
+            if check.excess() > 0.0 {
+                let _ = write!(m, "is {c}, below the floor of {t}");
+            } else {
+                let _ = write!(m, "is {c} (floor {t})");
+            }
+        }
+        (RuleKind::Max, _) => {
+            let (c, t) = pt_apart(c, t);
+            if check.excess() > 0.0 {
+                let _ = write!(m, "is {c}, above the ceiling of {t}");
+            } else {
+                let _ = write!(m, "is {c} (ceiling {t})");
+            }
+        }
+        (RuleKind::MaxDrop | RuleKind::MaxDropRel, Some(b)) => {
+            let rel = check.rule == RuleKind::MaxDropRel;
+            let drop = if rel {
+                if b > 0.0 { (b - c) / b } else { 0.0 }
+            } else {
+                b - c
+            };
+            let unit = if rel { "%" } else { " pt" };
+            let allowed = if rel { "%" } else { "" };
+            if check.excess() <= 0.0 && pt(drop.abs()) == "0.0" {
+                let _ = write!(m, "held at {}", pt(c));
+                return m;
+            }
+            let verb = if drop > 0.0 { "fell" } else { "rose" };
+            let (d, t) = pt_apart(drop.abs(), t);
+            let _ = write!(m, "{verb} {d}{unit} ({} → {}", pt(b), pt(c));
+            if drop > 0.0 {
+                let _ = write!(m, "; allowed {t}{allowed}");
+            }
+            m.push(')');
+        }
+        _ => reason(&mut m, check),
+    }
+    m
+}
+
+/// A check's threshold in percentage points: `≥ 70.0`, `≤ 95.0`, `drop ≤ 2.0 pt`; a
+/// relative rule as `drop ≤ 2.0%` with the relative change beside it (`drop ≤ 2.0% (Δ
+/// −6.0%)`); `present` for presence.
+pub fn threshold(check: &Check) -> String {
+    let Some(t) = check.threshold() else {
+        return "present".to_owned();
+    };
+    match check.rule {
+        RuleKind::Min => format!("≥ {}", pt(t)),
+        RuleKind::Max => format!("≤ {}", pt(t)),
+        RuleKind::MaxDrop => format!("drop ≤ {} pt", pt(t)),
+        RuleKind::MaxDropRel => match (check.baseline(), check.candidate()) {
+            (Some(b), Some(c)) if b > 0.0 => {
+                format!("drop ≤ {} (Δ {})", pct1(t), pct_delta((c - b) / b))
+            }
+            _ => format!("drop ≤ {}", pct1(t)),
+        },
+        RuleKind::Presence => "present".to_owned(),
     }
 }
 

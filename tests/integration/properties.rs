@@ -715,6 +715,8 @@ fn context(policy: &str, baseline: Option<&Eval>, candidate: &Eval) -> ReportCon
         policy: policy.to_owned(),
         baseline: baseline.map(|b| EvalInfo::new("baseline.json".into(), b)),
         candidate: EvalInfo::new("candidate.json".into(), candidate),
+        policy_url: None,
+        run_url: None,
     }
 }
 
