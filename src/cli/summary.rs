@@ -4,14 +4,17 @@
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
-use evalgate::gate::{GateReport, Status, Verdict};
-use evalgate::report::text::{cap, terminal_safe};
-use evalgate::report::{ReportContext, place_label, test_label};
+use evalgate::gate::{Check, GateReport, Status, Verdict};
+use evalgate::report::text::{cap, terminal_safe, visible};
+use evalgate::report::{ReportContext, place_label, test_label, words};
 
 use super::output::Output;
 
-/// How many failing or warning checks the summary lists.
-const WORST_SHOWN: usize = 10;
+/// How many failing or warning checks the summary lists: the top of the ranking, not a
+/// dump.
+const WORST_SHOWN: usize = 5;
+/// How many waived and skipped checks it lists with their reasons.
+const EXCUSED_SHOWN: usize = 5;
 /// Untrusted names and messages are cut to this many characters (with a hash that keeps
 /// them distinct); the JSON report has them whole.
 const MAX_LABEL_CHARS: usize = 200;
@@ -46,34 +49,46 @@ pub(crate) fn print(
     writeln!(
         out,
         "evalgate: {style}{word}{style:#}: {} ({})",
-        evalgate::report::words::count(s.total(), "check"),
+        words::count(s.total(), "check"),
         if counts.is_empty() {
             "none".to_owned()
         } else {
             counts.join(", ")
         }
     )?;
-    let worst = report.worst();
+    let ranked = report.ranked();
+    let safe = |t: &str| terminal_safe(&cap(t, MAX_LABEL_CHARS, t));
+    let line = words::headline(report, &ranked, &|n| safe(&visible(n)), &|t| {
+        terminal_safe(&cap(t, MAX_MESSAGE_CHARS, t))
+    });
+    writeln!(out, "  {line}")?;
+    let at = |c: &Check| {
+        c.line()
+            .map(|l| format!(" {DIM}({}:{l}){DIM:#}", ctx.policy))
+            .unwrap_or_default()
+    };
+    let label = |c: &Check| {
+        let scope = place_label(c);
+        format!("{} / {}", safe(&scope), test_label(c))
+    };
+    let worst: Vec<&Check> = ranked
+        .iter()
+        .copied()
+        .take_while(|c| matches!(c.status, Status::Fail | Status::Warn))
+        .collect();
     for c in worst.iter().take(WORST_SHOWN) {
         let (st, mark) = if c.status == Status::Fail {
             (RED, "fail")
         } else {
             (YELLOW, "warn")
         };
-        let at = c
-            .line()
-            .map(|l| format!(" {DIM}({}:{l}){DIM:#}", ctx.policy))
-            .unwrap_or_default();
-        let scope = place_label(c);
+        let change = words::change(c);
         writeln!(
             out,
-            "  {st}{mark}{st:#} {} / {}: {}{at}",
-            terminal_safe(&cap(&scope, MAX_LABEL_CHARS, &scope)),
-            test_label(c),
-            terminal_safe(&{
-                let m = evalgate::report::message(report, c);
-                cap(&m, MAX_MESSAGE_CHARS, &m).into_owned()
-            })
+            "  {st}{mark}{st:#} {}: {}{}",
+            label(c),
+            terminal_safe(&cap(&change, MAX_MESSAGE_CHARS, &change)),
+            at(c)
         )?;
     }
     if worst.len() > WORST_SHOWN {
@@ -81,6 +96,30 @@ pub(crate) fn print(
             out,
             "  … and {} more; see the reports",
             worst.len() - WORST_SHOWN
+        )?;
+    }
+    // Waived and skipped checks with their reasons: a waiver is a promise that someone
+    // looked, and a skip is a check that did not happen.
+    let excused: Vec<&Check> = ranked
+        .iter()
+        .copied()
+        .filter(|c| matches!(c.status, Status::Waived | Status::Skip))
+        .collect();
+    for c in excused.iter().take(EXCUSED_SHOWN) {
+        let why = words::note(report, c).unwrap_or_default();
+        writeln!(
+            out,
+            "  {DIM}{}{DIM:#} {}: {}",
+            c.status.name(),
+            label(c),
+            terminal_safe(&cap(&why, MAX_MESSAGE_CHARS, &why))
+        )?;
+    }
+    if excused.len() > EXCUSED_SHOWN {
+        writeln!(
+            out,
+            "  … and {} more waived or skipped; see the reports",
+            excused.len() - EXCUSED_SHOWN
         )?;
     }
     for w in report.waivers.iter().filter(|w| w.expired) {

@@ -86,7 +86,8 @@ impl Serialize for Checks<'_> {
         let mut seq = serializer.serialize_seq(Some(report.checks.len()))?;
         // One buffer each for ids and messages, reused for every check.
         let (mut id, mut message) = (String::new(), String::new());
-        for c in &report.checks {
+        // Worst first, in the one order every report shares.
+        for c in report.ranked() {
             id.clear();
             c.write_id(&mut id);
             message.clear();

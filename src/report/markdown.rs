@@ -1,36 +1,56 @@
 //! The Markdown report, for PR comments and job summaries.
 //!
-//! Layout: the verdict, a table of split-level metrics, the failing and warning checks worst
-//! first, then per-class detail inside `<details>`. The whole report stays under
-//! [`MAX_MARKDOWN_CHARS`] however many classes there are: rows that do not fit are counted,
-//! never silently dropped. Every untrusted string goes through [`escape_markdown`].
+//! Layout (docs/reports.md): the verdict; one sentence naming what matters most; the counts
+//! and sources; a top table of at most ten rows (the split-level metrics, then the worst
+//! failures); then, folded in `<details>`, every failure and warning, the waived and skipped
+//! checks with their reasons, a chart of the largest class drops, and every class sorted by
+//! Δ. Values are percentage points. Everything follows [`GateReport::ranked`]. The whole
+//! report stays under [`MAX_MARKDOWN_CHARS`] however many classes there are: rows that do not
+//! fit are counted, never silently dropped. Every untrusted string goes through
+//! [`escape_markdown`], and none reaches a URL or the chart unfiltered.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::ReportContext;
-use super::number::{f4, signed4};
-use super::text::{self, escape_markdown};
-use super::words::{count, message};
-use crate::gate::{Check, GateReport, RuleKind, Status, Verdict};
-use crate::model::{Metric, Task};
+use super::number::{pt, pt_delta};
+use super::text::{self, escape_markdown, short_hash};
+use super::words::{count, headline, note, plural, threshold};
+use crate::gate::{Check, GateReport, Status, Verdict};
+use crate::model::{Metric, Size, Task};
 
 /// The size limit of the Markdown report, in characters. GitHub comments take 65,536; this
 /// leaves room for the comment marker and a footer.
 pub const MAX_MARKDOWN_CHARS: usize = 60_000;
 
-/// Names longer than this are shortened in the Markdown (never in JSON).
-const MAX_NAME_CHARS: usize = 80;
+/// Names longer than this are shortened in the Markdown (never in JSON), so that no row
+/// pushes the numbers out of GitHub's ~870 px comment column.
+const MAX_NAME_CHARS: usize = 40;
 
-/// A check's message holds the values, the threshold and any waiver note; longer ones are
-/// shortened (a class name in it can be arbitrarily long).
-const MAX_MESSAGE_CHARS: usize = 300;
+/// Policy and eval paths, waiver scopes and reasons are shortened to this.
+const MAX_TEXT_CHARS: usize = 80;
+
+/// Notes (skip reasons, waiver reasons) are shortened to this.
+const MAX_NOTE_CHARS: usize = 300;
+
+/// Rows in the top table.
+const TOP_ROWS: usize = 10;
+
+/// Classes in the chart.
+const CHART_CLASSES: usize = 12;
+
+/// Class names in the chart are cut to this many characters (before the hash suffix).
+const CHART_LABEL_CHARS: usize = 24;
+
+/// Notes shown per eval; the rest are counted (an eval may have a note per split).
+const MAX_NOTES_SHOWN: usize = 5;
 
 /// Expired waivers listed by name; the rest are counted. Bounded so that a policy with
 /// hundreds of stale waivers cannot push the report over its size limit.
 const MAX_EXPIRED_SHOWN: usize = 20;
 
-/// Notes shown per eval; the rest are counted (an eval may have a note per split).
-const MAX_NOTES_SHOWN: usize = 5;
+/// The seven columns of the top table and of the table of every failure.
+const CHECK_HEADER: &str = "| Status | Check | Baseline | Candidate | Δ | Threshold | Policy |\n|---|---|---:|---:|---:|---|---|\n";
 
 /// Shortens `name` to [`MAX_NAME_CHARS`] (distinct names stay distinct), then escapes it.
 fn name(text: &str) -> String {
@@ -53,32 +73,23 @@ fn status_cell(status: Status) -> &'static str {
 }
 
 fn num(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_owned(), f4)
+    v.map_or_else(|| "–".to_owned(), pt)
 }
 
 fn delta(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_owned(), signed4)
+    v.map_or_else(|| "–".to_owned(), pt_delta)
 }
 
-fn threshold(c: &Check) -> String {
-    let Some(t) = c.threshold() else {
-        return "present".to_owned();
-    };
-    match c.rule {
-        RuleKind::Min => format!("≥ {}", f4(t)),
-        RuleKind::Max => format!("≤ {}", f4(t)),
-        RuleKind::MaxDrop => format!("drop ≤ {}", f4(t)),
-        RuleKind::MaxDropRel => format!("drop ≤ {:.2}%", t * 100.0),
-        RuleKind::Presence => "present".to_owned(),
-    }
-}
-
-/// One row per (split, scope, metric): the rule fields of that metric merged into one cell.
+/// The rule fields of one (split, scope, metric), shown as one row.
 struct Row<'a> {
     checks: Vec<&'a Check>,
 }
 
-impl Row<'_> {
+impl<'a> Row<'a> {
+    fn first(&self) -> &'a Check {
+        self.checks[0]
+    }
+
     fn worst(&self) -> Status {
         self.checks
             .iter()
@@ -87,8 +98,22 @@ impl Row<'_> {
             .unwrap_or(Status::Pass)
     }
 
-    fn thresholds(&self) -> String {
+    /// The check that decided the row's status: the first of the worst status.
+    fn decisive(&self) -> &'a Check {
+        let worst = self.worst();
         self.checks
+            .iter()
+            .copied()
+            .find(|c| c.status == worst)
+            .unwrap_or(self.checks[0])
+    }
+
+    /// The thresholds in rule order (`≥ 70.0, drop ≤ 1.0 pt`), whatever order the checks
+    /// came in.
+    fn thresholds(&self) -> String {
+        let mut checks = self.checks.clone();
+        checks.sort_by_key(|c| c.rule);
+        checks
             .iter()
             .map(|c| threshold(c))
             .collect::<Vec<_>>()
@@ -97,12 +122,7 @@ impl Row<'_> {
 }
 
 /// split, class, size, metric.
-type RowKey<'a> = (
-    &'a str,
-    Option<&'a str>,
-    Option<crate::model::Size>,
-    Option<Metric>,
-);
+type RowKey<'a> = (&'a str, Option<&'a str>, Option<Size>, Option<Metric>);
 
 fn key(c: &Check) -> RowKey<'_> {
     (&*c.split, c.class.as_deref(), c.size, c.metric)
@@ -110,68 +130,100 @@ fn key(c: &Check) -> RowKey<'_> {
 
 /// Groups the checks of one (split, scope, metric) into a row. The gate emits them next to
 /// each other, so grouping is one pass over neighbours, not a map of 100,000 keys.
-fn rows<'a>(checks: impl Iterator<Item = &'a Check>) -> Vec<Row<'a>> {
+fn neighbour_rows<'a>(checks: impl Iterator<Item = &'a Check>) -> Vec<Row<'a>> {
     let mut rows: Vec<Row<'a>> = Vec::new();
     for c in checks {
         match rows.last_mut() {
-            Some(row) if key(row.checks[0]) == key(c) => row.checks.push(c),
+            Some(row) if key(row.first()) == key(c) => row.checks.push(c),
             _ => rows.push(Row { checks: vec![c] }),
         }
     }
     rows
 }
 
+/// Groups ranked checks into rows, each row where its worst check ranks (for the few
+/// split-level checks).
+fn ranked_rows<'a>(checks: impl Iterator<Item = &'a Check>) -> Vec<Row<'a>> {
+    let mut rows: Vec<Row<'a>> = Vec::new();
+    let mut index: HashMap<RowKey<'a>, usize> = HashMap::new();
+    for c in checks {
+        match index.get(&key(c)) {
+            Some(&i) => rows[i].checks.push(c),
+            None => {
+                index.insert(key(c), rows.len());
+                rows.push(Row { checks: vec![c] });
+            }
+        }
+    }
+    rows
+}
+
+/// Where a check is, with each part's kind so that a class named `small` cannot pass for
+/// the size bucket: `valid`, `valid · size small`, `valid · class car · size small`.
+fn place(c: &Check) -> String {
+    let mut s = name(&c.split);
+    if let Some(class) = &c.class {
+        let _ = write!(s, " · class {}", name(class));
+    }
+    if let Some(size) = c.size {
+        let _ = write!(s, " · size {size}");
+    }
+    s
+}
+
+/// `valid · class car · map50`, or `… · presence`.
+fn check_cell(c: &Check) -> String {
+    format!("{} · {}", place(c), c.metric.map_or("presence", |m| m.name()))
+}
+
+/// The policy line, linked to the policy file at the commit under test when the run knows
+/// it. The URL comes from the caller (built from CI variables); no eval text is in it.
+fn line_cell(c: &Check, ctx: &ReportContext) -> String {
+    match (c.line(), &ctx.policy_url) {
+        (Some(l), Some(url)) => format!("[line {l}]({url}#L{l})"),
+        (Some(l), None) => format!("line {l}"),
+        (None, _) => "–".to_owned(),
+    }
+}
+
+/// A row of the seven-column tables for a group of rule fields.
+fn row_line(r: &Row<'_>, ctx: &ReportContext) -> String {
+    let c = r.first();
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} |\n",
+        status_cell(r.worst()),
+        check_cell(c),
+        num(c.baseline()),
+        num(c.candidate()),
+        delta(c.delta()),
+        r.thresholds(),
+        line_cell(r.decisive(), ctx),
+    )
+}
+
 /// Renders the report in at most `budget` characters.
 pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) -> String {
-    let mut head = String::new();
+    let ranked = report.ranked();
     let s = &report.summary;
+
+    let mut head = String::new();
     let (icon, verdict) = match report.verdict {
         Verdict::Pass if s.warn > 0 => ("⚠️", "passed with warnings"),
         Verdict::Pass => ("✅", "passed"),
         Verdict::Fail => ("❌", "failed"),
     };
     let _ = writeln!(head, "## {icon} evalgate: {verdict}\n");
-    let mut counts: Vec<String> = Vec::new();
-    for status in Status::ALL {
-        let n = s.get(status);
-        if n > 0 || status == Status::Fail || status == Status::Pass {
-            let label = match status {
-                Status::Fail => "failed".to_owned(),
-                Status::Warn if n == 1 => "warning".to_owned(),
-                Status::Warn => "warnings".to_owned(),
-                Status::Waived => "waived".to_owned(),
-                Status::Skip => "skipped".to_owned(),
-                Status::Pass => "passed".to_owned(),
-            };
-            counts.push(if status == Status::Fail && n > 0 {
-                format!("**{n} {label}**")
-            } else {
-                format!("{n} {label}")
-            });
-        }
-    }
     let _ = writeln!(
         head,
-        "{} of {}.",
-        counts.join(" · "),
-        count(s.total(), "check")
+        "{}\n",
+        headline(report, &ranked, &name, &|t| shorten(t, MAX_NOTE_CHARS))
     );
+    let _ = writeln!(head, "{}", counts(report));
     if report.strict && s.warn > 0 {
         head.push_str("Warnings fail this gate (`--strict`).\n");
     }
     head.push('\n');
-    // Paths go in as plain escaped text: backslash escapes do not work inside code spans.
-    let baseline = ctx
-        .baseline
-        .as_ref()
-        .map_or_else(|| "none".to_owned(), eval_cell);
-    let _ = writeln!(
-        head,
-        "Policy {} · baseline {baseline} · candidate {} · {}\n",
-        name(&ctx.policy),
-        eval_cell(&ctx.candidate),
-        report.task
-    );
+    head.push_str(&sources(report, ctx));
     // How the evals were read, before any table: a note changes how their checks read.
     let evals = [
         ("baseline", ctx.baseline.as_ref()),
@@ -183,7 +235,7 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
             let _ = writeln!(
                 head,
                 "- ⚠️ {role}: {}",
-                shorten(&note.to_string(), MAX_MESSAGE_CHARS)
+                shorten(&note.to_string(), MAX_NOTE_CHARS)
             );
             noted = true;
         }
@@ -199,12 +251,38 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         head.push('\n');
     }
     if s.skip == s.total() {
-        head.push_str("**No check could be evaluated**: every check was skipped. The JSON and JUnit reports give each reason.\n\n");
+        head.push_str("**No check could be evaluated**: every check was skipped; the reasons are below.\n\n");
     }
 
-    let split_rows = rows(report.checks.iter().filter(|c| c.class.is_none()));
-    let bad = report.worst();
-    let class_rows = rows(report.checks.iter().filter(|c| c.class.is_some()));
+    // The top table: the split-level metrics, then the worst failures, ten rows at most.
+    let split_rows = ranked_rows(ranked.iter().copied().filter(|c| c.level() < 2));
+    let bad: Vec<&Check> = ranked
+        .iter()
+        .copied()
+        .take_while(|c| matches!(c.status, Status::Fail | Status::Warn))
+        .collect();
+    let class_bad: Vec<&Check> = bad.iter().copied().filter(|c| c.level() >= 2).collect();
+    let split_shown = split_rows.len().min(TOP_ROWS);
+    let class_shown = class_bad.len().min(TOP_ROWS - split_shown);
+    if split_shown + class_shown > 0 {
+        // Both lists are in ranked order, and the ranking puts status first, then scope
+        // level: a stable sort by status merges them into it.
+        let mut top: Vec<Row<'_>> = split_rows[..split_shown]
+            .iter()
+            .map(|r| Row {
+                checks: r.checks.clone(),
+            })
+            .collect();
+        top.extend(class_bad[..class_shown].iter().map(|c| Row { checks: vec![c] }));
+        top.sort_by_key(Row::worst);
+        head.push_str(CHECK_HEADER);
+        for r in &top {
+            head.push_str(&row_line(r, ctx));
+        }
+        head.push('\n');
+    } else {
+        head.push_str("No split-level rules, and no class failed.\n\n");
+    }
 
     let mut tail = String::new();
     let expired: Vec<_> = report.waivers.iter().filter(|w| w.expired).collect();
@@ -214,10 +292,10 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
             let _ = writeln!(
                 tail,
                 "- {} expired on {} (policy line {}): {}",
-                name(&w.scope),
+                shorten(&w.scope, MAX_TEXT_CHARS),
                 w.until,
                 w.line,
-                name(&w.reason)
+                shorten(&w.reason, MAX_TEXT_CHARS)
             );
         }
         if expired.len() > MAX_EXPIRED_SHOWN {
@@ -230,78 +308,101 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         tail.push('\n');
     }
     let unit = match report.task {
-        Task::ObjectDetection => "0.01 = 1 mAP point",
-        Task::SemanticSegmentation => "0.01 = 1 point of IoU, precision, recall or F1",
+        Task::ObjectDetection => "1 pt = 0.01 mAP",
+        Task::SemanticSegmentation => "1 pt = 0.01 of IoU, F1, precision or recall",
     };
     let _ = writeln!(
         tail,
-        "<sub>evalgate {} · thresholds and drops are in metric points ({unit})</sub>",
+        "<sub>Values and thresholds in percentage points ({unit}); the JSON report has the raw fractions. evalgate {}</sub>",
         env!("CARGO_PKG_VERSION")
     );
 
-    // Fixed parts first; the tables share what is left, failures before passes.
+    // Fixed parts first; the folded sections share what is left, in order of importance.
     let mut left = budget.saturating_sub(chars(&head) + chars(&tail) + 600);
     let mut body = String::new();
 
-    body.push_str("### Split metrics\n\n");
-    if split_rows.is_empty() {
-        body.push_str("No split-level rules.\n\n");
-    } else {
-        let header = "| Split | Scope | Metric | Baseline | Candidate | Δ | Threshold | Status |\n|---|---|---|---:|---:|---:|---|---|\n";
-        let lines = split_rows.iter().map(|r| {
-            let c = r.checks[0];
-            format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                name(&c.split),
-                c.size.map_or("split".to_owned(), |s| format!("size {s}")),
-                c.metric.map_or("presence", |m| m.name()),
-                num(c.baseline()),
-                num(c.candidate()),
-                delta(c.delta()),
-                r.thresholds(),
-                status_cell(r.worst()),
-            )
-        });
-        table(
-            &mut body,
-            &mut left,
-            header,
-            lines,
-            split_rows.len(),
-            "split rows",
+    if split_rows.len() > split_shown {
+        let rest = &split_rows[split_shown..];
+        let _ = writeln!(
+            body,
+            "<details><summary>{} more split-level {}</summary>\n",
+            rest.len(),
+            plural(rest.len(), "metric")
         );
+        let lines = rest.iter().map(|r| row_line(r, ctx));
+        table(&mut body, &mut left, CHECK_HEADER, lines, rest.len(), "split rows");
+        body.push_str("</details>\n\n");
     }
 
-    if !bad.is_empty() {
-        let _ = writeln!(body, "### Failures and warnings ({})\n", bad.len());
-        let header = "| Status | Split | Scope | Metric | Rule | Baseline | Candidate | Δ | Threshold | Detail |\n|---|---|---|---|---|---:|---:|---:|---|---|\n";
-        let lines = bad.iter().map(|c| {
-            let at = c
-                .line()
-                .map(|l| format!(" (policy line {l})"))
-                .unwrap_or_default();
-            format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{at} |\n",
-                status_cell(c.status),
-                name(&c.split),
-                scope_cell(c),
-                c.metric.map_or("–", |m| m.name()),
-                c.rule,
-                num(c.baseline()),
-                num(c.candidate()),
-                delta(c.delta()),
-                threshold(c),
-                shorten(&message(report, c), MAX_MESSAGE_CHARS),
-            )
-        });
+    if class_bad.len() > class_shown {
+        let _ = writeln!(
+            body,
+            "<details><summary>All {} failing and warning checks, worst first</summary>\n",
+            bad.len()
+        );
+        let lines = bad.iter().map(|c| row_line(&Row { checks: vec![c] }, ctx));
         table(
             &mut body,
             &mut left,
-            header,
+            CHECK_HEADER,
             lines,
             bad.len(),
             "failing and warning checks",
         );
+        body.push_str("</details>\n\n");
+    }
+
+    let excused: Vec<&Check> = ranked
+        .iter()
+        .copied()
+        .filter(|c| matches!(c.status, Status::Waived | Status::Skip))
+        .collect();
+    if !excused.is_empty() {
+        let mut parts = Vec::new();
+        for (status, word) in [(Status::Waived, "waived"), (Status::Skip, "skipped")] {
+            let n = s.get(status);
+            if n > 0 {
+                parts.push(format!("{n} {word}"));
+            }
+        }
+        let _ = writeln!(
+            body,
+            "<details><summary>{}: why</summary>\n",
+            parts.join(", ")
+        );
+        let lines = excused.iter().map(|c| {
+            let why = note(report, c).unwrap_or_default();
+            let (icon, word) = match c.status {
+                Status::Waived => ("🏳️", ""),
+                _ => ("⏭️", "skipped: "),
+            };
+            format!(
+                "- {icon} {} {}: {word}{}\n",
+                check_cell(c),
+                c.rule,
+                shorten(&why, MAX_NOTE_CHARS)
+            )
+        });
+        table(
+            &mut body,
+            &mut left,
+            "",
+            lines,
+            excused.len(),
+            "waived and skipped checks",
+        );
+        body.push_str("</details>\n\n");
+    }
+
+    let class_rows = neighbour_rows(report.checks.iter().filter(|c| c.class.is_some()));
+    if let Some(chart) = chart(&class_rows) {
+        let n = chars(&chart);
+        if n + 200 < left {
+            body.push_str(&chart);
+            left -= n;
+        } else {
+            body.push_str("_The chart of class drops was left out to keep this report under its size limit._\n\n");
+        }
     }
 
     if !class_rows.is_empty() {
@@ -311,25 +412,31 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
             .count();
         let _ = writeln!(
             body,
-            "<details><summary>Per-class checks: {}, {failing} with failures or warnings</summary>\n",
+            "<details><summary>Every class: {}, sorted by Δ; {failing} with failures or warnings</summary>\n",
             count(class_rows.len(), "row")
         );
-        let header = "| Split | Class | Size | Metric | Baseline | Candidate | Δ | Threshold | Status |\n|---|---|---|---|---:|---:|---:|---|---|\n";
-        // Worst rows first, so a cut keeps what matters.
+        let header = "| Class | Split | Metric | Baseline | Candidate | Δ | Status |\n|---|---|---|---:|---:|---:|---|\n";
+        // Largest drops first; rows without a Δ (new or vanished classes) last, each group
+        // in plan order.
         let mut sorted: Vec<&Row<'_>> = class_rows.iter().collect();
-        sorted.sort_by_key(|r| r.worst());
+        sorted.sort_by(|a, b| match (a.first().delta(), b.first().delta()) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
         let lines = sorted.iter().map(|r| {
-            let c = r.checks[0];
+            let c = r.first();
+            let metric = c.metric.map_or("presence", |m| m.name());
             format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                name(&c.split),
+                "| {} | {} | {}{} | {} | {} | {} | {} |\n",
                 c.class.as_deref().map(name).unwrap_or_default(),
-                c.size.map_or("–", |s| s.name()),
-                c.metric.map_or("presence", |m| m.name()),
+                name(&c.split),
+                metric,
+                c.size.map(|s| format!(" · size {s}")).unwrap_or_default(),
                 num(c.baseline()),
                 num(c.candidate()),
                 delta(c.delta()),
-                r.thresholds(),
                 status_cell(r.worst()),
             )
         });
@@ -350,28 +457,166 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
     out
 }
 
+/// `**1 failed** · 2 warnings · 1 waived · 1 skipped · 8 passed of 13 checks.`
+fn counts(report: &GateReport) -> String {
+    let s = &report.summary;
+    let mut parts: Vec<String> = Vec::new();
+    for status in Status::ALL {
+        let n = s.get(status);
+        if n > 0 || status == Status::Fail || status == Status::Pass {
+            let label = match status {
+                Status::Fail => "failed",
+                Status::Warn if n == 1 => "warning",
+                Status::Warn => "warnings",
+                Status::Waived => "waived",
+                Status::Skip => "skipped",
+                Status::Pass => "passed",
+            };
+            parts.push(if status == Status::Fail && n > 0 {
+                format!("**{n} {label}**")
+            } else {
+                format!("{n} {label}")
+            });
+        }
+    }
+    format!("{} of {}.", parts.join(" · "), count(s.total(), "check"))
+}
+
+/// `Policy … · baseline … · candidate … · TASK · run`, with links where they are known.
+fn sources(report: &GateReport, ctx: &ReportContext) -> String {
+    // Paths go in as plain escaped text: backslash escapes do not work inside code spans.
+    let policy = shorten(&ctx.policy, MAX_TEXT_CHARS);
+    let policy = match &ctx.policy_url {
+        Some(url) => format!("[{policy}]({url})"),
+        None => policy,
+    };
+    let baseline = ctx
+        .baseline
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), eval_cell);
+    let mut line = format!(
+        "Policy {policy} · baseline {baseline} · candidate {} · {}",
+        eval_cell(&ctx.candidate),
+        report.task
+    );
+    if let Some(url) = &ctx.run_url {
+        let label = if url.contains("/actions/runs/") {
+            "run and job summary"
+        } else {
+            "CI job"
+        };
+        let _ = write!(line, " · [{label}]({url})");
+    }
+    line.push_str("\n\n");
+    line
+}
+
 /// An eval's source, linked to its page in Roboflow when that is known. The URL's parts are
 /// percent-encoded (`EvalMeta::app_url`), so untrusted slugs cannot break out of the link.
 fn eval_cell(info: &super::EvalInfo) -> String {
+    let source = shorten(&info.source, MAX_TEXT_CHARS);
     match info.meta.app_url() {
         // Server-chosen slugs could make the link arbitrarily long; a long one is left out.
-        Some(url) if url.len() <= 300 => format!("[{}]({url})", name(&info.source)),
-        _ => name(&info.source),
+        Some(url) if url.len() <= 300 => format!("[{source}]({url})"),
+        _ => source,
     }
 }
 
-/// The scope with its kind, so that a class named `small` or `overall` cannot pass for the
-/// size bucket or the whole split.
-fn scope_cell(c: &Check) -> String {
-    match (&c.class, c.size) {
-        (None, None) => "split".to_owned(),
-        (None, Some(s)) => format!("size {s}"),
-        (Some(class), None) => format!("class {}", name(class)),
-        (Some(class), Some(s)) => format!("class {} / size {s}", name(class)),
-    }
+/// A Mermaid `xychart-beta` of the classes that fell most, baseline (bars) against
+/// candidate (line), in the metric of the largest class drop, folded in `<details>`.
+/// `None` when no class fell.
+fn chart(class_rows: &[Row<'_>]) -> Option<String> {
+    let drop = |r: &Row<'_>| {
+        let c = r.first();
+        c.baseline().zip(c.candidate()).map(|(b, c)| b - c)
+    };
+    let worst = class_rows
+        .iter()
+        .filter(|r| r.first().size.is_none() && r.first().metric.is_some())
+        .filter(|r| drop(r).is_some_and(|d| d > 0.0))
+        .max_by(|a, b| drop(a).unwrap_or(0.0).total_cmp(&drop(b).unwrap_or(0.0)))?;
+    let (split, metric) = (&worst.first().split, worst.first().metric?);
+    let mut rows: Vec<&Row<'_>> = class_rows
+        .iter()
+        .filter(|r| {
+            let c = r.first();
+            c.size.is_none() && c.metric == Some(metric) && c.split == *split
+        })
+        .filter(|r| drop(r).is_some_and(|d| d > 0.0))
+        .collect();
+    // Largest drop first; the stable sort keeps plan order among equals.
+    rows.sort_by(|a, b| drop(b).unwrap_or(0.0).total_cmp(&drop(a).unwrap_or(0.0)));
+    rows.truncate(CHART_CLASSES);
+
+    let mut seen = HashSet::new();
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| chart_label(r.first().class.as_deref().unwrap_or_default(), &mut seen))
+        .collect();
+    let values = |f: fn(&Check) -> Option<f64>| {
+        rows.iter()
+            .map(|r| pt(f(r.first()).unwrap_or(0.0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (bars, line) = (values(Check::baseline), values(Check::candidate));
+    let low = rows
+        .iter()
+        .filter_map(|r| r.first().candidate())
+        .fold(1.0f64, f64::min);
+    // Start the axis at a round number below the lowest value, so the drops show.
+    let floor = ((low * 10.0).floor() * 10.0).clamp(0.0, 90.0);
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<details><summary>Chart: the {} that fell most in {} {metric} (bars: baseline, line: candidate)</summary>\n",
+        match rows.len() {
+            1 => "class".to_owned(),
+            n => format!("{n} classes"),
+        },
+        name(split)
+    );
+    out.push_str("```mermaid\nxychart-beta\n");
+    let _ = writeln!(out, "    title \"{metric}, baseline and candidate (pt)\"");
+    let _ = writeln!(out, "    x-axis [{}]", labels.join(", "));
+    let _ = writeln!(out, "    y-axis \"{metric} (pt)\" {floor:.0} --> 100");
+    let _ = writeln!(out, "    bar [{bars}]");
+    let _ = writeln!(out, "    line [{line}]");
+    out.push_str("```\n\n</details>\n\n");
+    Some(out)
 }
 
-/// Appends a table, row by row, while `left` characters remain; counts what did not fit.
+/// A class name for the Mermaid source: only letters, digits, space, `_`, `-` and `.` get
+/// through (anything else becomes `_`), cut to [`CHART_LABEL_CHARS`]; a name that was changed
+/// or collides with another gets its [`short_hash`], so labels stay distinct. The result is
+/// quoted, and no quote, bracket, `%`, `<` or newline can be in it.
+fn chart_label(class: &str, seen: &mut HashSet<String>) -> String {
+    let safe: String = class
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut label: String = safe.trim().chars().take(CHART_LABEL_CHARS).collect();
+    if label != class || seen.contains(&label) {
+        if !label.is_empty() {
+            label.push(' ');
+        }
+        label.push_str(&short_hash(class));
+    }
+    while !seen.insert(label.clone()) {
+        // Only two names with the same hash get here.
+        label.push('_');
+    }
+    format!("\"{label}\"")
+}
+
+/// Appends rows while `left` characters remain; counts what did not fit.
 fn table(
     out: &mut String,
     left: &mut usize,
@@ -412,4 +657,47 @@ fn table(
 
 fn chars(s: &str) -> usize {
     s.chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chart_label;
+    use std::collections::HashSet;
+
+    #[test]
+    fn chart_labels_hold_only_safe_characters_and_stay_distinct() {
+        let hostile = [
+            "car",
+            "a\"b",
+            "a]b",
+            "x\ny",
+            "%%{init: {'theme':'dark'}}%%",
+            "a --> b",
+            "`tick`",
+            "</details>",
+            "",
+            "a_b",
+            "a?b",
+            "💥",
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        ];
+        let mut seen = HashSet::new();
+        let labels: Vec<String> = hostile.iter().map(|n| chart_label(n, &mut seen)).collect();
+        for (label, name) in labels.iter().zip(hostile) {
+            let inner = &label[1..label.len() - 1];
+            assert!(
+                inner
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " _-.".contains(c)),
+                "{name:?} gave {label}"
+            );
+            assert!(inner.chars().count() <= 24 + 9, "{label}");
+        }
+        assert_eq!(labels[0], "\"car\"");
+        let distinct: HashSet<&String> = labels.iter().collect();
+        assert_eq!(distinct.len(), labels.len(), "{labels:?}");
+        // `a_b` as given and `a?b` made safe would both read `a_b`: the changed one is told apart.
+        assert_eq!(labels[9], "\"a_b\"");
+        assert_ne!(labels[10], "\"a_b\"");
+    }
 }

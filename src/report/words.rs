@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::number::{
-    pct, pct_delta, pct1, pt, pt_apart, push_num, push_pair, push_signed, same_at_four,
+    pct, pct_delta, pct1, pt, pt_apart, pt_delta, push_num, push_pair, push_signed, same_at_four,
 };
 use crate::gate::{BaselineGap, Check, GateReport, Reason, RuleKind, Status, TOLERANCE};
 use crate::policy::Severity;
@@ -245,6 +245,133 @@ pub fn threshold(check: &Check) -> String {
         },
         RuleKind::Presence => "present".to_owned(),
     }
+}
+
+/// The sentence that says what matters most: the top-ranked failure (or warning) in words,
+/// how many class checks failed with the worst of them, and the worst warning beside
+/// failures; for a pass, what held (the split-level value closest to its threshold). Names
+/// go through `name` and the words about a check through `text`, so that each output makes
+/// them safe in its own way. `ranked` is [`GateReport::ranked`].
+pub fn headline(
+    report: &GateReport,
+    ranked: &[&Check],
+    name: &dyn Fn(&str) -> String,
+    text: &dyn Fn(&str) -> String,
+) -> String {
+    let multi_split = report
+        .checks
+        .first()
+        .zip(report.checks.last())
+        .is_some_and(|(a, b)| a.split != b.split);
+    let short = |c: &Check| {
+        let mut s = String::new();
+        if c.level() < 2 || multi_split {
+            s.push_str(&name(&c.split));
+        }
+        if let Some(class) = &c.class {
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(&name(class));
+        }
+        if let Some(size) = c.size {
+            let _ = write!(s, " {size}");
+        }
+        if let Some(m) = c.metric {
+            let _ = write!(s, " {m}");
+        }
+        s
+    };
+    let bad = |c: &&&Check| matches!(c.status, Status::Fail | Status::Warn);
+    let Some(lead) = ranked.iter().find(bad).copied() else {
+        let s = &report.summary;
+        let mut line = if s.pass == s.total() {
+            format!("All {} passed", count(s.total(), "check"))
+        } else {
+            let mut parts = vec![format!("{} passed", s.pass)];
+            for (st, word) in [(Status::Waived, "waived"), (Status::Skip, "skipped")] {
+                if s.get(st) > 0 {
+                    parts.push(format!("{} {word}", s.get(st)));
+                }
+            }
+            format!("No check failed ({})", parts.join(", "))
+        };
+        let held = ranked.iter().find(|c| {
+            c.level() == 0
+                && c.status == Status::Pass
+                && c.metric.is_some()
+                && c.candidate().is_some()
+        });
+        if let Some(c) = held {
+            let _ = write!(
+                line,
+                "; {} {}",
+                short(c),
+                pt(c.candidate().unwrap_or_default())
+            );
+            if let Some(d) = c.delta() {
+                let _ = write!(line, " ({})", pt_delta(d));
+            }
+        }
+        line.push('.');
+        return line;
+    };
+    let mut parts = Vec::new();
+    for status in [Status::Fail, Status::Warn] {
+        let of_kind: Vec<&Check> = ranked
+            .iter()
+            .copied()
+            .filter(|c| c.status == status)
+            .collect();
+        let Some(first) = of_kind.first() else {
+            continue;
+        };
+        let (verb, noun) = if status == Status::Fail {
+            ("failed", "check")
+        } else {
+            ("warned", "check")
+        };
+        let split_level = of_kind.iter().filter(|c| c.level() < 2).count();
+        // Beside the lead sentence, a Δ is enough.
+        let brief = |c: &Check| match c.delta() {
+            Some(d) if c.reason == Reason::Compared => pt_delta(d),
+            _ => text(&change(c)),
+        };
+        if status != lead.status {
+            parts.push(format!(
+                "{} {verb}, worst {} {}",
+                count(of_kind.len(), noun),
+                short(first),
+                brief(first)
+            ));
+            continue;
+        }
+        if first.level() < 2 {
+            let mut s = format!("{} {}", short(first), text(&change(first)));
+            if split_level > 1 {
+                let _ = write!(
+                    s,
+                    ", and {} more split-level {} {verb}",
+                    split_level - 1,
+                    plural(split_level - 1, noun)
+                );
+            }
+            parts.push(s);
+        }
+        if let Some(worst) = of_kind.iter().find(|c| c.level() >= 2) {
+            let what = if first.level() < 2 {
+                brief(worst)
+            } else {
+                text(&change(worst))
+            };
+            parts.push(format!(
+                "{} {verb}, worst {} {what}",
+                count(of_kind.len() - split_level, "class check"),
+                short(worst)
+            ));
+        }
+    }
+    parts.join(" · ")
 }
 
 /// `word`, or its plural for any count but one (`check`, `checks`).
