@@ -118,9 +118,8 @@ struct Links {
 /// repository gets no link.
 fn ci_links(policy: &Path, env: impl Fn(&str) -> Option<String>) -> Links {
     let sha = |name: &str| {
-        env(name).filter(|s| {
-            (7..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
-        })
+        env(name)
+            .filter(|s| (7..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit()))
     };
     let blob = |root: &str, base: String, sha: String, sep: &str| {
         let parts = github::relative_parts(Path::new(&env(root)?), policy)?;
@@ -148,7 +147,8 @@ fn ci_links(policy: &Path, env: impl Fn(&str) -> Option<String>) -> Links {
     }
     if let Some(project) = env("CI_PROJECT_URL").and_then(web_url) {
         let run = env("CI_JOB_URL").and_then(web_url);
-        let policy = sha("CI_COMMIT_SHA").and_then(|s| blob("CI_PROJECT_DIR", project, s, "/-/blob/"));
+        let policy =
+            sha("CI_COMMIT_SHA").and_then(|s| blob("CI_PROJECT_DIR", project, s, "/-/blob/"));
         return Links { policy, run };
     }
     Links::default()
@@ -243,7 +243,10 @@ mod tests {
         );
         assert_eq!(
             github.policy.as_deref(),
-            Some(format!("https://github.example/octo/cars/blob/{sha}/gate%20policies/p%231.yaml").as_str())
+            Some(
+                format!("https://github.example/octo/cars/blob/{sha}/gate%20policies/p%231.yaml")
+                    .as_str()
+            )
         );
         assert_eq!(
             github.run.as_deref(),
@@ -260,9 +263,17 @@ mod tests {
         );
         assert_eq!(
             gitlab.policy.as_deref(),
-            Some(format!("https://gitlab.example/group/cars/-/blob/{sha}/gate%20policies/p%231.yaml").as_str())
+            Some(
+                format!(
+                    "https://gitlab.example/group/cars/-/blob/{sha}/gate%20policies/p%231.yaml"
+                )
+                .as_str()
+            )
         );
-        assert_eq!(gitlab.run.as_deref(), Some("https://gitlab.example/group/cars/-/jobs/7"));
+        assert_eq!(
+            gitlab.run.as_deref(),
+            Some("https://gitlab.example/group/cars/-/jobs/7")
+        );
     }
 
     #[test]

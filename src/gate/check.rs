@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use super::TOLERANCE;
 use crate::model::{Metric, Size, Task};
 use crate::policy::Severity;
 
@@ -419,15 +420,25 @@ impl GateReport {
     /// split-level before size before class before class × size; then by [`Check::excess`]
     /// (largest first, missing data first of all); ties keep the plan order.
     pub fn ranked(&self) -> Vec<&Check> {
-        let mut all: Vec<&Check> = self.checks.iter().collect();
+        // Excesses that differ only by float noise (0.9 − 0.74 against 0.7 − 0.54) are ties,
+        // so that equal misses keep the plan order instead of a noise order.
+        let key = |c: &Check| {
+            let e = c.excess();
+            if e.is_finite() {
+                (e / TOLERANCE).round() * TOLERANCE
+            } else {
+                e
+            }
+        };
+        let mut all: Vec<(f64, &Check)> = self.checks.iter().map(|c| (key(c), c)).collect();
         // A stable sort: equal keys keep the plan order.
-        all.sort_by(|a, b| {
+        all.sort_by(|(ea, a), (eb, b)| {
             a.status
                 .cmp(&b.status)
                 .then(a.level().cmp(&b.level()))
-                .then(b.excess().total_cmp(&a.excess()))
+                .then(eb.total_cmp(ea))
         });
-        all
+        all.into_iter().map(|(_, c)| c).collect()
     }
 
     /// The failing and warning checks, in [`GateReport::ranked`] order.

@@ -368,7 +368,11 @@ fn the_ranking_puts_wider_scopes_first_and_measures_every_rule_in_points() {
             r#"{{"splits": {{"valid": {{"map50_95": {split}, "perClass": {{"a": {{"map50": {a}}}, "b": {{"map50": {b}}}}}}}}}}}"#
         )
     };
-    let r = run(policy, Some(&eval("0.80", "0.9", "0.9")), &eval("0.70", "0.8", "0.5"));
+    let r = run(
+        policy,
+        Some(&eval("0.80", "0.9", "0.9")),
+        &eval("0.70", "0.8", "0.5"),
+    );
     let ranked: Vec<&str> = r.ranked().iter().map(|c| id(c)).collect();
     assert_eq!(
         ranked,

@@ -16,7 +16,7 @@ use super::ReportContext;
 use super::number::{pt, pt_delta};
 use super::text::{self, escape_markdown, short_hash};
 use super::words::{count, headline, note, plural, threshold};
-use crate::gate::{Check, GateReport, Status, Verdict};
+use crate::gate::{Check, GateReport, Status, TOLERANCE, Verdict};
 use crate::model::{Metric, Size, Task};
 
 /// The size limit of the Markdown report, in characters. GitHub comments take 65,536; this
@@ -173,7 +173,11 @@ fn place(c: &Check) -> String {
 
 /// `valid · class car · map50`, or `… · presence`.
 fn check_cell(c: &Check) -> String {
-    format!("{} · {}", place(c), c.metric.map_or("presence", |m| m.name()))
+    format!(
+        "{} · {}",
+        place(c),
+        c.metric.map_or("presence", |m| m.name())
+    )
 }
 
 /// The policy line, linked to the policy file at the commit under test when the run knows
@@ -251,7 +255,9 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         head.push('\n');
     }
     if s.skip == s.total() {
-        head.push_str("**No check could be evaluated**: every check was skipped; the reasons are below.\n\n");
+        head.push_str(
+            "**No check could be evaluated**: every check was skipped; the reasons are below.\n\n",
+        );
     }
 
     // The top table: the split-level metrics, then the worst failures, ten rows at most.
@@ -273,7 +279,11 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
                 checks: r.checks.clone(),
             })
             .collect();
-        top.extend(class_bad[..class_shown].iter().map(|c| Row { checks: vec![c] }));
+        top.extend(
+            class_bad[..class_shown]
+                .iter()
+                .map(|c| Row { checks: vec![c] }),
+        );
         top.sort_by_key(Row::worst);
         head.push_str(CHECK_HEADER);
         for r in &top {
@@ -330,7 +340,14 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
             plural(rest.len(), "metric")
         );
         let lines = rest.iter().map(|r| row_line(r, ctx));
-        table(&mut body, &mut left, CHECK_HEADER, lines, rest.len(), "split rows");
+        table(
+            &mut body,
+            &mut left,
+            CHECK_HEADER,
+            lines,
+            rest.len(),
+            "split rows",
+        );
         body.push_str("</details>\n\n");
     }
 
@@ -377,9 +394,9 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
                 _ => ("⏭️", "skipped: "),
             };
             format!(
-                "- {icon} {} {}: {word}{}\n",
-                check_cell(c),
-                c.rule,
+                "- {icon} {} · {}: {word}{}\n",
+                place(c),
+                super::test_label(c),
                 shorten(&why, MAX_NOTE_CHARS)
             )
         });
@@ -420,7 +437,7 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         // in plan order.
         let mut sorted: Vec<&Row<'_>> = class_rows.iter().collect();
         sorted.sort_by(|a, b| match (a.first().delta(), b.first().delta()) {
-            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(x), Some(y)) => noise_free(x).total_cmp(&noise_free(y)),
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => std::cmp::Ordering::Equal,
@@ -545,7 +562,9 @@ fn chart(class_rows: &[Row<'_>]) -> Option<String> {
         .filter(|r| drop(r).is_some_and(|d| d > 0.0))
         .collect();
     // Largest drop first; the stable sort keeps plan order among equals.
-    rows.sort_by(|a, b| drop(b).unwrap_or(0.0).total_cmp(&drop(a).unwrap_or(0.0)));
+    rows.sort_by(|a, b| {
+        noise_free(drop(b).unwrap_or(0.0)).total_cmp(&noise_free(drop(a).unwrap_or(0.0)))
+    });
     rows.truncate(CHART_CLASSES);
 
     let mut seen = HashSet::new();
@@ -653,6 +672,12 @@ fn table(
             total - shown
         );
     }
+}
+
+/// `v` with float noise removed (0.9 − 0.74 and 0.7 − 0.54 are the same drop), so that
+/// equal values sort as ties and keep the plan order.
+fn noise_free(v: f64) -> f64 {
+    (v / TOLERANCE).round()
 }
 
 fn chars(s: &str) -> usize {

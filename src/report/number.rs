@@ -183,7 +183,10 @@ mod tests {
         assert_eq!(pct1(0.02), "2.0%");
         assert_eq!(pt(f64::NAN), "0.0");
         assert_eq!(pt_apart(0.6999, 0.7), ("69.99".into(), "70.00".into()));
-        assert_eq!(pt_apart(0.7, 0.7000000000001), ("70.0".into(), "70.0".into()));
+        assert_eq!(
+            pt_apart(0.7, 0.7000000000001),
+            ("70.0".into(), "70.0".into())
+        );
         assert_eq!(pt_apart(0.483, 0.454), ("48.3".into(), "45.4".into()));
     }
 

@@ -57,7 +57,7 @@ fn init_writes_a_policy_its_eval_passes_and_a_worse_eval_fails() {
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
         r.stdout
-            .contains("valid / map50_95 min: 0.7150 < min 0.7210"),
+            .contains("valid / map50_95 min: is 71.5, below the floor of 72.1"),
         "{}",
         r.stdout
     );

@@ -21,7 +21,10 @@ fn exit_0_when_the_candidate_passes() {
         "examples/evals/segmentation-candidate.json",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stdout, "evalgate: PASS: 7 checks (7 pass)\n");
+    assert_eq!(
+        r.stdout,
+        "evalgate: PASS: 7 checks (7 pass)\n  All 7 checks passed; valid miou 71.8 (+0.6 pt).\n"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod eval_shapes;
 mod first_run;
 mod http;
 mod limits;
+mod markdown;
 mod policies;
 mod properties;
 mod reports;
@@ -46,6 +47,11 @@ pub(crate) fn evalgate() -> Command {
         "CI_PROJECT_ID",
         "CI_MERGE_REQUEST_IID",
         "CI_JOB_URL",
+        "GITHUB_SHA",
+        "GITHUB_WORKSPACE",
+        "CI_PROJECT_URL",
+        "CI_COMMIT_SHA",
+        "CI_PROJECT_DIR",
     ] {
         c.env_remove(var);
     }

@@ -139,7 +139,11 @@ fn the_roboflow_docs_example_parses() {
     );
     let r = run(&["check", "--policy", &p, "--candidate", eval]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(r.stdout, "evalgate: PASS: 3 checks (1 skip, 2 pass)\n");
+    // The skip is listed with its reason.
+    assert_eq!(
+        r.stdout,
+        "evalgate: PASS: 3 checks (1 skip, 2 pass)\n  No check failed (2 passed, 1 skipped); test map50 92.4.\n  skip test / large / map50 min: no value in the candidate, and none in a baseline; missing.metric is skip\n"
+    );
 }
 
 /// The example says that `severity: warn` on lane-marking softens the inherited `max_drop`

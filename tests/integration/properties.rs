@@ -688,8 +688,12 @@ proptest! {
         let json = render_json(&report, &ctx);
         let statuses: Vec<&str> = json["checks"].as_array().unwrap().iter()
             .map(|c| c["status"].as_str().unwrap()).collect();
-        for (check, status) in report.checks.iter().zip(&statuses) {
+        // The JSON lists checks in the one ranking every report shares.
+        let ids: Vec<&str> = json["checks"].as_array().unwrap().iter()
+            .map(|c| c["id"].as_str().unwrap()).collect();
+        for ((check, status), id) in report.ranked().iter().zip(&statuses).zip(&ids) {
             prop_assert_eq!(check.status.name(), *status);
+            prop_assert_eq!(check.id(), *id);
         }
         let count = |s: &str| statuses.iter().filter(|x| **x == s).count() as u64;
         prop_assert_eq!(json["summary"]["pass"].as_u64(), Some(count("pass")));
