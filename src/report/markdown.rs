@@ -62,13 +62,17 @@ fn shorten(text: &str, max: usize) -> String {
     escape_markdown(&text::cap(text, max, text))
 }
 
+/// A no-break space: a cell such as `−7.9 pt` or `⚠️ warn` must not wrap in the middle when
+/// the comment column is narrow.
+const NBSP: &str = "\u{a0}";
+
 fn status_cell(status: Status) -> &'static str {
     match status {
-        Status::Fail => "❌ fail",
-        Status::Warn => "⚠️ warn",
-        Status::Waived => "🏳️ waived",
-        Status::Skip => "⏭️ skip",
-        Status::Pass => "✅ pass",
+        Status::Fail => "❌\u{a0}fail",
+        Status::Warn => "⚠️\u{a0}warn",
+        Status::Waived => "🏳️\u{a0}waived",
+        Status::Skip => "⏭️\u{a0}skip",
+        Status::Pass => "✅\u{a0}pass",
     }
 }
 
@@ -77,7 +81,7 @@ fn num(v: Option<f64>) -> String {
 }
 
 fn delta(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_owned(), pt_delta)
+    v.map_or_else(|| "–".to_owned(), |d| pt_delta(d).replace(' ', NBSP))
 }
 
 /// The rule fields of one (split, scope, metric), shown as one row.
@@ -115,7 +119,7 @@ impl<'a> Row<'a> {
         checks.sort_by_key(|c| c.rule);
         checks
             .iter()
-            .map(|c| threshold(c))
+            .map(|c| threshold(c).replace(' ', NBSP))
             .collect::<Vec<_>>()
             .join(", ")
     }
