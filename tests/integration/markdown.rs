@@ -378,3 +378,53 @@ fn the_comment_reads_right_in_a_gfm_renderer() {
     }
     assert!(chart.lines().count() == 6, "{chart}");
 }
+
+#[test]
+fn annotations_and_the_terminal_summary_lead_with_the_split_level_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, b, c) = three_hundred_classes(dir.path(), &names_300());
+    let summary = dir.path().join("summary.md");
+    let r = finish(
+        evalgate()
+            .args(["check", "--policy", &p, "--baseline", &b, "--candidate", &c])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let errors: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .collect();
+    assert_eq!(errors.len(), 10, "{}", r.stdout);
+    assert!(
+        errors[0].contains("title=evalgate%3A valid / map50_95 max_drop::"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[9].contains("and 217 more failing checks"),
+        "{}",
+        errors[9]
+    );
+    // The terminal: the sentence, then the top five of the same ranking.
+    let lines: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("evalgate: FAIL"))
+        .collect();
+    assert!(
+        lines[1].starts_with(
+            "  valid map50_95 fell 2.9 pt (48.3 → 45.4; allowed 2.0) · 225 class checks failed"
+        ),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("  fail valid / map50_95 max_drop: fell 2.9 pt"),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[3].contains("class \"class-010\""), "{}", lines[3]);
+    assert_eq!(lines[7], "  … and 221 more; see the reports");
+}
