@@ -388,7 +388,7 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         }
         let _ = writeln!(
             body,
-            "<details><summary>{}: why</summary>\n",
+            "<details><summary>Waived and skipped checks ({}), with their reasons</summary>\n",
             parts.join(", ")
         );
         let lines = excused.iter().map(|c| {
