@@ -56,7 +56,8 @@ pub(crate) fn print(
             counts.join(", ")
         }
     )?;
-    let ranked = report.ranked();
+    // The headline reads the split level and everything that did not pass.
+    let ranked = report.ranked_where(|c| c.status != Status::Pass || c.level() == 0);
     let safe = |t: &str| terminal_safe(&cap(t, MAX_LABEL_CHARS, t));
     let line = words::headline(report, &ranked, &|n| safe(&visible(n)), &|t| {
         terminal_safe(&cap(t, MAX_MESSAGE_CHARS, t))

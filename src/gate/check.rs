@@ -420,32 +420,48 @@ impl GateReport {
     /// split-level before size before class before class × size; then by [`Check::excess`]
     /// (largest first, missing data first of all); ties keep the plan order.
     pub fn ranked(&self) -> Vec<&Check> {
+        self.ranked_where(|_| true)
+    }
+
+    /// The checks that `keep` selects, in [`GateReport::ranked`] order: for renderers that
+    /// show only some (the failures, the split level), without sorting every passing class.
+    pub fn ranked_where(&self, keep: impl Fn(&Check) -> bool) -> Vec<&Check> {
         // Excesses that differ only by float noise (0.9 − 0.74 against 0.7 − 0.54) are ties,
         // so that equal misses keep the plan order instead of a noise order.
-        let key = |c: &Check| {
+        // One integer key a check, computed once: a report of 120,000 checks sorts them on
+        // every render.
+        let key = |(i, c): (usize, &Check)| {
             let e = c.excess();
-            if e.is_finite() {
+            let e = if e.is_finite() {
                 (e / TOLERANCE).round() * TOLERANCE
             } else {
                 e
-            }
+            };
+            // The bits of a double, reordered so that the integers sort as the doubles do,
+            // then flipped for largest first.
+            let bits = e.to_bits();
+            let ordered = if bits >> 63 == 1 {
+                !bits
+            } else {
+                bits | 1 << 63
+            };
+            (c.status as u8, c.level(), !ordered, i)
         };
-        let mut all: Vec<(f64, &Check)> = self.checks.iter().map(|c| (key(c), c)).collect();
-        // A stable sort: equal keys keep the plan order.
-        all.sort_by(|(ea, a), (eb, b)| {
-            a.status
-                .cmp(&b.status)
-                .then(a.level().cmp(&b.level()))
-                .then(eb.total_cmp(ea))
-        });
-        all.into_iter().map(|(_, c)| c).collect()
+        let mut keyed: Vec<(u8, u8, u64, usize)> = self
+            .checks
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| keep(c))
+            .map(key)
+            .collect();
+        // The plan index is part of the key, so ties keep the plan order.
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(.., i)| &self.checks[i]).collect()
     }
 
     /// The failing and warning checks, in [`GateReport::ranked`] order.
     pub fn worst(&self) -> Vec<&Check> {
-        let mut ranked = self.ranked();
-        ranked.retain(|c| matches!(c.status, Status::Fail | Status::Warn));
-        ranked
+        self.ranked_where(|c| matches!(c.status, Status::Fail | Status::Warn))
     }
 }
 

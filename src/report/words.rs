@@ -251,7 +251,8 @@ pub fn threshold(check: &Check) -> String {
 /// how many class checks failed with the worst of them, and the worst warning beside
 /// failures; for a pass, what held (the split-level value closest to its threshold). Names
 /// go through `name` and the words about a check through `text`, so that each output makes
-/// them safe in its own way. `ranked` is [`GateReport::ranked`].
+/// them safe in its own way. `ranked` is [`GateReport::ranked`], or the part of it that holds
+/// every check that did not pass and the split-level ones.
 pub fn headline(
     report: &GateReport,
     ranked: &[&Check],
