@@ -19,7 +19,7 @@ pub use check::{
 use check::CheckParts;
 pub use plan::{Item, plan, plan_each};
 
-use plan::{Step, walk};
+use plan::{Owners, Step, walk};
 
 use crate::model::{Eval, Lookup, Metric, ScopeMetrics, Size, Task};
 use crate::policy::{
@@ -244,10 +244,8 @@ fn evaluate(
 ) -> Result<GateReport, GateError> {
     let mut judge = Judge {
         policy,
-        baseline,
-        candidate,
         checks: Vec::new(),
-        cache: None,
+        names: None,
     };
     // Counted before anything is made, so that a policy over millions of classes stops
     // with a message instead of exhausting memory.
@@ -264,8 +262,9 @@ fn evaluate(
                 size,
                 metric,
                 rule,
+                owners,
                 ..
-            } => judge.metric(split, class, size, metric, &rule),
+            } => judge.metric(split, class, size, metric, &rule, owners),
             Step::MissingSplit {
                 split,
                 in_baseline,
@@ -328,19 +327,14 @@ fn evaluate(
 
 struct Judge<'a> {
     policy: &'a Policy,
-    baseline: Option<&'a Eval>,
-    candidate: &'a Eval,
     checks: Vec<Check>,
-    /// The split and class looked up last, with the candidate's and the baseline's metrics.
-    cache: Option<ScopeCache<'a>>,
+    /// The split and class of the last check (by address), and their names as the checks
+    /// of that scope share them.
+    names: Option<(NamesPtr, Arc<str>, Option<Arc<str>>)>,
 }
 
-type ScopeCache<'a> = (
-    Arc<str>,
-    Option<Arc<str>>,
-    Result<&'a ScopeMetrics, Lookup>,
-    Option<Result<&'a ScopeMetrics, Lookup>>,
-);
+/// A split and class as the walk passes them, by address only: compared, never dereferenced.
+type NamesPtr = (*const str, Option<*const str>);
 
 impl Judge<'_> {
     fn metric(
@@ -350,28 +344,32 @@ impl Judge<'_> {
         size: Option<Size>,
         metric: Metric,
         rule: &Rule,
+        owners: Owners<'_>,
     ) {
-        // Items come grouped by class: look each class up once, not once per metric and size.
-        let hit =
-            matches!(&self.cache, Some((sp, c, _, _)) if &**sp == split && c.as_deref() == class);
+        // Items come grouped by class, and the walk hands every item of a class the same
+        // `&str`: the names shared by the class's checks are made once, when it changes.
+        let hit = matches!(&self.names, Some((k, _, _)) if std::ptr::eq(k.0, split)
+        && match (k.1, class) {
+            (Some(a), Some(b)) => std::ptr::eq(a, b),
+            (None, None) => true,
+            _ => false,
+        });
         if !hit {
-            let base = self.baseline.map(|b| b.owner(split, class));
-            // The names are shared by every check of the class, not copied into each.
-            let split_name = match &self.cache {
-                Some((sp, ..)) if &**sp == split => Arc::clone(sp),
+            let split_name = match &self.names {
+                Some((_, sp, _)) if &**sp == split => Arc::clone(sp),
                 _ => Arc::from(split),
             };
-            self.cache = Some((
+            self.names = Some((
+                (split as *const str, class.map(|c| c as *const str)),
                 split_name,
                 class.map(Arc::from),
-                self.candidate.owner(split, class),
-                base,
             ));
         }
-        let Some((split_name, class_name, cand_owner, base_owner)) = &self.cache else {
-            unreachable!("the cache was just filled")
+        let Some((_, split_name, class_name)) = &self.names else {
+            unreachable!("the names were just filled")
         };
         let (split_name, class_name) = (Arc::clone(split_name), class_name.clone());
+        let (cand_owner, base_owner) = (&owners.candidate, &owners.baseline);
         let value = |m: &Result<&ScopeMetrics, Lookup>| match m {
             Ok(owner) => {
                 let metrics = size.map_or(&owner.metrics, |s| owner.size(s));

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{Eval, Metric, Scope, Size};
+use crate::model::{Eval, Lookup, Metric, Scope, ScopeMetrics, Size};
 use crate::policy::{ClassRules, MetricRule, Policy, Rule, SizeRules, SplitRules, SplitSelector};
 
 /// One thing the policy asks of the evals.
@@ -88,6 +88,9 @@ pub(crate) enum Step<'s> {
         rule: Rule,
         /// Empty unless the walk was asked for layers.
         layers: &'s [Rule],
+        /// The scope in the candidate and in the baseline (`None`: no baseline eval), found
+        /// while walking the sorted names: the gate looks nothing up.
+        owners: Owners<'s>,
     },
     MissingSplit {
         split: &'s str,
@@ -101,6 +104,13 @@ pub(crate) enum Step<'s> {
     },
 }
 
+/// The metrics of one scope in the candidate and in the baseline, or why there are none.
+#[derive(Clone, Copy)]
+pub(crate) struct Owners<'s> {
+    pub(crate) candidate: Result<&'s ScopeMetrics, Lookup>,
+    pub(crate) baseline: Option<Result<&'s ScopeMetrics, Lookup>>,
+}
+
 impl Step<'_> {
     fn to_item(&self) -> Item {
         match *self {
@@ -111,6 +121,7 @@ impl Step<'_> {
                 metric,
                 rule,
                 layers,
+                ..
             } => Item::Rule {
                 split: split.to_owned(),
                 scope: match (class, size) {
@@ -228,25 +239,28 @@ impl Walker<'_, '_> {
             return;
         };
 
+        let base_split = baseline.map(|b| b.splits.get(split).ok_or(Lookup::NoSplit));
+        let owners = Owners {
+            candidate: Ok(&cand_split.overall),
+            baseline: base_split.map(|s| s.map(|s| &s.overall)),
+        };
         let layers: Layers<'_> = sets.iter().map(|s| s.metrics.as_slice()).collect();
-        self.scope(split, None, None, &layers);
+        self.scope(split, None, None, &layers, owners);
         for size in Size::ALL {
             let layers = size_layers(sets.iter().map(|s| s.sizes.as_slice()), size);
-            self.scope(split, None, Some(size), &layers);
+            self.scope(split, None, Some(size), &layers, owners);
         }
 
-        let base_classes = baseline
-            .and_then(|b| b.splits.get(split))
-            .map(|s| &s.classes);
-        for (class, in_candidate) in union(
-            cand_split.classes.keys(),
-            base_classes.into_iter().flat_map(|c| c.keys()),
+        let base_classes = base_split.and_then(Result::ok).map(|s| &s.classes);
+        for (class, in_candidate, base_metrics) in union(
+            cand_split.classes.iter(),
+            base_classes.into_iter().flat_map(|c| c.iter()),
         ) {
             let matching = class_rules(&sets, class);
             let Some(last) = matching.last() else {
                 continue;
             };
-            if !in_candidate {
+            if in_candidate.is_none() {
                 (self.sink)(Step::MissingClass {
                     split,
                     class,
@@ -254,16 +268,27 @@ impl Walker<'_, '_> {
                 });
                 continue;
             }
+            let owners = Owners {
+                candidate: in_candidate.ok_or(Lookup::NoClass),
+                baseline: base_split.map(|s| s.and_then(|_| base_metrics.ok_or(Lookup::NoClass))),
+            };
             let layers: Layers<'_> = matching.iter().map(|c| c.metrics.as_slice()).collect();
-            self.scope(split, Some(class), None, &layers);
+            self.scope(split, Some(class), None, &layers, owners);
             for size in Size::ALL {
                 let layers = size_layers(matching.iter().map(|c| c.sizes.as_slice()), size);
-                self.scope(split, Some(class), Some(size), &layers);
+                self.scope(split, Some(class), Some(size), &layers, owners);
             }
         }
     }
 
-    fn scope(&mut self, split: &str, class: Option<&str>, size: Option<Size>, layers: &Layers<'_>) {
+    fn scope(
+        &mut self,
+        split: &str,
+        class: Option<&str>,
+        size: Option<Size>,
+        layers: &Layers<'_>,
+        owners: Owners<'_>,
+    ) {
         if layers.iter().all(|l| l.is_empty()) {
             return;
         }
@@ -289,27 +314,28 @@ impl Walker<'_, '_> {
                 metric,
                 rule,
                 layers: if self.layers { &self.buf } else { &[] },
+                owners,
             });
         }
     }
 }
 
-/// The names of two sorted lists, merged in order, each with whether the first list has it:
-/// one pass, where building a set and looking names up would compare each name many times.
+/// The classes of two sorted lists, merged in order, each with its metrics in either list:
+/// one pass, where looking names up would compare each name many times.
 fn union<'a>(
-    first: impl Iterator<Item = &'a String>,
-    second: impl Iterator<Item = &'a String>,
-) -> impl Iterator<Item = (&'a str, bool)> {
+    first: impl Iterator<Item = (&'a String, &'a ScopeMetrics)>,
+    second: impl Iterator<Item = (&'a String, &'a ScopeMetrics)>,
+) -> impl Iterator<Item = (&'a str, Option<&'a ScopeMetrics>, Option<&'a ScopeMetrics>)> {
     let (mut a, mut b) = (first.peekable(), second.peekable());
     std::iter::from_fn(move || match (a.peek(), b.peek()) {
-        (Some(x), Some(y)) if x < y => a.next().map(|x| (x.as_str(), true)),
-        (Some(x), Some(y)) if x > y => b.next().map(|y| (y.as_str(), false)),
+        (Some(x), Some(y)) if x.0 < y.0 => a.next().map(|(n, m)| (n.as_str(), Some(m), None)),
+        (Some(x), Some(y)) if x.0 > y.0 => b.next().map(|(n, m)| (n.as_str(), None, Some(m))),
         (Some(_), Some(_)) => {
-            b.next();
-            a.next().map(|x| (x.as_str(), true))
+            let (_, theirs) = b.next()?;
+            a.next().map(|(n, m)| (n.as_str(), Some(m), Some(theirs)))
         }
-        (Some(_), None) => a.next().map(|x| (x.as_str(), true)),
-        (None, Some(_)) => b.next().map(|y| (y.as_str(), false)),
+        (Some(_), None) => a.next().map(|(n, m)| (n.as_str(), Some(m), None)),
+        (None, Some(_)) => b.next().map(|(n, m)| (n.as_str(), None, Some(m))),
         (None, None) => None,
     })
 }
@@ -334,22 +360,28 @@ fn class_rules<'r>(sets: &[&'r SplitRules], class: &str) -> Vec<&'r ClassRules> 
 #[cfg(test)]
 mod tests {
     use super::union;
+    use crate::model::ScopeMetrics;
 
     #[test]
     fn union_merges_sorted_names_once_each() {
+        let m = ScopeMetrics::default();
         let a: Vec<String> = ["bus", "car", "van"].map(String::from).to_vec();
         let b: Vec<String> = ["ant", "car", "zebra"].map(String::from).to_vec();
-        let got: Vec<(&str, bool)> = union(a.iter(), b.iter()).collect();
+        let a: Vec<(&String, &ScopeMetrics)> = a.iter().map(|n| (n, &m)).collect();
+        let b: Vec<(&String, &ScopeMetrics)> = b.iter().map(|n| (n, &m)).collect();
+        let got: Vec<(&str, bool, bool)> = union(a.iter().copied(), b.iter().copied())
+            .map(|(n, x, y)| (n, x.is_some(), y.is_some()))
+            .collect();
         assert_eq!(
             got,
             [
-                ("ant", false),
-                ("bus", true),
-                ("car", true),
-                ("van", true),
-                ("zebra", false)
+                ("ant", false, true),
+                ("bus", true, false),
+                ("car", true, true),
+                ("van", true, false),
+                ("zebra", false, true)
             ]
         );
-        assert_eq!(union(a.iter(), [].iter()).count(), 3);
+        assert_eq!(union(a.iter().copied(), [].into_iter()).count(), 3);
     }
 }
