@@ -13,7 +13,7 @@ use super::args::CheckArgs;
 use super::exit::{self, Failure};
 use super::load::Loader;
 use super::output::{self, Output};
-use super::policy_file::{load_policy, read_policy};
+use super::policy_file::{load_policy, read_policy_within};
 use super::{diag, github, summary};
 
 pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
@@ -38,7 +38,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
     )?;
 
     let policy_name = args.policy.display().to_string();
-    let policy_text = read_policy(&args.policy)?;
+    let policy_text = read_policy_within(&args.policy, args.api.timeout.into())?;
     let policy = load_policy(&policy_text, &policy_name)?;
 
     let mut roles = vec![("candidate", args.candidate.as_str())];

@@ -127,6 +127,9 @@ fn node(path: &Path) -> Option<Identity> {
 /// What stdout is, or `None` when it is closed.
 fn stdout_node() -> Option<Identity> {
     let file = stdout_file()?;
+    if reopened_null(&file) {
+        return None;
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -141,6 +144,28 @@ fn stdout_node() -> Option<Identity> {
     {
         drop(file);
         Some(Identity::Path(PathBuf::from("-")))
+    }
+}
+
+/// Whether `stdout` is the `/dev/null` that Rust's runtime opens, read-write, in place of a
+/// standard stream that was closed when the process started (`>&-`): a report written there
+/// would be lost without an error. A shell's `>/dev/null` opens it write-only.
+fn reopened_null(stdout: &File) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let is_null = stdout
+            .metadata()
+            .is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == libc::makedev(1, 3));
+        // SAFETY: F_GETFL on an open descriptor has no other effect.
+        let flags = unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_GETFL) };
+        is_null && flags >= 0 && flags & libc::O_ACCMODE == libc::O_RDWR
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = stdout;
+        false
     }
 }
 
@@ -279,19 +304,22 @@ fn probe_dir(path: &Path, target: &Path) -> Result<(), Failure> {
         })
 }
 
-/// Proves that an existing non-regular file can be opened for writing, without waiting for a
-/// FIFO's reader (one that has none yet is fine: the write waits for it).
+/// Checks that an existing non-regular file may be written, without opening it: opening a
+/// FIFO and closing it again would hand its reader an end of file before the report.
 fn probe_in_place(path: &Path) -> Result<(), Failure> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        #[cfg(unix)]
-        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Ok(()),
-        Err(e) => Err(write_failure(path, &e)),
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| write_failure(path, &io::Error::other("the path holds a NUL byte")))?;
+        // SAFETY: `c` is a valid NUL-terminated path.
+        if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+            return Err(write_failure(path, &io::Error::last_os_error()));
+        }
     }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Renders every report and writes it; returns whether one went to stdout.

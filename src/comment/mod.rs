@@ -181,10 +181,10 @@ impl Api {
         let idempotent = method != "POST";
         let attempt = || match self.attempt(method, url, json) {
             Ok(r) if r.status == 429 || (r.status == 403 && r.retry_after.is_some()) => {
-                Attempt::Again(format!("HTTP {}", r.status), r.retry_after)
+                Attempt::Again(status_text(&r), r.retry_after)
             }
             Ok(r) if r.status >= 500 && idempotent => {
-                Attempt::Again(format!("HTTP {}", r.status), r.retry_after)
+                Attempt::Again(status_text(&r), r.retry_after)
             }
             Ok(r) => Attempt::Done(r),
             Err(cause) if idempotent => Attempt::Again(cause, None),
@@ -329,6 +329,14 @@ impl Api {
                 cause: format!("HTTP {}: {message}", response.status),
             })
         }
+    }
+}
+
+/// `HTTP 503` and the server's message, if it sent one (tamed by the caller).
+fn status_text(r: &Response) -> String {
+    match error_message(&r.body) {
+        m if m.is_empty() => format!("HTTP {}", r.status),
+        m => format!("HTTP {}: {m}", r.status),
     }
 }
 

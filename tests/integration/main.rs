@@ -11,7 +11,9 @@ mod limits;
 mod markdown;
 mod policies;
 mod properties;
+mod report_paths;
 mod reports;
+mod secrets;
 mod server;
 mod xsd;
 
