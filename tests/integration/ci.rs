@@ -524,3 +524,33 @@ fn gitlab_creates_a_note_and_degrades_on_403() {
     let r = gitlab_cmd(&denied, &["--require"]);
     assert_eq!(r.code, 7);
 }
+
+#[test]
+fn the_job_summary_starts_a_block_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    // An earlier step left a table without a final newline.
+    std::fs::write(&summary, "| 1 | 2 |").unwrap();
+    let r = finish(
+        evalgate()
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .args([
+                "check",
+                "--policy",
+                "policies/detection.yaml",
+                "--baseline",
+                "examples/evals/baseline.json",
+                "--candidate",
+                "examples/evals/candidate.json",
+                "--today",
+                "2026-11-26",
+            ]),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        text.starts_with("| 1 | 2 |\n\n## ❌ evalgate: failed\n"),
+        "{text}"
+    );
+}

@@ -729,3 +729,137 @@ fn an_unknown_status_is_not_done_and_redirects_are_not_followed() {
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn roboflow_auth_query_sends_the_key_as_a_parameter_and_prints_no_url() {
+    let server = Server::start(|req: &Seen, nth| {
+        let path = req.path.split('?').next().unwrap_or_default().to_owned();
+        match (path.as_str(), nth) {
+            (_, 0) => Reply::json(503, r#"{"message": "busy"}"#),
+            ("/ws/model-evals/cand", _) => Reply::json(200, &record("cand", "done")),
+            ("/ws/model-evals/cand/map-results", _) => Reply::json(200, &example("candidate")),
+            _ => Reply::json(
+                404,
+                r#"{"error": "model_eval_not_found", "message": "Eval not found"}"#,
+            ),
+        }
+    });
+    let run = |candidate: &str| {
+        finish(api(&server).env("ROBOFLOW_AUTH", "query").args([
+            "check",
+            "--policy",
+            POLICY,
+            "--today",
+            "2026-11-26",
+            "--baseline",
+            "examples/evals/baseline.json",
+            "--candidate",
+            candidate,
+            "--retries",
+            "1",
+        ]))
+    };
+    let r = run("rf:ws/cand");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("retry 1 in"), "{}", r.stderr);
+    for req in server.seen() {
+        assert!(
+            req.path.ends_with(&format!("?api_key={CANARY}")),
+            "{}",
+            req.line
+        );
+        assert_eq!(req.header("authorization"), None, "{req:?}");
+    }
+    let r = run("rf:ws/nope");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("rf:ws/nope (record)") || r.stderr.contains("rf:ws/nope (map-results)"),
+        "{}",
+        r.stderr
+    );
+    for text in [&r.stdout, &r.stderr] {
+        assert!(!text.contains("127.0.0.1"), "a URL was printed: {text}");
+        assert!(!text.contains(CANARY), "{text}");
+    }
+    // The documented setting, and only those two values.
+    let help = crate::run(&["check", "--help"]);
+    assert!(help.stdout.contains("ROBOFLOW_AUTH"), "{}", help.stdout);
+    let r = finish(
+        api(&server)
+            .env("ROBOFLOW_AUTH", "cookie")
+            .args(["fetch", "rf:ws/cand"]),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn a_401_to_the_header_names_roboflow_auth_query() {
+    let server = Server::start(|_, _| {
+        Reply::json(401, r#"{"error": "unauthenticated", "message": "bad key"}"#)
+    });
+    let r = check(&server, "examples/evals/baseline.json", "rf:ws/cand", &[]);
+    assert_eq!(r.code, 4);
+    assert!(r.stderr.contains("set ROBOFLOW_AUTH=query"), "{}", r.stderr);
+    let r = finish(
+        api(&server)
+            .env("ROBOFLOW_AUTH", "query")
+            .args(["fetch", "rf:ws/cand"]),
+    );
+    assert_eq!(r.code, 4);
+    assert!(!r.stderr.contains("ROBOFLOW_AUTH=query"), "{}", r.stderr);
+}
+
+#[test]
+fn fetch_never_saves_what_check_cannot_read() {
+    // Every stored body the API could send as map-results, plus one that already carries an
+    // `evalgate` key: whatever `fetch` saves, `check` loads.
+    let mut bodies: Vec<(String, String)> = Vec::new();
+    for dir in ["tests/fixtures/roboflow", "examples/evals"] {
+        for entry in std::fs::read_dir(repo(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                bodies.push((
+                    path.display().to_string(),
+                    std::fs::read_to_string(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    let mut with_key: serde_json::Value = serde_json::from_str(&example("candidate")).unwrap();
+    with_key["evalgate"] = serde_json::json!("stale");
+    bodies.push(("an evalgate key".into(), with_key.to_string()));
+    let mut saved_any = 0;
+    for (name, body) in bodies {
+        let server = Server::start(move |req: &Seen, _| match req.path.as_str() {
+            "/ws/model-evals/e" => Reply::json(200, &record("e", "done")),
+            _ => Reply::json(200, &body),
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let saved = dir.path().join("e.json");
+        let r = finish(api(&server).args(["fetch", "rf:ws/e", "-o", saved.to_str().unwrap()]));
+        if r.code != 0 {
+            assert!(
+                !saved.exists(),
+                "{name}: exit {} but a file was saved",
+                r.code
+            );
+            continue;
+        }
+        saved_any += 1;
+        for policy in ["policies/detection.yaml", "policies/segmentation.yaml"] {
+            let c = crate::run(&[
+                "check",
+                "--policy",
+                policy,
+                "--candidate",
+                saved.to_str().unwrap(),
+            ]);
+            assert!(
+                ![4, 5].contains(&c.code),
+                "{name}: fetch saved a file that check cannot load: {}",
+                c.stderr
+            );
+        }
+    }
+    assert!(saved_any >= 4, "only {saved_any} bodies were saved");
+}

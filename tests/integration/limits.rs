@@ -416,4 +416,97 @@ fn a_million_class_eval_fits_in_bounded_memory_and_the_check_cap_holds() {
         "{}",
         o.stderr
     );
+
+#[test]
+fn keys_of_different_types_with_the_same_text_are_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    for (first, second) in [("1", "1.0"), ("\"1\"", "1"), ("null", "~")] {
+        let policy = format!(
+            "version: 1\nsplits:\n  valid:\n    classes:\n      {first}: {{map50: {{min: 0.95}}}}\n      {second}: {{map50: {{min: 0.1}}}}\n"
+        );
+        let p = crate::write(dir.path(), "p.yaml", &policy);
+        let r = crate::run(&["policy", "check", &p]);
+        assert_eq!(r.code, 3, "{first} / {second}: {}", r.stderr);
+        assert!(r.stderr.contains("yaml-syntax"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("lines 5 and 6"),
+            "{first} / {second}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn dates_are_only_yyyy_mm_dd() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["2026-1-5", "+2026-01-16", "-2026-01-01", "2026-01-16T00:00"] {
+        let today = format!("--today={bad}");
+        let r = crate::run(&[
+            "check",
+            "--policy",
+            "policies/detection.yaml",
+            "--candidate",
+            "examples/evals/candidate.json",
+            &today,
+        ]);
+        assert_eq!(r.code, 2, "--today {bad}: {}", r.stderr);
+        assert!(r.stderr.contains("YYYY-MM-DD"), "{}", r.stderr);
+        let p = crate::write(
+            dir.path(),
+            "p.yaml",
+            &format!(
+                "version: 1\nsplits:\n  valid:\n    map50: 0.5\nwaivers:\n  - split: valid\n    reason: r\n    until: {bad}\n"
+            ),
+        );
+        let r = crate::run(&["policy", "check", &p]);
+        assert_eq!(r.code, 3, "until: {bad}: {}", r.stderr);
+        assert!(r.stderr.contains("invalid-date"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn an_empty_source_is_a_usage_error() {
+    for role in ["--baseline", "--candidate"] {
+        let mut args = vec![
+            "check",
+            "--policy",
+            "policies/detection.yaml",
+            "--baseline",
+            "examples/evals/baseline.json",
+            "--candidate",
+            "examples/evals/candidate.json",
+        ];
+        let at = args.iter().position(|a| *a == role).unwrap();
+        args[at + 1] = "";
+        let r = crate::run(&args);
+        assert_eq!(r.code, 2, "{role} \"\": {}", r.stderr);
+        assert!(r.stderr.contains("the source is empty"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn the_percent_hint_is_for_percents_only() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, hint) in [
+        ("70", "for 70% write `min: 0.7`"),
+        ("85.5", "for 85.5% write `min: 0.855`"),
+        ("1.1", "for 1.1% write `min: 0.011`"),
+        (
+            "1.0000000001",
+            "a threshold lies between 0 and 1 (`min: 1` at most)",
+        ),
+        ("250", "a threshold lies between 0 and 1 (`min: 1` at most)"),
+    ] {
+        let p = crate::write(
+            dir.path(),
+            "p.yaml",
+            &format!("version: 1\nsplits:\n  valid:\n    map50: {{min: {value}}}\n"),
+        );
+        let r = crate::run(&["policy", "check", &p]);
+        assert_eq!(r.code, 3, "{value}: {}", r.stderr);
+        assert!(r.stderr.contains(hint), "{value}: {}", r.stderr);
+        if !hint.starts_with("for ") {
+            assert!(!r.stderr.contains("% write"), "{value}: {}", r.stderr);
+        }
+    }
 }

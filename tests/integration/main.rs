@@ -16,6 +16,7 @@ mod reports;
 mod secrets;
 mod server;
 mod xsd;
+mod untrusted;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

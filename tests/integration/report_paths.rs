@@ -101,7 +101,12 @@ fn a_device_in_a_directory_the_user_cannot_write_works_for_non_root() {
         return;
     }
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(std::fs::symlink_metadata(&null).unwrap().file_type().is_char_device());
+    assert!(
+        std::fs::symlink_metadata(&null)
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
 }
 
 #[test]
@@ -117,7 +122,12 @@ fn a_fifo_and_process_substitution_are_written_through() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let json: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
     assert_eq!(json["verdict"], "fail");
-    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
 
     // `--json >(cat > out)`: a /dev/fd/N path.
     let out = dir.path().join("out.json");
@@ -165,12 +175,25 @@ fn a_link_is_followed_and_kept_and_modes_are_kept() {
         existing.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-    assert!(std::fs::read_to_string(&target).unwrap().starts_with("## ❌ evalgate: failed"));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&target)
+            .unwrap()
+            .starts_with("## ❌ evalgate: failed")
+    );
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&target), 0o640);
     assert_eq!(mode(&existing), 0o600);
-    assert!(std::fs::read_to_string(&existing).unwrap().contains("\"verdict\""));
+    assert!(
+        std::fs::read_to_string(&existing)
+            .unwrap()
+            .contains("\"verdict\"")
+    );
     assert!(leftovers(dir.path()).is_empty());
 }
 
@@ -181,7 +204,12 @@ fn two_flags_for_one_destination_are_a_usage_error() {
     let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let cases: Vec<Vec<String>> = vec![
-        vec!["--json".into(), "-".into(), "--markdown".into(), "/dev/stdout".into()],
+        vec![
+            "--json".into(),
+            "-".into(),
+            "--markdown".into(),
+            "/dev/stdout".into(),
+        ],
         vec![
             "--json".into(),
             target.display().to_string(),
@@ -193,11 +221,20 @@ fn two_flags_for_one_destination_are_a_usage_error() {
         let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
         let r = check(&extra);
         assert_eq!(r.code, 2, "{extra:?}: {}", r.stderr);
-        assert!(r.stderr.contains("two reports would both be written"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("two reports would both be written"),
+            "{}",
+            r.stderr
+        );
     }
     // Once the target exists, the same holds by inode.
     std::fs::write(&target, "{}").unwrap();
-    let r = check(&["--junit", target.to_str().unwrap(), "--json", link.to_str().unwrap()]);
+    let r = check(&[
+        "--junit",
+        target.to_str().unwrap(),
+        "--json",
+        link.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
 
@@ -214,7 +251,12 @@ fn a_report_to_a_closed_stdout_is_exit_7() {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("stdout is closed"));
 }
 
@@ -248,14 +290,22 @@ fn a_signal_while_writing_removes_the_temporary_files() {
         let junit = dir.path().join("r.xml");
         let mut child = evalgate()
             .args(check_args())
-            .args(["--junit", junit.to_str().unwrap(), "--json", fifo.to_str().unwrap()])
+            .args([
+                "--junit",
+                junit.to_str().unwrap(),
+                "--json",
+                fifo.to_str().unwrap(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let start = Instant::now();
         while leftovers(dir.path()).is_empty() {
-            assert!(start.elapsed() < Duration::from_secs(20), "no temporary file appeared");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no temporary file appeared"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         // SAFETY: signals a child this test started.
@@ -264,8 +314,15 @@ fn a_signal_while_writing_removes_the_temporary_files() {
         }
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(code), "signal {signal}");
-        assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "signal {signal}");
-        assert!(!junit.exists(), "a report half done must not be put in place");
+        assert_eq!(
+            leftovers(dir.path()),
+            Vec::<String>::new(),
+            "signal {signal}"
+        );
+        assert!(
+            !junit.exists(),
+            "a report half done must not be put in place"
+        );
     }
 }
 

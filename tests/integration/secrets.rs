@@ -274,9 +274,16 @@ fn comment_errors_never_show_a_secret() {
             for status in [403, 500] {
                 let message = echo(form);
                 let r = comment(gitlab, status == 403, move || {
-                    Reply::json(status, &format!(r#"{{"message": "token {message} refused"}}"#))
+                    Reply::json(
+                        status,
+                        &format!(r#"{{"message": "token {message} refused"}}"#),
+                    )
                 });
-                assert_ne!(r.code, 0, "gitlab {gitlab}, form {form}, {status}: {}", r.stderr);
+                assert_ne!(
+                    r.code, 0,
+                    "gitlab {gitlab}, form {form}, {status}: {}",
+                    r.stderr
+                );
                 assert!(r.stderr.contains("[redacted]"), "{}", r.stderr);
                 assert_clean(
                     &format!("gitlab {gitlab}, form {form}, {status}"),
@@ -295,7 +302,10 @@ fn comment_errors_never_show_a_secret() {
             let r = comment(gitlab, true, move || Reply::json(200, &body));
             assert_eq!(r.code, 7, "{}", r.stderr);
             assert!(r.stderr.contains("unexpected response"), "{}", r.stderr);
-            assert_clean(&format!("gitlab {gitlab}, form {form}"), &[&r.stdout, &r.stderr]);
+            assert_clean(
+                &format!("gitlab {gitlab}, form {form}"),
+                &[&r.stdout, &r.stderr],
+            );
         }
     }
 }
@@ -313,7 +323,11 @@ fn api_urls_holding_a_secret_in_their_path_are_refused_unshown() {
             .args(["fetch", "rf:ws/x"]);
         let r = finish(&mut c);
         assert_eq!(r.code, 2, "{url}: {}", r.stderr);
-        assert!(r.stderr.contains("looks like it holds a secret"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("looks like it holds a secret"),
+            "{}",
+            r.stderr
+        );
         assert!(!r.stderr.contains("huUF720"), "{}", r.stderr);
         assert_clean(&url, &[&r.stdout, &r.stderr]);
     }
