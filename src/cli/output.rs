@@ -59,6 +59,8 @@ impl Output {
         requested: &[(Format, Option<&Path>)],
         inputs: &[&Path],
     ) -> Result<Vec<Output>, Failure> {
+        // From the first probe on, a signal removes what evalgate created.
+        signals::install();
         let mut plan: Vec<Output> = Vec::new();
         let mut taken: Vec<Identity> = inputs.iter().filter_map(|p| node(p)).collect();
         let n_inputs = taken.len();
@@ -288,20 +290,16 @@ fn mode_of(_: &fs::Metadata) -> Option<u32> {
 /// Proves that a file can be created beside `target` (and then removes it).
 fn probe_dir(path: &Path, target: &Path) -> Result<(), Failure> {
     let dir = dir_of(target);
-    tempfile::Builder::new()
-        .prefix(".evalgate-probe")
-        .tempfile_in(dir)
-        .map(drop)
-        .map_err(|e| {
-            Failure::new(
-                Kind::ReportNotWritten,
-                format!(
-                    "report {}: cannot write in {}: {e}; create the directory or choose another path",
-                    path.display(),
-                    dir.display()
-                ),
-            )
-        })
+    signals::Temp::probe(dir).map(drop).map_err(|e| {
+        Failure::new(
+            Kind::ReportNotWritten,
+            format!(
+                "report {}: cannot write in {}: {e}; create the directory or choose another path",
+                path.display(),
+                dir.display()
+            ),
+        )
+    })
 }
 
 /// Checks that an existing non-regular file may be written, without opening it: opening a
@@ -441,9 +439,17 @@ mod signals {
         /// else the usual 0666 less the umask: a report is an ordinary file that CI uploads
         /// and other users read, not a private temporary.
         pub(super) fn beside(target: &Path, mode: Option<u32>) -> io::Result<Temp> {
-            let dir = super::dir_of(target);
+            Temp::create(super::dir_of(target), ".evalgate-", mode)
+        }
+
+        /// An empty file in `dir` that proves a report can be created there; removed on drop.
+        pub(super) fn probe(dir: &Path) -> io::Result<Temp> {
+            Temp::create(dir, ".evalgate-probe", None)
+        }
+
+        fn create(dir: &Path, prefix: &str, mode: Option<u32>) -> io::Result<Temp> {
             let mut builder = tempfile::Builder::new();
-            builder.prefix(".evalgate-");
+            builder.prefix(prefix);
             #[cfg(unix)]
             builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
             #[cfg(unix)]

@@ -424,7 +424,7 @@ fn keys_of_different_types_with_the_same_text_are_duplicates() {
         let policy = format!(
             "version: 1\nsplits:\n  valid:\n    classes:\n      {first}: {{map50: {{min: 0.95}}}}\n      {second}: {{map50: {{min: 0.1}}}}\n"
         );
-        let p = crate::write(dir.path(), "p.yaml", &policy);
+        let p = write(dir.path(), "p.yaml", &policy);
         let r = crate::run(&["policy", "check", &p]);
         assert_eq!(r.code, 3, "{first} / {second}: {}", r.stderr);
         assert!(r.stderr.contains("yaml-syntax"), "{}", r.stderr);
@@ -451,7 +451,7 @@ fn dates_are_only_yyyy_mm_dd() {
         ]);
         assert_eq!(r.code, 2, "--today {bad}: {}", r.stderr);
         assert!(r.stderr.contains("YYYY-MM-DD"), "{}", r.stderr);
-        let p = crate::write(
+        let p = write(
             dir.path(),
             "p.yaml",
             &format!(
@@ -497,7 +497,7 @@ fn the_percent_hint_is_for_percents_only() {
         ),
         ("250", "a threshold lies between 0 and 1 (`min: 1` at most)"),
     ] {
-        let p = crate::write(
+        let p = write(
             dir.path(),
             "p.yaml",
             &format!("version: 1\nsplits:\n  valid:\n    map50: {{min: {value}}}\n"),

@@ -60,40 +60,38 @@ fn decode(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = String::new();
     let mut i = 0;
-    let hex = |s: &[u8]| u32::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok();
     while i < b.len() {
-        if b[i] == b'\\' && b.get(i + 1) == Some(&b'u') && i + 6 <= b.len() {
-            if let Some(c) = hex(&b[i + 2..i + 6]).and_then(char::from_u32) {
+        match encoded(&b[i..]) {
+            Some((c, len)) => {
                 out.push(c);
-                i += 6;
-                continue;
+                i += len;
             }
-        }
-        if b[i] == b'%' && i + 3 <= b.len() {
-            if let Some(c) = hex(&b[i + 1..i + 3]).and_then(char::from_u32) {
+            None => {
+                let c = text[i..].chars().next().unwrap();
                 out.push(c);
-                i += 3;
-                continue;
+                i += c.len_utf8();
             }
         }
-        if b[i] == b'&' && b.get(i + 1) == Some(&b'#') {
-            if let Some(end) = b[i..].iter().take(10).position(|&c| c == b';') {
-                if let Some(c) = std::str::from_utf8(&b[i + 2..i + end])
-                    .ok()
-                    .and_then(|d| d.parse::<u32>().ok())
-                    .and_then(char::from_u32)
-                {
-                    out.push(c);
-                    i += end + 1;
-                    continue;
-                }
-            }
-        }
-        let c = text[i..].chars().next().unwrap();
-        out.push(c);
-        i += c.len_utf8();
     }
     out
+}
+
+/// The character `\uXXXX`, `%XX` or `&#NN;` at the start of `b`, and its length.
+fn encoded(b: &[u8]) -> Option<(char, usize)> {
+    let hex = |s: &[u8]| u32::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok();
+    let (value, len) = match b {
+        [b'\\', b'u', rest @ ..] if rest.len() >= 4 => (hex(&rest[..4])?, 6),
+        [b'%', rest @ ..] if rest.len() >= 2 => (hex(&rest[..2])?, 3),
+        [b'&', b'#', rest @ ..] => {
+            let end = rest.iter().take(8).position(|&c| c == b';')?;
+            (
+                std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?,
+                end + 3,
+            )
+        }
+        _ => return None,
+    };
+    Some((char::from_u32(value)?, len))
 }
 
 fn assert_clean(what: &str, texts: &[&str]) {
