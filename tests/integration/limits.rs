@@ -416,6 +416,7 @@ fn a_million_class_eval_fits_in_bounded_memory_and_the_check_cap_holds() {
         "{}",
         o.stderr
     );
+}
 
 #[test]
 fn keys_of_different_types_with_the_same_text_are_duplicates() {

@@ -15,8 +15,8 @@ mod report_paths;
 mod reports;
 mod secrets;
 mod server;
-mod xsd;
 mod untrusted;
+mod xsd;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
