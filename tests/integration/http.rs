@@ -826,8 +826,8 @@ fn fetch_never_saves_what_check_cannot_read() {
         }
     }
     let mut with_key: serde_json::Value = serde_json::from_str(&example("candidate")).unwrap();
-    with_key["evalgate"] = serde_json::json!("stale");
-    bodies.push(("an evalgate key".into(), with_key.to_string()));
+    with_key["evalgate"] = serde_json::json!({"evalId": "stale", "workspace": "old"});
+    bodies.push(("a body with an evalgate key".into(), with_key.to_string()));
     let mut saved_any = 0;
     for (name, body) in bodies {
         let server = Server::start(move |req: &Seen, _| match req.path.as_str() {
@@ -862,4 +862,14 @@ fn fetch_never_saves_what_check_cannot_read() {
         }
     }
     assert!(saved_any >= 4, "only {saved_any} bodies were saved");
+    // The body's own key gave way to the record's.
+    let server = Server::start(move |req: &Seen, _| match req.path.as_str() {
+        "/ws/model-evals/e" => Reply::json(200, &record("e", "done")),
+        _ => Reply::json(200, &with_key.to_string()),
+    });
+    let r = finish(api(&server).args(["fetch", "rf:ws/e"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let saved: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(saved["evalgate"]["evalId"], "e");
+    assert_eq!(r.stdout.matches("\"evalgate\"").count(), 1, "{}", r.stdout);
 }
