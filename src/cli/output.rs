@@ -320,7 +320,7 @@ fn probe_in_place(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Renders every report and writes it; returns whether one went to stdout.
+/// Renders every report and writes it; returns whether one went to stdout (by any name).
 pub(crate) fn write_all(
     outputs: &[Output],
     report: &GateReport,
@@ -388,6 +388,8 @@ fn write_with(
                 })?;
             }
             Dest::InPlace(path) => {
+                // `/dev/stdout` by another name: the summary then goes to stderr.
+                to_stdout |= node(path).is_some_and(|n| Some(n) == stdout_node());
                 let file = fs::OpenOptions::new()
                     .write(true)
                     .open(path)

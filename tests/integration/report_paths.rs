@@ -203,12 +203,16 @@ fn two_flags_for_one_destination_are_a_usage_error() {
     let target = dir.path().join("t.json");
     let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&target, &link).unwrap();
+    // What `/dev/stdout` is, made here: the real one must never be a report path in a test,
+    // since a build that replaces links would replace it.
+    let stdout = dir.path().join("stdout");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &stdout).unwrap();
     let cases: Vec<Vec<String>> = vec![
         vec![
             "--json".into(),
             "-".into(),
             "--markdown".into(),
-            "/dev/stdout".into(),
+            stdout.display().to_string(),
         ],
         vec![
             "--json".into(),
@@ -363,4 +367,32 @@ fn check_with_candidate(candidate: &str, policy: &str) -> Run {
         "--timeout",
         "1s",
     ]))
+}
+
+#[test]
+fn a_link_to_an_open_descriptor_writes_to_it() {
+    // What `/dev/stdout` is: a link to /proc/self/fd/1. Made here, in a temporary directory.
+    if !Path::new("/proc/self/fd/1").exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("stdout");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
+    let r = check(&["--markdown", link.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("## ❌ evalgate: failed"),
+        "{}",
+        r.stdout
+    );
+    // The report has stdout to itself; the summary goes to stderr.
+    assert!(!r.stdout.contains("evalgate: FAIL"), "{}", r.stdout);
+    assert!(r.stderr.contains("evalgate: FAIL"), "{}", r.stderr);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(leftovers(dir.path()).is_empty());
 }
