@@ -317,7 +317,7 @@ impl Client {
             };
             let record = match record {
                 // A 409 means "not done" on either endpoint.
-                Err(Failure::Status { status: 409, .. }) => None,
+                Err(RequestFailure::Status { status: 409, .. }) => None,
                 Err(e) => return Err(self.explain(&record_req, &e)),
                 Ok(body) => Some(self.parse_record(&record_req, &body)?),
             };
@@ -335,7 +335,7 @@ impl Client {
                         return Ok(Fetched { body, meta });
                     }
                     // The record may lag behind: a 409 from the metrics also means not done.
-                    Err(Failure::Status { status: 409, .. }) => {}
+                    Err(RequestFailure::Status { status: 409, .. }) => {}
                     Err(e) => return Err(self.explain(&metrics_req, &e)),
                 }
             }
@@ -388,20 +388,20 @@ impl Client {
         req: &Request<'_>,
         progress: &(dyn Fn(Progress) + Sync),
         cancel: &AtomicBool,
-    ) -> Result<Vec<u8>, Failure> {
+    ) -> Result<Vec<u8>, RequestFailure> {
         let attempt = || match self.attempt(req) {
             Ok(body) => Attempt::Done(body),
             Err(
-                f @ Failure::Status {
+                f @ RequestFailure::Status {
                     status,
                     retry_after,
                     ..
                 },
             ) if is_transient(status) => Attempt::Again(f, retry_after),
-            Err(f @ Failure::Network(_)) => Attempt::Again(f, None),
+            Err(f @ RequestFailure::Network(_)) => Attempt::Again(f, None),
             Err(f) => Attempt::Fail(f),
         };
-        let announce = |failure: &Failure, after: Duration, attempt: u32| {
+        let announce = |failure: &RequestFailure, after: Duration, attempt: u32| {
             progress(Progress::Retrying {
                 eval: req.eval.clone(),
                 cause: format!("{}: {}", req.what, failure.describe()),
@@ -411,15 +411,15 @@ impl Client {
         };
         retry(self.config.retries, Some(cancel), attempt, announce).map_err(|s| match s {
             Stopped::Failed(f) => f,
-            Stopped::Exhausted { attempts, last } => Failure::Exhausted {
+            Stopped::Exhausted { attempts, last } => RequestFailure::Exhausted {
                 attempts,
                 last: Box::new(last),
             },
-            Stopped::Cancelled => Failure::Cancelled,
+            Stopped::Cancelled => RequestFailure::Cancelled,
         })
     }
 
-    fn attempt(&self, req: &Request<'_>) -> Result<Vec<u8>, Failure> {
+    fn attempt(&self, req: &Request<'_>) -> Result<Vec<u8>, RequestFailure> {
         let call = match self.config.auth {
             Auth::Header => self
                 .agent
@@ -440,8 +440,8 @@ impl Client {
             return match read_body(&mut response, self.config.max_body) {
                 // Nothing downstream (parse errors, reports, a saved file) may see the key.
                 Ok(body) => Ok(redact_bytes(&body, &[&self.key]).into_owned()),
-                Err(None) => Err(Failure::TooLarge(self.config.max_body)),
-                Err(Some(e)) => Err(Failure::Network(self.tame(req, &e))),
+                Err(None) => Err(RequestFailure::TooLarge(self.config.max_body)),
+                Err(Some(e)) => Err(RequestFailure::Network(self.tame(req, &e))),
             };
         }
         let retry_after = response
@@ -474,7 +474,7 @@ impl Client {
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(|l| self.tame(req, l));
-        Err(Failure::Status {
+        Err(RequestFailure::Status {
             status,
             retry_after,
             code,
@@ -485,7 +485,7 @@ impl Client {
         })
     }
 
-    fn classify(&self, req: &Request<'_>, e: ureq::Error) -> Failure {
+    fn classify(&self, req: &Request<'_>, e: ureq::Error) -> RequestFailure {
         match e {
             ureq::Error::Timeout(_)
             | ureq::Error::Io(_)
@@ -493,11 +493,11 @@ impl Client {
             | ureq::Error::HostNotFound
             | ureq::Error::BodyStalled
             | ureq::Error::ConnectProxyFailed(_)
-            | ureq::Error::Protocol(_) => Failure::Network(self.tame(req, &e.to_string())),
-            ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => Failure::Fatal(
+            | ureq::Error::Protocol(_) => RequestFailure::Network(self.tame(req, &e.to_string())),
+            ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => RequestFailure::Fatal(
                 "the server answered with a redirect, which evalgate does not follow (it would carry the API key elsewhere); check --api-url".to_owned(),
             ),
-            other => Failure::Fatal(self.tame(req, &other.to_string())),
+            other => RequestFailure::Fatal(self.tame(req, &other.to_string())),
         }
     }
 
@@ -513,11 +513,11 @@ impl Client {
     }
 
     /// Turns a failure into the error the user sees, with what to do about it.
-    fn explain(&self, req: &Request<'_>, failure: &Failure) -> FetchError {
+    fn explain(&self, req: &Request<'_>, failure: &RequestFailure) -> FetchError {
         let eval = req.eval;
         let url = self.shown(req);
         match failure {
-            Failure::Status {
+            RequestFailure::Status {
                 status,
                 code,
                 message,
@@ -547,8 +547,8 @@ impl Client {
                     hint,
                 }
             }
-            Failure::Exhausted { attempts, last } => match last.as_ref() {
-                Failure::Status { .. } => {
+            RequestFailure::Exhausted { attempts, last } => match last.as_ref() {
+                RequestFailure::Status { .. } => {
                     let cause = self.explain(req, last).to_string();
                     FetchError::GaveUp {
                         url,
@@ -562,19 +562,21 @@ impl Client {
                     cause: other.describe(),
                 },
             },
-            Failure::TooLarge(limit) => FetchError::TooLarge { url, limit: *limit },
-            Failure::Cancelled => FetchError::Cancelled,
-            Failure::Network(cause) | Failure::Fatal(cause) => FetchError::Transport {
-                url,
-                cause: cause.clone(),
-            },
+            RequestFailure::TooLarge(limit) => FetchError::TooLarge { url, limit: *limit },
+            RequestFailure::Cancelled => FetchError::Cancelled,
+            RequestFailure::Network(cause) | RequestFailure::Fatal(cause) => {
+                FetchError::Transport {
+                    url,
+                    cause: cause.clone(),
+                }
+            }
         }
     }
 }
 
 /// Why one request produced no body.
 #[derive(Debug)]
-enum Failure {
+enum RequestFailure {
     /// A response other than 200.
     Status {
         status: u16,
@@ -589,15 +591,18 @@ enum Failure {
     /// The body is over the cap.
     TooLarge(u64),
     /// Retries ran out; the last failure.
-    Exhausted { attempts: u32, last: Box<Failure> },
+    Exhausted {
+        attempts: u32,
+        last: Box<RequestFailure>,
+    },
     /// Another fetch failed for good; this one stopped.
     Cancelled,
 }
 
-impl Failure {
+impl RequestFailure {
     fn describe(&self) -> String {
         match self {
-            Failure::Status {
+            RequestFailure::Status {
                 status,
                 code,
                 message,
@@ -605,10 +610,10 @@ impl Failure {
             } => {
                 format!("HTTP {status}{}", server_text(code, message))
             }
-            Failure::Network(c) | Failure::Fatal(c) => c.clone(),
-            Failure::TooLarge(limit) => format!("the body is larger than {limit} bytes"),
-            Failure::Exhausted { last, .. } => last.describe(),
-            Failure::Cancelled => "stopped".to_owned(),
+            RequestFailure::Network(c) | RequestFailure::Fatal(c) => c.clone(),
+            RequestFailure::TooLarge(limit) => format!("the body is larger than {limit} bytes"),
+            RequestFailure::Exhausted { last, .. } => last.describe(),
+            RequestFailure::Cancelled => "stopped".to_owned(),
         }
     }
 }
