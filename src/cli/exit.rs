@@ -54,6 +54,19 @@ impl Kind {
         }
     }
 
+    /// Its name in docs/exit-codes.md and `check --help`.
+    #[cfg(test)]
+    pub(crate) fn meaning(self) -> &'static str {
+        match self {
+            Kind::Usage => "usage error",
+            Kind::InvalidPolicy => "invalid policy",
+            Kind::EvalUnavailable => "eval not loaded",
+            Kind::EvalNotFinished => "eval not finished",
+            Kind::NotComparable => "not comparable",
+            Kind::ReportNotWritten => "report not written",
+        }
+    }
+
     /// What a library error means for the run.
     pub(crate) fn of(error: &Error) -> Kind {
         match error {
@@ -104,9 +117,18 @@ impl Failure {
     }
 }
 
+/// Every exit code evalgate chooses, with its meaning, in order: what docs/exit-codes.md and
+/// `check --help` must list.
+#[cfg(test)]
+pub(crate) fn table() -> Vec<(u8, &'static str)> {
+    let mut codes = vec![(PASS, "pass"), (REGRESSION, "regression")];
+    codes.extend(Kind::ALL.iter().map(|k| (k.code(), k.meaning())));
+    codes
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Kind, PASS, REGRESSION};
+    use super::table;
 
     /// docs/exit-codes.md has one table row per code, `| N | meaning |`.
     #[test]
@@ -121,17 +143,10 @@ mod tests {
             })
             .filter(|(code, _)| *code != 101)
             .collect();
-        let mut ours = vec![(PASS, "pass"), (REGRESSION, "regression")];
-        let names = [
-            "usage error",
-            "invalid policy",
-            "eval not loaded",
-            "eval not finished",
-            "not comparable",
-            "report not written",
-        ];
-        ours.extend(Kind::ALL.iter().map(|k| k.code()).zip(names));
-        let ours: Vec<(u8, String)> = ours.into_iter().map(|(c, n)| (c, n.to_owned())).collect();
+        let ours: Vec<(u8, String)> = table()
+            .into_iter()
+            .map(|(c, n)| (c, n.to_owned()))
+            .collect();
         assert_eq!(documented, ours);
     }
 }
