@@ -76,14 +76,14 @@ pub(super) fn render(
             continue;
         }
         w.write_event(Event::Start(BytesStart::new("properties")))?;
-        let mut props = vec![
-            ("evalgate.verdict", report.verdict.name().to_owned()),
-            ("evalgate.policy", ctx.policy.clone()),
-            ("evalgate.candidate", ctx.candidate.source.clone()),
-            ("evalgate.task", report.task.name().to_owned()),
+        let mut props: Vec<(String, String)> = vec![
+            ("evalgate.verdict".into(), report.verdict.name().to_owned()),
+            ("evalgate.policy".into(), ctx.policy.clone()),
+            ("evalgate.candidate".into(), ctx.candidate.source.clone()),
+            ("evalgate.task".into(), report.task.name().to_owned()),
         ];
         if let Some(b) = &ctx.baseline {
-            props.push(("evalgate.baseline", b.source.clone()));
+            props.push(("evalgate.baseline".into(), b.source.clone()));
         }
         for (role, info) in [
             ("candidate", Some(&ctx.candidate)),
@@ -91,29 +91,23 @@ pub(super) fn render(
         ] {
             let Some(info) = info else { continue };
             if let Some(id) = &info.meta.eval_id {
-                props.push((
-                    if role == "candidate" {
-                        "evalgate.candidate.eval_id"
-                    } else {
-                        "evalgate.baseline.eval_id"
-                    },
-                    id.clone(),
-                ));
+                props.push((format!("evalgate.{role}.eval_id"), id.clone()));
             }
             if let Some(url) = info.meta.app_url() {
+                props.push((format!("evalgate.{role}.url"), url));
+            }
+            // Numbered, because readers that gather properties into a map refuse a name twice.
+            for (i, note) in info.notes.iter().enumerate() {
+                let note = note.to_string();
                 props.push((
-                    if role == "candidate" {
-                        "evalgate.candidate.url"
-                    } else {
-                        "evalgate.baseline.url"
-                    },
-                    url,
+                    format!("evalgate.{role}.note.{}", i + 1),
+                    cap(&note, MAX_MESSAGE_CHARS, &note).into_owned(),
                 ));
             }
         }
         for (name, value) in props {
             let mut p = BytesStart::new("property");
-            p.push_attribute(("name", name));
+            p.push_attribute(("name", name.as_str()));
             p.push_attribute(("value", &*xml_safe(&value)));
             w.write_event(Event::Empty(p))?;
         }

@@ -163,6 +163,25 @@ fn a_segmentation_split_without_miou_is_said_on_stderr_and_not_read_as_a_value()
         "{md}"
     );
     assert!(!md.contains("- ⚠️ baseline"), "{md}");
+    // JUnit carries it as a numbered property of the run.
+    let xml = dir.path().join("r.xml").display().to_string();
+    run(&[
+        "check",
+        "--policy",
+        SEG_POLICY,
+        "--baseline",
+        SEG_BASELINE,
+        "--candidate",
+        &candidate,
+        "--junit",
+        &xml,
+    ]);
+    let xml = std::fs::read_to_string(xml).unwrap();
+    assert!(
+        xml.contains("<property name=\"evalgate.candidate.note.1\" value=\"splits.valid has semantic-segmentation metrics but neither"),
+        "{xml}"
+    );
+    assert!(!xml.contains("evalgate.baseline.note"), "{xml}");
     // The baseline has its mIoU: no note for it.
     let r = check(SEG_POLICY, SEG_BASELINE, SEG_CANDIDATE, &json);
     assert!(!r.stderr.contains("warning:"), "{}", r.stderr);
