@@ -139,7 +139,9 @@ pub fn render_all(report: &GateReport, ctx: &ReportContext) {
     let doc: serde_json::Value = serde_json::from_slice(&json).expect("the JSON report parses");
     let checks = doc["checks"].as_array().expect("checks");
     assert_eq!(checks.len(), report.checks.len());
-    for (c, j) in report.checks.iter().zip(checks) {
+    // The JSON lists checks in the one ranking, not in plan order.
+    for (c, j) in report.ranked().into_iter().zip(checks) {
+        assert_eq!(j["id"].as_str(), Some(c.id().as_str()), "JSON follows the ranking");
         assert_eq!(j["class"].as_str(), c.class.as_deref(), "JSON keeps names");
         assert_eq!(j["split"].as_str(), Some(&*c.split), "JSON keeps names");
     }
