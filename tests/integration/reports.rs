@@ -33,37 +33,10 @@ fn hostile_reports(dir: &Path) -> (String, String, String) {
     let long = "x".repeat(5000);
     let mut names: Vec<&str> = HOSTILE.to_vec();
     names.push(&long);
-    let base: Vec<(&str, f64)> = names.iter().map(|n| (*n, 0.9)).collect();
-    let cand: Vec<(&str, f64)> = names.iter().map(|n| (*n, 0.5)).collect();
-    let b = write(dir, "b.json", &detection_eval(&base));
-    let c = write(dir, "c.json", &detection_eval(&cand));
-    let p = write(
-        dir,
-        "p.yaml",
-        "version: 1\nsplits:\n  valid:\n    map50: 0.5\n    classes:\n      '*':\n        map50: {max_drop: 0.05}\n",
-    );
-    let (md, xml, json) = (dir.join("r.md"), dir.join("r.xml"), dir.join("r.json"));
-    let r = run(&[
-        "check",
-        "--policy",
-        &p,
-        "--baseline",
-        &b,
-        "--candidate",
-        &c,
-        "--markdown",
-        md.to_str().unwrap(),
-        "--junit",
-        xml.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let read = |p: &Path| std::fs::read_to_string(p).unwrap();
-    (read(&md), read(&xml), read(&json))
+    let (_, md, xml, json, _) = crate::untrusted::gate(dir, &names);
+    (md, xml, json)
 }
 
-/// The committed JUnit XSD, read once.
 fn junit_schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
     SCHEMA.get_or_init(|| {

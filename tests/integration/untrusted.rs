@@ -10,7 +10,7 @@ use crate::{Run, detection_eval, evalgate, finish, repo, write};
 
 /// Runs `check` on two evals of `names` (each regressing from 0.9 to 0.5) with a per-class
 /// `max_drop` rule, under GitHub Actions, with every report.
-fn gate(dir: &Path, names: &[&str]) -> (Run, String, String, String, String) {
+pub(crate) fn gate(dir: &Path, names: &[&str]) -> (Run, String, String, String, String) {
     let base: Vec<(&str, f64)> = names.iter().map(|n| (*n, 0.9)).collect();
     let cand: Vec<(&str, f64)> = names.iter().map(|n| (*n, 0.5)).collect();
     let b = write(dir, "b.json", &detection_eval(&base));
