@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use map_results::{ParseEvalError, parse_eval};
-pub use roboflow_meta::{EvalMeta, META_KEY, path_segment};
+pub use roboflow_meta::{EvalMeta, META_KEY};
 
 /// The kind of model an eval measured. Decides which metrics exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -2,6 +2,8 @@
 //! the model that is Roboflow's, kept here so that the rest of the model stays
 //! vendor-neutral.
 
+use crate::http::path_segment;
+
 /// The key under which `evalgate fetch` stores [`EvalMeta`] in a saved eval.
 pub const META_KEY: &str = "evalgate";
 
@@ -41,18 +43,4 @@ impl EvalMeta {
             path_segment(version)
         ))
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters, so that untrusted text
-/// stays one path segment and cannot break out of a Markdown link.
-pub fn path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
