@@ -16,21 +16,7 @@ trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 cargo build --release --locked -q
 scripts/gen-evals.py --classes "$classes" --seed 1 -o "$work/base.json"
 scripts/gen-evals.py --classes "$classes" --seed 1 --degrade 0.02 -o "$work/cand.json"
-cat >"$work/policy.yaml" <<'POLICY'
-version: 1
-splits:
-  "*":
-    map50_95: {min: 0.30, max_drop: 0.01}
-    map50: {min: 0.50, max_drop: 0.01}
-    sizes:
-      small: {map50: {max_drop: 0.03}}
-    classes:
-      "*":
-        map50: {max_drop: 0.05}
-        map50_95: {max_drop: 0.05, min: 0.2}
-        sizes:
-          small: {map50: {max_drop: 0.05}}
-POLICY
+cp bench/scale-policy.yaml "$work/policy.yaml"
 scripts/fake-api.py --port "$port" --eval "base=$work/base.json" --eval "cand=$work/cand.json" &
 server=$!
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/ws/model-evals/base" >/dev/null && break; sleep 0.1; done

@@ -13,21 +13,7 @@ trap 'rm -rf "$work"' EXIT
 
 cargo build --release --locked -q
 bin=target/release/evalgate
-cat >"$work/policy.yaml" <<'POLICY'
-version: 1
-splits:
-  "*":
-    map50_95: {min: 0.30, max_drop: 0.01}
-    map50: {min: 0.50, max_drop: 0.01}
-    sizes:
-      small: {map50: {max_drop: 0.03}}
-    classes:
-      "*":
-        map50: {max_drop: 0.05}
-        map50_95: {max_drop: 0.05, min: 0.2}
-        sizes:
-          small: {map50: {max_drop: 0.05}}
-POLICY
+cp bench/scale-policy.yaml "$work/policy.yaml"
 
 printf '| classes | eval size | checks | wall, no reports | wall, all three reports | peak memory, all reports |\n|---:|---:|---:|---:|---:|---:|\n'
 for n in "${sizes[@]}"; do

@@ -7,20 +7,7 @@ fn main() {
     divan::main();
 }
 
-const POLICY: &str = "version: 1
-splits:
-  '*':
-    map50_95: {min: 0.30, max_drop: 0.01}
-    map50: {min: 0.50, max_drop: 0.01}
-    sizes:
-      small: {map50: {max_drop: 0.03}}
-    classes:
-      '*':
-        map50: {max_drop: 0.05}
-        map50_95: {max_drop: 0.05, min: 0.2}
-        sizes:
-          small: {map50: {max_drop: 0.05}}
-";
+const POLICY: &str = include_str!("../scale-policy.yaml");
 
 /// A deterministic eval: the same `seed` gives the same values; `degrade` lowers them.
 fn eval_json(classes: usize, seed: u64, degrade: f64) -> String {
