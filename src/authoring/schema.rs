@@ -8,7 +8,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::model::{Metric, Size};
-use crate::policy::validate::{MISSING_KEYS, RULE_KEYS, TOP_KEYS, WAIVER_KEYS};
+use crate::policy::validate::{
+    CONFUSION_KEYS, MISSING_KEYS, OPERATING_POINT_KEYS, RULE_KEYS, TOP_KEYS, WAIVER_KEYS,
+};
 
 /// Where the committed copy lives, relative to the repository root.
 pub const SCHEMA_PATH: &str = "schema/policy-v1.json";
@@ -20,11 +22,17 @@ fn describe_metric(m: Metric) -> &'static str {
         Metric::Map75 => "mAP at IoU 0.75 (object detection)",
         Metric::Miou => "mean IoU over the foreground classes (semantic segmentation, split level)",
         Metric::Iou => "IoU of one class (semantic segmentation, class level)",
-        Metric::Precision => "pixel precision (semantic segmentation)",
-        Metric::Recall => "pixel recall (semantic segmentation)",
-        Metric::F1 => "pixel F1 (semantic segmentation)",
+        Metric::Precision => {
+            "precision at the operating point (object detection, split and class level), or pixel precision (semantic segmentation)"
+        }
+        Metric::Recall => {
+            "recall at the operating point (object detection, split and class level), or pixel recall (semantic segmentation)"
+        }
+        Metric::F1 => {
+            "F1 at the operating point (object detection, split and class level), or pixel F1 (semantic segmentation)"
+        }
         Metric::OptimalThreshold => {
-            "the confidence at which the class's F1 peaks (semantic segmentation, class level)"
+            "the confidence at which F1 peaks (object detection: split and class level, from the confidence sweep; semantic segmentation: class level); takes `max_shift`"
         }
     }
 }
@@ -40,6 +48,9 @@ fn describe_rule_field(key: &str) -> &'static str {
         }
         "max_drop_rel" => {
             "Fails when (baseline − candidate) / baseline is larger than this fraction."
+        }
+        "max_shift" => {
+            "optimal_threshold only: fails when |candidate − baseline| is larger than this (a confidence, a fraction)."
         }
         "severity" => "fail (the default) fails the gate; warn only reports.",
         _ => "",
@@ -112,6 +123,35 @@ pub fn schema() -> Value {
             ((*k).to_owned(), v)
         })
         .collect();
+    let confusion_props: Map<String, Value> = CONFUSION_KEYS
+        .iter()
+        .map(|k| {
+            let v = match *k {
+                "split" => json!({"type": "string", "description": "A split name, or \"*\"."}),
+                "actual" => json!({"type": "string", "description": "The ground-truth class: a name or a glob."}),
+                "predicted" => json!({"type": "string", "description": "What it is predicted as: a class name, a glob, or `background` (missed)."}),
+                "max_rise" => json!({"$ref": "#/$defs/fraction", "description": "How far the share of actual's ground truth predicted as `predicted` may grow over the baseline's, in points (0.02 is 2 points)."}),
+                "max" => json!({"$ref": "#/$defs/fraction", "description": "The largest share allowed."}),
+                _ => json!({"enum": ["fail", "warn"], "description": "fail (the default) fails the gate; warn only reports."}),
+            };
+            ((*k).to_owned(), v)
+        })
+        .collect();
+    let operating_point: Map<String, Value> = OPERATING_POINT_KEYS
+        .iter()
+        .map(|k| {
+            (
+                (*k).to_owned(),
+                json!({
+                    "oneOf": [
+                        {"type": "number", "minimum": 0, "maximum": 1},
+                        {"const": "optimal"}
+                    ],
+                    "description": "The confidence precision, recall, F1 and confusions are read at, for both evals (a fraction with at most two decimals), or `optimal`: each eval at its own F1-optimal threshold."
+                }),
+            )
+        })
+        .collect();
     let mut top = Map::new();
     for key in TOP_KEYS {
         let v = match *key {
@@ -127,6 +167,12 @@ pub fn schema() -> Value {
             }
             "splits" => {
                 json!({"type": "object", "additionalProperties": {"$ref": "#/$defs/split"}, "description": "Rules per split name, or \"*\" for every split."})
+            }
+            "operating_point" => {
+                json!({"type": "object", "additionalProperties": false, "required": ["confidence"], "properties": operating_point, "description": "Where a detection model's precision, recall and F1 are read: required by rules on them and by `confusions`."})
+            }
+            "confusions" => {
+                json!({"type": "array", "items": {"$ref": "#/$defs/confusion"}, "description": "Rules on the share of a class's ground truth predicted as another class or as background."})
             }
             _ => {
                 json!({"type": "array", "items": {"$ref": "#/$defs/waiver"}, "description": "Accountable, expiring exceptions."})
@@ -153,7 +199,17 @@ pub fn schema() -> Value {
             },
             "metricRules": {"type": "object", "additionalProperties": false, "properties": metrics},
             "split": with(&[("sizes", sizes_block.clone()), ("classes", classes_block)]),
-            "class": with(&[("sizes", sizes_block)]),
+            "class": with(&[
+                ("sizes", sizes_block),
+                ("min_support", json!({"type": "integer", "minimum": 0, "description": "Skips the class's checks (reason: insufficient support) when it has fewer ground-truth instances (pixels, for semantic segmentation) than this in either eval."})),
+            ]),
+            "confusion": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["split", "actual", "predicted"],
+                "anyOf": [{"required": ["max_rise"]}, {"required": ["max"]}],
+                "properties": confusion_props
+            },
             "waiver": {
                 "type": "object",
                 "additionalProperties": false,

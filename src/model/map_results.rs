@@ -143,6 +143,8 @@ pub fn parse_eval(bytes: &[u8]) -> Result<Eval, ParseEvalError> {
         splits,
         meta: top.evalgate.unwrap_or_default(),
         notes,
+        panels: super::Panels::default(),
+        read_at: None,
     })
 }
 
@@ -1635,7 +1637,13 @@ mod tests {
                         continue;
                     }
                     fields.push(format!("{:?}: {}", key, json_value(*v)));
-                    if task.metrics(crate::model::ScopeKind::Class).contains(&metric) {
+                    // Detection's precision, recall and F1 come from the confidence sweep,
+                    // not from map-results.
+                    let from_map_results =
+                        task != Task::ObjectDetection || !metric.at_operating_point();
+                    if from_map_results
+                        && task.metrics(crate::model::ScopeKind::Class).contains(&metric)
+                    {
                         scope.metrics.set(metric, v.map(fraction));
                     }
                 }

@@ -7,12 +7,17 @@
 //! This module does no I/O; [`parse_eval`] turns bytes into an `Eval`.
 
 mod map_results;
+mod panels;
 mod roboflow_meta;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 pub use map_results::{ParseEvalError, parse_eval};
+pub use panels::{
+    ClassPerformance, ConfusionMatrix, Curve, DEFAULT_MATRIX_CONFIDENCE, MatrixError,
+    OperatingPoint, Panels, Percent, Prf, ReadAt, Sweep,
+};
 pub use roboflow_meta::{EvalMeta, META_KEY};
 
 /// The kind of model an eval measured. Decides which metrics exist.
@@ -45,7 +50,18 @@ impl Task {
     pub fn metrics(self, kind: ScopeKind) -> &'static [Metric] {
         use Metric::{F1, Iou, Map50, Map50_95, Map75, Miou, OptimalThreshold, Precision, Recall};
         match (self, kind) {
-            (Task::ObjectDetection, _) => &[Map50, Map50_95, Map75],
+            // Precision, recall, F1 and the F1-optimal threshold come from the confidence
+            // sweep, which has no object sizes.
+            (Task::ObjectDetection, ScopeKind::Size) => &[Map50, Map50_95, Map75],
+            (Task::ObjectDetection, _) => &[
+                Map50,
+                Map50_95,
+                Map75,
+                Precision,
+                Recall,
+                F1,
+                OptimalThreshold,
+            ],
             (Task::SemanticSegmentation, ScopeKind::Split) => &[Miou, Precision, Recall, F1],
             (Task::SemanticSegmentation, ScopeKind::Class) => {
                 &[Iou, Precision, Recall, F1, OptimalThreshold]
@@ -90,17 +106,27 @@ pub enum Metric {
     Miou,
     /// IoU of one class (semantic segmentation).
     Iou,
-    /// Precision.
+    /// Precision (detection: at the policy's operating point).
     Precision,
-    /// Recall.
+    /// Recall (detection: at the policy's operating point).
     Recall,
-    /// F1 score.
+    /// F1 score (detection: at the policy's operating point).
     F1,
-    /// The confidence threshold at which a class's F1 peaks (semantic segmentation).
+    /// The confidence at which F1 peaks: a class's (semantic segmentation), or a split's
+    /// and a class's from the confidence sweep (detection).
     OptimalThreshold,
 }
 
 impl Metric {
+    /// Whether a detection eval reads this metric from the confidence sweep at an operating
+    /// point rather than from map-results.
+    pub fn at_operating_point(self) -> bool {
+        matches!(
+            self,
+            Metric::Precision | Metric::Recall | Metric::F1 | Metric::OptimalThreshold
+        )
+    }
+
     /// Every metric.
     pub const ALL: [Metric; 9] = [
         Metric::Map50,
@@ -238,6 +264,10 @@ pub struct ScopeMetrics {
     pub metrics: Metrics,
     /// Per object size; all empty for semantic segmentation.
     pub sizes: [Metrics; 3],
+    /// Ground-truth instances (pixels, for semantic segmentation), matched or missed: the
+    /// row sum of the class in its split's confusion matrix. Known for classes only, and
+    /// only when the eval has that matrix.
+    pub support: Option<u64>,
 }
 
 impl ScopeMetrics {
@@ -324,6 +354,11 @@ impl Classes {
         self.entries.iter_mut().map(|(_, m)| m)
     }
 
+    /// Names and metrics, the metrics to change in place (the names stay as they are).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&String, &mut ScopeMetrics)> {
+        self.entries.iter_mut().map(|(n, m)| (&*n, m))
+    }
+
     /// Names and metrics, in name order.
     pub fn iter(&self) -> ClassIter<'_> {
         self.entries.iter().map(entry)
@@ -386,6 +421,12 @@ pub struct Eval {
     /// What a reader of the eval's reports should know about how it was read, in split
     /// order. Not errors: the eval is gated as it is.
     pub notes: Vec<Note>,
+    /// The confidence sweep, performance by class and confusion matrices, when the eval
+    /// came with them.
+    pub panels: Panels,
+    /// The operating point precision, recall and F1 were read at ([`Eval::read_at`]);
+    /// `None` for an eval as parsed.
+    pub read_at: Option<ReadAt>,
 }
 
 /// Something about an eval's input that is not an error but that changes how its checks

@@ -88,6 +88,10 @@ pub enum Code {
     MetricNotInTask,
     /// `sizes-not-in-task`.
     SizesNotInTask,
+    /// `no-operating-point`.
+    NoOperatingPoint,
+    /// `field-not-for-metric`.
+    FieldNotForMetric,
     /// `invalid-glob`.
     InvalidGlob,
     /// `invalid-date`.
@@ -112,7 +116,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order docs/diagnostics.md lists them.
-    pub const ALL: [Code; 24] = [
+    pub const ALL: [Code; 26] = [
         Code::YamlSyntax,
         Code::PolicyTooLarge,
         Code::EmptyPolicy,
@@ -127,6 +131,8 @@ impl Code {
         Code::UnknownMetric,
         Code::MetricNotInTask,
         Code::SizesNotInTask,
+        Code::NoOperatingPoint,
+        Code::FieldNotForMetric,
         Code::InvalidGlob,
         Code::InvalidDate,
         Code::MissingField,
@@ -166,6 +172,8 @@ impl Code {
             Code::WaiverExpiring => "waiver-expiring",
             Code::ShadowedRule => "shadowed-rule",
             Code::DuplicateRule => "duplicate-rule",
+            Code::NoOperatingPoint => "no-operating-point",
+            Code::FieldNotForMetric => "field-not-for-metric",
         }
     }
 }

@@ -12,7 +12,9 @@ pub(crate) mod validate;
 use chrono::NaiveDate;
 use globset::GlobMatcher;
 
-use crate::model::{Eval, Metric, ScopeKind, Size, Task};
+use crate::model::{
+    DEFAULT_MATRIX_CONFIDENCE, Eval, Metric, OperatingPoint, ScopeKind, Size, Task,
+};
 
 pub use diagnostic::{Code, Diagnostic, DiagnosticLevel, PolicyError, Span};
 pub(crate) use diagnostic::{Diagnostics, did_you_mean};
@@ -74,6 +76,84 @@ pub struct Policy {
     pub splits: Vec<SplitRules>,
     /// Accountable, expiring exceptions.
     pub waivers: Vec<Waiver>,
+    /// The confidence precision, recall, F1 and confusions are read at.
+    pub operating_point: Option<Field<OperatingPoint>>,
+    /// Rules on the share of a class's ground truth predicted as another class.
+    pub confusions: Vec<ConfusionRule>,
+}
+
+/// One entry of `confusions`.
+#[derive(Clone, Debug)]
+pub struct ConfusionRule {
+    /// Which split(s).
+    pub split: SplitSelector,
+    /// The ground-truth class (a name or a glob).
+    pub actual: ClassPattern,
+    /// What it is predicted as.
+    pub predicted: Predicted,
+    /// candidate share − baseline share ≤ max_rise.
+    pub max_rise: Option<Field<f64>>,
+    /// candidate share ≤ max.
+    pub max: Option<Field<f64>>,
+    /// fail or warn (defaults to `defaults.severity`, then fail).
+    pub severity: Option<Field<Severity>>,
+    /// Where the entry starts.
+    pub span: Span,
+}
+
+/// The predicted side of a confusion rule.
+#[derive(Clone, Debug)]
+pub enum Predicted {
+    /// `background`: the ground truth was missed.
+    Background,
+    /// A class name or glob.
+    Class(ClassPattern),
+}
+
+impl Predicted {
+    /// As written in the policy.
+    pub fn text(&self) -> &str {
+        match self {
+            Predicted::Background => BACKGROUND,
+            Predicted::Class(p) => p.text(),
+        }
+    }
+}
+
+/// The name of the confusion matrix's last row and column, and of "missed" in `confusions`.
+pub const BACKGROUND: &str = "background";
+
+/// What a policy needs from an eval beyond map-results: which panels, for which splits, at
+/// which confidence. `evalgate` fetches exactly this, and a saved eval must hold it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Needs {
+    /// The confidence sweep (every split comes in one response).
+    pub sweep: bool,
+    /// Splits that need performance by class.
+    pub by_class: Vec<SplitSelector>,
+    /// Splits that need a confusion matrix.
+    pub confusion: Vec<SplitSelector>,
+    /// The policy's operating point; the confusion matrix is asked at it (at `optimal`,
+    /// at each split's F1-optimal threshold), or at [`DEFAULT_MATRIX_CONFIDENCE`] when the
+    /// policy has none and needs the matrix for support only.
+    pub point: Option<OperatingPoint>,
+}
+
+impl Needs {
+    /// Whether map-results is all the policy needs.
+    pub fn is_empty(&self) -> bool {
+        !self.sweep && self.by_class.is_empty() && self.confusion.is_empty()
+    }
+
+    /// The confidence a split's confusion matrix is asked at, given the split's F1-optimal
+    /// threshold when the policy reads at `optimal`.
+    pub fn matrix_confidence(&self, optimal: Option<f64>) -> Option<crate::model::Percent> {
+        match self.point {
+            None => Some(DEFAULT_MATRIX_CONFIDENCE),
+            Some(OperatingPoint::Confidence(p)) => Some(p),
+            Some(OperatingPoint::Optimal) => optimal.and_then(crate::model::Percent::nearest),
+        }
+    }
 }
 
 /// The `missing:` block.
@@ -181,6 +261,8 @@ pub struct Rule {
     pub max_drop: Option<Field<f64>>,
     /// (baseline − candidate) / baseline ≤ max_drop_rel.
     pub max_drop_rel: Option<Field<f64>>,
+    /// |candidate − baseline| ≤ max_shift (`optimal_threshold` only).
+    pub max_shift: Option<Field<f64>>,
     /// fail or warn.
     pub severity: Option<Field<Severity>>,
 }
@@ -193,6 +275,7 @@ impl Rule {
             max: over.max.or(self.max),
             max_drop: over.max_drop.or(self.max_drop),
             max_drop_rel: over.max_drop_rel.or(self.max_drop_rel),
+            max_shift: over.max_shift.or(self.max_shift),
             severity: over.severity.or(self.severity),
         }
     }
@@ -203,6 +286,7 @@ impl Rule {
             || self.max.is_some()
             || self.max_drop.is_some()
             || self.max_drop_rel.is_some()
+            || self.max_shift.is_some()
     }
 }
 
@@ -325,6 +409,9 @@ pub struct ClassRules {
     pub metrics: Vec<MetricRule>,
     /// Class × object-size rules.
     pub sizes: Vec<SizeRules>,
+    /// Class and class × size checks are skipped when the class has fewer ground-truth
+    /// instances than this in either eval.
+    pub min_support: Option<Field<u64>>,
 }
 
 /// An accountable, expiring exception.
@@ -359,9 +446,52 @@ impl Waiver {
 }
 
 impl Policy {
+    /// What this policy needs beyond map-results from an eval of `task` (the policy's own
+    /// task when it declares one; `None`: not known yet, read as detection, which needs
+    /// the most).
+    pub fn needs(&self, task: Option<Task>) -> Needs {
+        let task = self.task.or(task).unwrap_or(Task::ObjectDetection);
+        let point = self.operating_point.map(|p| p.value);
+        let detection = task == Task::ObjectDetection;
+        let mut needs = Needs {
+            point,
+            ..Needs::default()
+        };
+        let push = |list: &mut Vec<SplitSelector>, s: &SplitSelector| {
+            if !list.contains(s) {
+                list.push(s.clone());
+            }
+        };
+        for split in &self.splits {
+            let reads = |rules: &[MetricRule]| rules.iter().any(|r| r.metric.at_operating_point());
+            let split_level = reads(&split.metrics);
+            let class_level = split.classes.iter().any(|c| reads(&c.metrics));
+            if detection && (split_level || class_level) {
+                needs.sweep = true;
+            }
+            if detection && class_level && point == Some(OperatingPoint::Optimal) {
+                push(&mut needs.by_class, &split.selector);
+            }
+            if split.classes.iter().any(|c| c.min_support.is_some()) {
+                push(&mut needs.confusion, &split.selector);
+            }
+        }
+        for c in &self.confusions {
+            push(&mut needs.confusion, &c.split);
+        }
+        // At `optimal` the matrix's confidence is each split's F1-optimal threshold.
+        if !needs.confusion.is_empty() && point == Some(OperatingPoint::Optimal) {
+            needs.sweep = true;
+        }
+        needs
+    }
+
     /// Checks that every metric, `sizes` block and waiver metric exists for `task`: while the
     /// policy is read when it declares its task, else once the evals are loaded.
     pub(crate) fn check_task(&self, task: Task, diags: &mut Diagnostics) {
+        if task == Task::ObjectDetection && self.operating_point.is_none() {
+            self.check_operating_point(diags);
+        }
         for split in &self.splits {
             check_metrics(diags, task, ScopeKind::Split, &split.metrics);
             let class_sizes = split.classes.iter().flat_map(|c| &c.sizes);
@@ -459,6 +589,42 @@ impl Policy {
             Err(e) => ((), e.diagnostics),
         };
         list
+    }
+}
+
+impl Policy {
+    /// A detection policy that reads precision, recall, F1, the F1-optimal threshold or
+    /// confusions must say at which confidence.
+    fn check_operating_point(&self, diags: &mut Diagnostics) {
+        let mut first = None;
+        for split in &self.splits {
+            let classes = split.classes.iter().flat_map(|c| &c.metrics);
+            if let Some(r) = split
+                .metrics
+                .iter()
+                .chain(classes)
+                .find(|r| r.metric.at_operating_point())
+            {
+                first = Some((format!("`{}` rules", r.metric), r.span));
+                break;
+            }
+        }
+        if first.is_none() {
+            first = self
+                .confusions
+                .first()
+                .map(|c| ("`confusions`".to_owned(), c.span));
+        }
+        if let Some((what, span)) = first {
+            diags.push(
+                Diagnostic::error(
+                    Code::NoOperatingPoint,
+                    format!("{what} of a detection policy need an operating point"),
+                    Some(span),
+                )
+                .with_help("add `operating_point: {confidence: 0.40}` (the confidence the model is deployed at) or `operating_point: {confidence: optimal}`"),
+            );
+        }
     }
 }
 

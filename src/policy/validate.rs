@@ -2,16 +2,39 @@
 
 use super::node::{Key, Kind, Node};
 use super::{
-    ClassPattern, ClassRules, Code, Diagnostic, Diagnostics, Field, MetricRule, Missing,
-    MissingBaseline, MissingClass, MissingMetric, Policy, PolicyError, Rule, Severity, SizeRules,
-    SplitRules, SplitSelector, Waiver, did_you_mean,
+    BACKGROUND, ClassPattern, ClassRules, Code, ConfusionRule, Diagnostic, Diagnostics, Field,
+    MetricRule, Missing, MissingBaseline, MissingClass, MissingMetric, Policy, PolicyError,
+    Predicted, Rule, Severity, SizeRules, SplitRules, SplitSelector, Waiver, did_you_mean,
 };
-use crate::model::{Metric, ScopeKind, Size, Task};
+use crate::model::{Metric, OperatingPoint, Percent, ScopeKind, Size, Task};
 
 pub(crate) const TOP_KEYS: &[&str] = &[
-    "version", "task", "defaults", "missing", "splits", "waivers",
+    "version",
+    "task",
+    "operating_point",
+    "defaults",
+    "missing",
+    "splits",
+    "confusions",
+    "waivers",
 ];
-pub(crate) const RULE_KEYS: &[&str] = &["min", "max", "max_drop", "max_drop_rel", "severity"];
+pub(crate) const RULE_KEYS: &[&str] = &[
+    "min",
+    "max",
+    "max_drop",
+    "max_drop_rel",
+    "max_shift",
+    "severity",
+];
+pub(crate) const OPERATING_POINT_KEYS: &[&str] = &["confidence"];
+pub(crate) const CONFUSION_KEYS: &[&str] = &[
+    "split",
+    "actual",
+    "predicted",
+    "max_rise",
+    "max",
+    "severity",
+];
 pub(crate) const MISSING_KEYS: &[&str] = &["baseline", "class", "metric"];
 pub(crate) const WAIVER_KEYS: &[&str] = &["split", "class", "metric", "reason", "until"];
 
@@ -99,6 +122,8 @@ impl Validator {
                     missing: Missing::default(),
                     splits: Vec::new(),
                     waivers: Vec::new(),
+                    operating_point: None,
+                    confusions: Vec::new(),
                 };
             }
             other => {
@@ -148,10 +173,21 @@ impl Validator {
                 .and_then(Task::from_name);
         }
 
+        let operating_point = find("operating_point").and_then(|(_, n)| self.operating_point(n));
         let defaults = match find("defaults") {
             Some((_, n)) => self.rule(n, "`defaults`", false),
             None => Rule::default(),
         };
+        if let Some(f) = defaults.max_shift {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::FieldNotForMetric,
+                    "`max_shift` cannot stand in `defaults`: it is for `optimal_threshold` rules only",
+                    Some(f.span()),
+                )
+                .with_help("set it on the `optimal_threshold` rule of a split or class"),
+            );
+        }
         let missing = match find("missing") {
             Some((_, n)) => self.missing(n),
             None => Missing::default(),
@@ -160,6 +196,22 @@ impl Validator {
         if let Some((_, n)) = find("splits") {
             for (key, node) in self.map(n, "`splits`") {
                 splits.push(self.split(key, node));
+            }
+        }
+        let mut confusions = Vec::new();
+        if let Some((_, n)) = find("confusions") {
+            match &n.kind {
+                Kind::Seq(items) => {
+                    for item in items {
+                        confusions.extend(self.confusion(item));
+                    }
+                }
+                Kind::Null => {}
+                other => self.error(
+                    Code::WrongType,
+                    format!("`confusions` must be a list, found {}", other.describe()),
+                    n.span,
+                ),
             }
         }
         let mut waivers = Vec::new();
@@ -187,7 +239,198 @@ impl Validator {
             missing,
             splits,
             waivers,
+            operating_point,
+            confusions,
         }
+    }
+
+    /// `operating_point: {confidence: 0.40 | optimal}`.
+    fn operating_point(&mut self, node: &Node) -> Option<Field<OperatingPoint>> {
+        let entries = self.map(node, "`operating_point`");
+        let mut point = None;
+        for (key, value) in entries {
+            if key.name != "confidence" {
+                self.unknown_key(key, OPERATING_POINT_KEYS, "`operating_point`");
+                continue;
+            }
+            let field = |value| Field {
+                value,
+                line: key.span.line,
+                column: key.span.column,
+            };
+            match &value.kind {
+                Kind::Str(s) if s == "optimal" => point = Some(field(OperatingPoint::Optimal)),
+                Kind::Number(v) => match Percent::from_fraction(*v) {
+                    Some(p) => point = Some(field(OperatingPoint::Confidence(p))),
+                    None => {
+                        let percent = *v > 1.0 && *v <= 100.0 && v.fract() == 0.0;
+                        let d = Diagnostic::error(
+                            Code::InvalidValue,
+                            format!("`confidence: {v}` is not a fraction with at most two decimals"),
+                            Some(value.span),
+                        );
+                        self.diags.push(if percent {
+                            d.with_help(format!(
+                                "for {v}% write `confidence: {:.2}`",
+                                v / 100.0
+                            ))
+                        } else {
+                            d.with_help("Roboflow sweeps the confidence in steps of 0.01 from 0 to 1: write e.g. `confidence: 0.40`, or `confidence: optimal`")
+                        });
+                    }
+                },
+                other => self.error(
+                    Code::InvalidValue,
+                    format!(
+                        "`operating_point.confidence` must be a fraction such as 0.40 or `optimal`, found {}",
+                        other.describe()
+                    ),
+                    value.span,
+                ),
+            }
+        }
+        if entries.is_empty() {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::MissingField,
+                    "`operating_point` needs `confidence`",
+                    Some(node.span),
+                )
+                .with_help("e.g. `operating_point: {confidence: 0.40}` or `{confidence: optimal}`"),
+            );
+        }
+        point
+    }
+
+    /// One entry of `confusions`.
+    fn confusion(&mut self, node: &Node) -> Option<ConfusionRule> {
+        let entries = self.map(node, "a confusion rule");
+        let mut split = None;
+        let mut actual = None;
+        let mut predicted = None;
+        let mut max_rise = None;
+        let mut max = None;
+        let mut severity = None;
+        let mut ok = true;
+        for (k, v) in entries {
+            let text = match (&v.kind, k.name.as_str()) {
+                (Kind::Str(s), _) => Some(s.as_str()),
+                (_, "split" | "actual" | "predicted") => {
+                    self.error(
+                        Code::WrongType,
+                        format!(
+                            "a confusion rule's `{}` must be a string, found {}",
+                            k.name,
+                            v.kind.describe()
+                        ),
+                        v.span,
+                    );
+                    ok = false;
+                    None
+                }
+                _ => None,
+            };
+            let pattern = |this: &mut Self, s: &str| match ClassPattern::new(s) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    this.error(
+                        Code::InvalidGlob,
+                        format!("class pattern {s:?} is not a valid glob: {}", e.kind()),
+                        v.span,
+                    );
+                    None
+                }
+            };
+            match (k.name.as_str(), text) {
+                ("split", Some(s)) => {
+                    split = Some(if s == "*" {
+                        SplitSelector::All
+                    } else {
+                        SplitSelector::Name(s.to_owned())
+                    });
+                }
+                ("actual", Some(s)) => {
+                    actual = pattern(self, s);
+                    ok &= actual.is_some();
+                }
+                ("predicted", Some(s)) if s == BACKGROUND => {
+                    predicted = Some(Predicted::Background);
+                }
+                ("predicted", Some(s)) => {
+                    predicted = pattern(self, s).map(Predicted::Class);
+                    ok &= predicted.is_some();
+                }
+                ("max_rise", _) => max_rise = self.fraction(v, "max_rise"),
+                ("max", _) => max = self.fraction(v, "max"),
+                ("severity", _) => severity = self.severity(v),
+                (name, _) if CONFUSION_KEYS.contains(&name) => {}
+                _ => self.unknown_key(k, CONFUSION_KEYS, "a confusion rule"),
+            }
+        }
+        for (field, present) in [
+            ("split", split.is_some()),
+            ("actual", actual.is_some()),
+            ("predicted", predicted.is_some()),
+        ] {
+            let written = entries.iter().any(|(k, _)| k.name == field);
+            if !present && !written {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::MissingField,
+                        format!("a confusion rule needs `{field}`"),
+                        Some(node.span),
+                    )
+                    .with_help("a confusion rule needs `split`, `actual` and `predicted` (a class, a glob or `background`), and `max_rise` or `max`"),
+                );
+                ok = false;
+            }
+        }
+        let has_limit = entries
+            .iter()
+            .any(|(k, _)| k.name == "max_rise" || k.name == "max");
+        if !has_limit && !entries.is_empty() {
+            self.diags.push(
+                Diagnostic::error(Code::EmptyRule, "this confusion rule sets no limit", Some(node.span))
+                    .with_help("add `max_rise` (how far the share may grow) or `max` (the largest share allowed)"),
+            );
+            ok = false;
+        }
+        if let (Some(ClassPattern::Exact(a)), Some(Predicted::Class(ClassPattern::Exact(p)))) =
+            (&actual, &predicted)
+            && a == p
+        {
+            self.error(
+                Code::InvalidValue,
+                format!("a confusion rule from {a:?} to itself: that share is the class's recall"),
+                node.span,
+            );
+            ok = false;
+        }
+        if !ok || (max_rise.is_none() && max.is_none()) {
+            return None;
+        }
+        Some(ConfusionRule {
+            split: split?,
+            actual: actual?,
+            predicted: predicted?,
+            max_rise,
+            max,
+            severity,
+            span: node.span,
+        })
+    }
+
+    fn severity(&mut self, value: &Node) -> Option<Field<Severity>> {
+        self.enumerated(value, "severity", &["fail", "warn"])
+            .map(|s| Field {
+                value: if s == "fail" {
+                    Severity::Fail
+                } else {
+                    Severity::Warn
+                },
+                line: value.span.line,
+                column: value.span.column,
+            })
     }
 
     /// A string that must be one of `allowed`.
@@ -288,19 +531,8 @@ impl Validator {
                 "max" => rule.max = self.fraction(value, "max"),
                 "max_drop" => rule.max_drop = self.fraction(value, "max_drop"),
                 "max_drop_rel" => rule.max_drop_rel = self.fraction(value, "max_drop_rel"),
-                "severity" => {
-                    rule.severity =
-                        self.enumerated(value, "severity", &["fail", "warn"])
-                            .map(|s| Field {
-                                value: if s == "fail" {
-                                    Severity::Fail
-                                } else {
-                                    Severity::Warn
-                                },
-                                line: value.span.line,
-                                column: value.span.column,
-                            });
-                }
+                "max_shift" => rule.max_shift = self.fraction(value, "max_shift"),
+                "severity" => rule.severity = self.severity(value),
                 _ => self.unknown_key(key, RULE_KEYS, context),
             }
         }
@@ -311,7 +543,7 @@ impl Validator {
                     format!("{context} sets nothing"),
                     Some(node.span),
                 )
-                .with_help("add `min`, `max`, `max_drop` or `max_drop_rel`"),
+                .with_help("add `min`, `max`, `max_drop`, `max_drop_rel` or (for `optimal_threshold`) `max_shift`"),
             );
         }
         if let (Some(min), Some(max)) = (rule.min, rule.max)
@@ -417,6 +649,18 @@ impl Validator {
     ) -> Option<MetricRule> {
         let metric = self.metric(key, kind, keys_here);
         let rule = self.rule(value, &format!("the `{}` rule", key.name), true);
+        if let (Some(m), Some(f)) = (metric, rule.max_shift)
+            && m != Metric::OptimalThreshold
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::FieldNotForMetric,
+                    format!("`max_shift` is for `optimal_threshold`, not `{m}`"),
+                    Some(f.span()),
+                )
+                .with_help("a drop is `max_drop`; `max_shift` bounds how far the F1-optimal confidence moves"),
+            );
+        }
         metric.map(|metric| MetricRule {
             metric,
             span: key.span,
@@ -495,10 +739,13 @@ impl Validator {
         };
         let mut metrics = Vec::new();
         let mut sizes = Vec::new();
-        const HERE: &[&str] = &["sizes"];
+        let mut min_support = None;
+        const HERE: &[&str] = &["sizes", "min_support"];
         for (k, v) in self.map(node, &format!("class {:?}", key.name)) {
             if k.name == "sizes" {
                 sizes = self.sizes(v);
+            } else if k.name == "min_support" {
+                min_support = self.count(v, "min_support");
             } else {
                 metrics.extend(self.metric_rule(k, v, ScopeKind::Class, HERE));
             }
@@ -508,7 +755,30 @@ impl Validator {
             span: key.span,
             metrics,
             sizes,
+            min_support,
         })
+    }
+
+    /// A whole number of ground-truth instances (or pixels).
+    fn count(&mut self, node: &Node, field: &str) -> Option<Field<u64>> {
+        match node.kind {
+            Kind::Number(v) if v >= 0.0 && v.fract() == 0.0 && v <= 1e15 => Some(Field {
+                value: v as u64,
+                line: node.span.line,
+                column: node.span.column,
+            }),
+            ref other => {
+                self.error(
+                    Code::InvalidValue,
+                    format!(
+                        "`{field}` must be a whole number of ground-truth instances, found {}",
+                        other.describe()
+                    ),
+                    node.span,
+                );
+                None
+            }
+        }
     }
 
     fn waiver(&mut self, node: &Node) -> Option<Waiver> {
