@@ -1,5 +1,6 @@
 //! The gate's result: plain data that every renderer reads.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::TOLERANCE;
-use crate::model::{Metric, Size, Task};
+use crate::model::{Metric, OperatingPoint, Size, Task};
 use crate::policy::Severity;
 
 /// Which rule field a check tests.
@@ -21,6 +22,10 @@ pub enum RuleKind {
     MaxDrop,
     /// (baseline − candidate) / baseline ≤ max_drop_rel.
     MaxDropRel,
+    /// |candidate − baseline| ≤ max_shift (the F1-optimal threshold).
+    MaxShift,
+    /// candidate − baseline ≤ max_rise (a confusion share).
+    MaxRise,
     /// The split or class the baseline has must still be there.
     Presence,
 }
@@ -33,6 +38,8 @@ impl RuleKind {
             RuleKind::Max => "max",
             RuleKind::MaxDrop => "max_drop",
             RuleKind::MaxDropRel => "max_drop_rel",
+            RuleKind::MaxShift => "max_shift",
+            RuleKind::MaxRise => "max_rise",
             RuleKind::Presence => "presence",
         }
     }
@@ -117,6 +124,13 @@ pub enum Reason {
     /// The candidate lacks a class of the baseline that a rule covers; `missing.class`
     /// decided.
     ClassMissing,
+    /// The class has fewer ground-truth instances than `min_support` in an eval: skipped.
+    InsufficientSupport,
+    /// `min_support` applies but an eval's confusion matrix does not count the class;
+    /// `missing.metric` decided.
+    SupportUnknown,
+    /// The candidate has no confusion matrix for the split at the operating point.
+    NoConfusionMatrix,
 }
 
 /// What a drop rule's baseline lacks.
@@ -153,9 +167,23 @@ impl fmt::Debug for Value {
     }
 }
 
+/// What a class check knows beyond its values: the class's support, and for a confusion
+/// check the predicted class. Shared by every check of a class scope.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Detail {
+    /// The class's ground-truth instances (pixels) in the candidate.
+    pub support: Option<u64>,
+    /// The same in the baseline.
+    pub baseline_support: Option<u64>,
+    /// The policy's `min_support` for the class.
+    pub min_support: Option<u64>,
+    /// For a confusion check, what the class is predicted as (a class, or `background`).
+    pub predicted: Option<String>,
+}
+
 /// One rule field applied to one metric of one scope: what was decided, not how to say it.
 ///
-/// Checks are compact (72 bytes, names shared with every other check of the scope) because a
+/// Checks are compact (80 bytes, names and support shared with every other check of the scope) because a
 /// gate over many classes holds a great many of them; ids and messages are derived when a
 /// report is rendered ([`Check::id`], [`crate::report::words::message`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -170,9 +198,10 @@ pub struct Check {
     line: Option<NonZeroU32>,
     /// One more than the index in [`GateReport::waivers`] of the waiver that covers it.
     waiver: Option<NonZeroU32>,
+    detail: Option<Arc<Detail>>,
     /// The object size, for size scopes.
     pub size: Option<Size>,
-    /// The metric; `None` for presence checks.
+    /// The metric; `None` for presence and confusion checks.
     pub metric: Option<Metric>,
     /// The rule field.
     pub rule: RuleKind,
@@ -199,6 +228,7 @@ pub(crate) struct CheckParts {
     pub(crate) baseline: Option<f64>,
     pub(crate) threshold: Option<f64>,
     pub(crate) line: u32,
+    pub(crate) detail: Option<Arc<Detail>>,
 }
 
 impl Check {
@@ -211,12 +241,44 @@ impl Check {
             threshold: Value::new(p.threshold),
             line: NonZeroU32::new(p.line),
             waiver: None,
+            detail: p.detail,
             size: p.size,
             metric: p.metric,
             rule: p.rule,
             severity: p.severity,
             status: p.status,
             reason: p.reason,
+        }
+    }
+
+    /// The class's ground-truth instances (pixels, for semantic segmentation) in the
+    /// candidate, when its confusion matrix is known.
+    pub fn support(&self) -> Option<u64> {
+        self.detail.as_ref().and_then(|d| d.support)
+    }
+
+    /// The same in the baseline.
+    pub fn baseline_support(&self) -> Option<u64> {
+        self.detail.as_ref().and_then(|d| d.baseline_support)
+    }
+
+    /// The `min_support` that applied to the class.
+    pub fn min_support(&self) -> Option<u64> {
+        self.detail.as_ref().and_then(|d| d.min_support)
+    }
+
+    /// For a confusion check, what the class is predicted as: a class, or `background`.
+    pub fn predicted(&self) -> Option<&str> {
+        self.detail.as_ref().and_then(|d| d.predicted.as_deref())
+    }
+
+    /// What the check reads, as reports name it: the metric, `confusion`, or `None` for a
+    /// presence check.
+    pub fn measure(&self) -> Option<&'static str> {
+        match (self.metric, self.predicted()) {
+            (Some(m), _) => Some(m.name()),
+            (None, Some(_)) => Some("confusion"),
+            (None, None) => None,
         }
     }
 
@@ -258,8 +320,9 @@ impl Check {
     /// How far past its threshold the check is, in metric points (the metric's own unit, a
     /// fraction of 1) for every rule kind, so that floors, ceilings and absolute and relative
     /// drops rank against each other: `t − c` for `min`, `c − t` for `max`, `(b − c) − t` for
-    /// `max_drop`, and `(b − c) − t·b` for `max_drop_rel` (the drop past the largest drop the
-    /// rule allows at this baseline). Negative when the threshold holds by that margin;
+    /// `max_drop`, `(b − c) − t·b` for `max_drop_rel` (the drop past the largest drop the
+    /// rule allows at this baseline), `|c − b| − t` for `max_shift` and `(c − b) − t` for
+    /// `max_rise`. Negative when the threshold holds by that margin;
     /// infinite when data the rule needs is missing; 0 for skipped checks.
     pub fn excess(&self) -> f64 {
         if self.status == Status::Skip {
@@ -276,6 +339,8 @@ impl Check {
             RuleKind::Max => c - t,
             RuleKind::MaxDrop => self.baseline().map_or(f64::INFINITY, |b| b - c - t),
             RuleKind::MaxDropRel => self.baseline().map_or(f64::INFINITY, |b| b - c - t * b),
+            RuleKind::MaxShift => self.baseline().map_or(f64::INFINITY, |b| (c - b).abs() - t),
+            RuleKind::MaxRise => self.baseline().map_or(f64::INFINITY, |b| c - b - t),
             // A present split or class holds by no measurable margin.
             RuleKind::Presence if self.status == Status::Pass => 0.0,
             RuleKind::Presence => f64::INFINITY,
@@ -293,7 +358,8 @@ impl Check {
         }
     }
 
-    /// Stable identifier: `split/class/NAME/size/SIZE/metric/rule`, with `%` and `/` in names
+    /// Stable identifier: `split/class/NAME/size/SIZE/metric/rule` (a confusion check:
+    /// `split/class/NAME/predicted/NAME/confusion/rule`), with `%` and `/` in names
     /// percent-encoded so that ids stay unique whatever the names.
     pub fn id(&self) -> String {
         let mut id = String::with_capacity(48);
@@ -315,13 +381,17 @@ impl Check {
             id.push_str("/class/");
             push_name(id, c);
         }
+        if let Some(p) = self.predicted() {
+            id.push_str("/predicted/");
+            push_name(id, p);
+        }
         if let Some(s) = self.size {
             id.push_str("/size/");
             id.push_str(s.name());
         }
-        if let Some(m) = self.metric {
+        if let Some(m) = self.measure() {
             id.push('/');
-            id.push_str(m.name());
+            id.push_str(m);
         }
         id.push('/');
         id.push_str(self.rule.name());
@@ -412,6 +482,19 @@ pub struct GateReport {
     pub summary: Summary,
     /// Every waiver in the policy, with what it did.
     pub waivers: Vec<WaiverOutcome>,
+    /// Where precision, recall, F1 and confusions were read, when the policy says.
+    pub operating_point: Option<OperatingPointUsed>,
+}
+
+/// The policy's operating point and the confidence it meant for each eval, per split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperatingPointUsed {
+    /// As the policy asked.
+    pub point: OperatingPoint,
+    /// The baseline's confidence per split, a fraction (`None`: no baseline eval).
+    pub baseline: Option<BTreeMap<String, f64>>,
+    /// The candidate's.
+    pub candidate: BTreeMap<String, f64>,
 }
 
 impl GateReport {
@@ -472,6 +555,6 @@ mod tests {
     #[test]
     fn checks_stay_compact() {
         // 120,000 checks for 10,000 classes: every byte here is 120 kB resident.
-        assert!(size_of::<Check>() <= 72, "{} bytes", size_of::<Check>());
+        assert!(size_of::<Check>() <= 80, "{} bytes", size_of::<Check>());
     }
 }

@@ -8,12 +8,15 @@
 mod check;
 mod plan;
 
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 pub use check::{
-    BaselineGap, Check, GateReport, Reason, RuleKind, Status, Summary, Verdict, WaiverOutcome,
+    BaselineGap, Check, Detail, GateReport, OperatingPointUsed, Reason, RuleKind, Status, Summary,
+    Verdict, WaiverOutcome,
 };
 
 use check::CheckParts;
@@ -21,10 +24,10 @@ pub use plan::{Item, plan, plan_each};
 
 use plan::{Owners, Step, walk};
 
-use crate::model::{Eval, Lookup, Metric, ScopeMetrics, Size, Task};
+use crate::model::{ConfusionMatrix, Eval, Lookup, Metric, ScopeMetrics, Size, Task};
 use crate::policy::{
-    Diagnostic, Field, MissingBaseline, MissingClass, MissingMetric, Policy, Rule, Severity,
-    SplitSelector, Waiver,
+    BACKGROUND, ConfusionRule, Diagnostic, Field, MissingBaseline, MissingClass, MissingMetric,
+    Policy, Predicted, Rule, Severity, SplitSelector, Waiver,
 };
 
 /// Comparisons tolerate this much float noise: a drop of exactly the allowed amount
@@ -173,8 +176,9 @@ fn nothing_why(report: &GateReport) -> String {
 #[derive(Debug)]
 pub struct Gate<'a> {
     policy: &'a Policy,
-    baseline: Option<&'a Eval>,
-    candidate: &'a Eval,
+    /// The evals as the gate reads them: at the policy's operating point, with support.
+    baseline: Option<Cow<'a, Eval>>,
+    candidate: Cow<'a, Eval>,
     task: Task,
     warnings: Vec<Diagnostic>,
 }
@@ -188,7 +192,18 @@ impl<'a> Gate<'a> {
         candidate: &'a Eval,
     ) -> Result<Gate<'a>, GateError> {
         let task = comparable(policy, baseline, candidate)?;
-        let evals: Vec<&Eval> = baseline.into_iter().chain([candidate]).collect();
+        // Precision, recall, F1 and support come from the panels at the operating point; an
+        // eval without panels under a policy without one is read as it is, uncopied.
+        let point = policy.operating_point.map(|p| p.value);
+        let read = |e: &'a Eval| {
+            if point.is_some() || !e.panels.confusion.is_empty() {
+                Cow::Owned(e.read_at(point))
+            } else {
+                Cow::Borrowed(e)
+            }
+        };
+        let (baseline, candidate) = (baseline.map(read), read(candidate));
+        let evals: Vec<&Eval> = baseline.iter().map(|b| &**b).chain([&*candidate]).collect();
         let diagnostics = policy.check_names(task, &evals);
         let errors = diagnostics.iter().filter(|d| d.is_error()).count();
         if errors > 0 {
@@ -218,13 +233,18 @@ impl<'a> Gate<'a> {
 
     /// Every item the gate checks, resolved: what `policy explain` shows.
     pub fn plan(&self) -> Vec<Item> {
-        plan(self.policy, self.baseline, self.candidate)
+        plan(self.policy, self.baseline.as_deref(), &self.candidate)
     }
 
     /// Judges the evals. Fails when nothing could be judged, so that a caller never gets a
     /// pass from a gate that evaluated nothing.
     pub fn evaluate(&self, options: &GateOptions) -> Result<GateReport, GateError> {
-        let report = evaluate(self.policy, self.baseline, self.candidate, options)?;
+        let report = evaluate(
+            self.policy,
+            self.baseline.as_deref(),
+            &self.candidate,
+            options,
+        )?;
         if report.summary.skip == report.summary.total() {
             return Err(GateError::NothingEvaluated {
                 report: Box::new(report),
@@ -247,6 +267,7 @@ fn evaluate(
         checks: Vec::new(),
         names: None,
     };
+    let confusions = judge.confusions(baseline, candidate);
     // Counted before anything is made, so that a policy over millions of classes stops
     // with a message instead of exhausting memory.
     let mut count = 0usize;
@@ -263,8 +284,17 @@ fn evaluate(
                 metric,
                 rule,
                 owners,
+                min_support,
                 ..
-            } => judge.metric(split, class, size, metric, &rule, owners),
+            } => judge.metric(
+                split,
+                class,
+                size,
+                metric,
+                &rule,
+                owners,
+                min_support.map(|f| f.value),
+            ),
             Step::MissingSplit {
                 split,
                 in_baseline,
@@ -294,6 +324,7 @@ fn evaluate(
             }
         }
     });
+    count = count.saturating_add(confusions.len());
     if count > options.max_checks {
         return Err(GateError::TooManyChecks {
             count,
@@ -302,6 +333,7 @@ fn evaluate(
     }
 
     let mut checks = judge.checks;
+    checks.extend(confusions);
     checks.shrink_to_fit();
     let waivers = apply_waivers(&policy.waivers, &mut checks, options.today);
     let mut summary = Summary::default();
@@ -315,6 +347,17 @@ fn evaluate(
         }
     }
     let failed = summary.fail > 0 || (options.strict && summary.warn > 0);
+    let operating_point = policy.operating_point.map(|p| OperatingPointUsed {
+        point: p.value,
+        baseline: baseline
+            .and_then(|b| b.read_at.as_ref())
+            .map(|r| r.confidence.clone()),
+        candidate: candidate
+            .read_at
+            .as_ref()
+            .map(|r| r.confidence.clone())
+            .unwrap_or_default(),
+    });
     Ok(GateReport {
         verdict: if failed { Verdict::Fail } else { Verdict::Pass },
         strict: options.strict,
@@ -322,6 +365,7 @@ fn evaluate(
         checks,
         summary,
         waivers,
+        operating_point,
     })
 }
 
@@ -330,13 +374,22 @@ struct Judge<'a> {
     checks: Vec<Check>,
     /// The split and class of the last check (by address), and their names as the checks
     /// of that scope share them.
-    names: Option<(NamesPtr, Arc<str>, Option<Arc<str>>)>,
+    names: Option<Names>,
+}
+
+/// What the checks of one scope share.
+struct Names {
+    key: NamesPtr,
+    split: Arc<str>,
+    class: Option<Arc<str>>,
+    detail: Option<Arc<Detail>>,
 }
 
 /// A split and class as the walk passes them, by address only: compared, never dereferenced.
 type NamesPtr = (*const str, Option<*const str>);
 
 impl Judge<'_> {
+    #[allow(clippy::too_many_arguments)]
     fn metric(
         &mut self,
         split: &str,
@@ -345,30 +398,46 @@ impl Judge<'_> {
         metric: Metric,
         rule: &Rule,
         owners: Owners<'_>,
+        min_support: Option<u64>,
     ) {
         // Items come grouped by class, and the walk hands every item of a class the same
-        // `&str`: the names shared by the class's checks are made once, when it changes.
-        let hit = matches!(&self.names, Some((k, _, _)) if std::ptr::eq(k.0, split)
-        && match (k.1, class) {
+        // `&str`: what the class's checks share is made once, when it changes.
+        let hit = matches!(&self.names, Some(n) if std::ptr::eq(n.key.0, split)
+        && match (n.key.1, class) {
             (Some(a), Some(b)) => std::ptr::eq(a, b),
             (None, None) => true,
             _ => false,
         });
         if !hit {
             let split_name = match &self.names {
-                Some((_, sp, _)) if &**sp == split => Arc::clone(sp),
+                Some(n) if &*n.split == split => Arc::clone(&n.split),
                 _ => Arc::from(split),
             };
-            self.names = Some((
-                (split as *const str, class.map(|c| c as *const str)),
-                split_name,
-                class.map(Arc::from),
-            ));
+            let support = |o: &Result<&ScopeMetrics, Lookup>| o.ok().and_then(|m| m.support);
+            let detail = class.and_then(|_| {
+                let d = Detail {
+                    support: support(&owners.candidate),
+                    baseline_support: owners.baseline.as_ref().and_then(support),
+                    min_support,
+                    predicted: None,
+                };
+                (d != Detail::default()).then(|| Arc::new(d))
+            });
+            self.names = Some(Names {
+                key: (split as *const str, class.map(|c| c as *const str)),
+                split: split_name,
+                class: class.map(Arc::from),
+                detail,
+            });
         }
-        let Some((_, split_name, class_name)) = &self.names else {
+        let Some(names) = &self.names else {
             unreachable!("the names were just filled")
         };
-        let (split_name, class_name) = (Arc::clone(split_name), class_name.clone());
+        let (split_name, class_name, detail) = (
+            Arc::clone(&names.split),
+            names.class.clone(),
+            names.detail.clone(),
+        );
         let (cand_owner, base_owner) = (&owners.candidate, &owners.baseline);
         let value = |m: &Result<&ScopeMetrics, Lookup>| match m {
             Ok(owner) => {
@@ -380,15 +449,18 @@ impl Judge<'_> {
         let cand = value(cand_owner);
         let base = base_owner.as_ref().map(value);
         let severity = rule.severity.map_or(Severity::Fail, |s| s.value);
-        let fields: [(RuleKind, Option<Field<f64>>); 4] = [
+        let support = self.support(min_support, detail.as_deref(), base.is_some());
+        let fields: [(RuleKind, Option<Field<f64>>); 5] = [
             (RuleKind::Min, rule.min),
             (RuleKind::Max, rule.max),
             (RuleKind::MaxDrop, rule.max_drop),
             (RuleKind::MaxDropRel, rule.max_drop_rel),
+            (RuleKind::MaxShift, rule.max_shift),
         ];
         for (kind, field) in fields {
             let Some(field) = field else { continue };
-            let (outcome, reason) = self.judge(kind, field.value, cand, base);
+            let (outcome, reason) =
+                support.unwrap_or_else(|| self.judge(kind, field.value, cand, base));
             let status = match outcome {
                 Outcome::Pass => Status::Pass,
                 Outcome::Skip => Status::Skip,
@@ -408,7 +480,201 @@ impl Judge<'_> {
                 baseline: base.and_then(Lookup::value),
                 threshold: Some(field.value),
                 line: field.line,
+                detail: detail.clone(),
             }));
+        }
+    }
+
+    /// What `min_support` decides before any value is compared: a skip when the class has
+    /// too little ground truth in an eval, `missing.metric` when an eval does not say how
+    /// much it has, nothing when the support suffices or no `min_support` applies.
+    fn support(
+        &self,
+        min: Option<u64>,
+        detail: Option<&Detail>,
+        has_baseline: bool,
+    ) -> Option<(Outcome, Reason)> {
+        let min = min?;
+        let d = detail.cloned().unwrap_or_default();
+        let counts = [Some(d.support), has_baseline.then_some(d.baseline_support)];
+        if counts.iter().flatten().any(|s| s.is_some_and(|n| n < min)) {
+            return Some((Outcome::Skip, Reason::InsufficientSupport));
+        }
+        if counts.iter().flatten().any(Option::is_none) {
+            let outcome = match self.policy.missing.metric {
+                MissingMetric::Fail => Outcome::Violated { soft: false },
+                MissingMetric::Warn => Outcome::Violated { soft: true },
+                MissingMetric::Skip => Outcome::Skip,
+            };
+            return Some((outcome, Reason::SupportUnknown));
+        }
+        None
+    }
+
+    /// Every check of the policy's `confusions`, in rule order, then split, actual and
+    /// predicted class by name.
+    fn confusions(&self, baseline: Option<&Eval>, candidate: &Eval) -> Vec<Check> {
+        let mut out = Vec::new();
+        let point = self.policy.operating_point.map(|p| p.value);
+        for rule in &self.policy.confusions {
+            let mut splits: BTreeSet<&str> = candidate.splits.keys().map(String::as_str).collect();
+            splits.extend(
+                baseline
+                    .iter()
+                    .flat_map(|b| b.splits.keys().map(String::as_str)),
+            );
+            if let SplitSelector::Name(n) = &rule.split {
+                splits.retain(|s| s == n);
+                splits.insert(n);
+            }
+            for split in splits {
+                let cand = candidate.matrix_at(split, point);
+                let base = baseline.map(|b| b.matrix_at(split, point));
+                self.confusion_split(rule, split, cand, base, &mut out);
+            }
+        }
+        out
+    }
+
+    fn confusion_split(
+        &self,
+        rule: &ConfusionRule,
+        split: &str,
+        cand: Option<&ConfusionMatrix>,
+        base: Option<Option<&ConfusionMatrix>>,
+        out: &mut Vec<Check>,
+    ) {
+        let severity = rule
+            .severity
+            .or(self.policy.defaults.severity)
+            .map_or(Severity::Fail, |s| s.value);
+        let fields: [(RuleKind, Option<Field<f64>>); 2] = [
+            (RuleKind::MaxRise, rule.max_rise),
+            (RuleKind::Max, rule.max),
+        ];
+        let split_name: Arc<str> = Arc::from(split);
+        let make = |kind: RuleKind,
+                    field: Field<f64>,
+                    class: Option<&str>,
+                    detail: Option<Arc<Detail>>,
+                    (status, reason): (Status, Reason),
+                    (c, b): (Option<f64>, Option<f64>)| {
+            Check::new(CheckParts {
+                split: Arc::clone(&split_name),
+                class: class.map(Arc::from),
+                size: None,
+                metric: None,
+                rule: kind,
+                severity,
+                status,
+                reason,
+                candidate: c,
+                baseline: b,
+                threshold: Some(field.value),
+                line: field.line,
+                detail,
+            })
+        };
+        let Some(cand) = cand else {
+            // Not a pass: the data the rule reads is not there.
+            let detail = Arc::new(Detail {
+                predicted: Some(rule.predicted.text().to_owned()),
+                ..Detail::default()
+            });
+            for (kind, field) in fields {
+                let Some(field) = field else { continue };
+                out.push(make(
+                    kind,
+                    field,
+                    Some(rule.actual.text()),
+                    Some(Arc::clone(&detail)),
+                    (Status::Fail, Reason::NoConfusionMatrix),
+                    (None, None),
+                ));
+            }
+            return;
+        };
+        let base_matrix = base.flatten();
+        let mut actuals: BTreeSet<&str> = cand.classes.iter().map(String::as_str).collect();
+        actuals.extend(
+            base_matrix
+                .iter()
+                .flat_map(|m| m.classes.iter().map(String::as_str)),
+        );
+        let classes: Vec<&str> = actuals.iter().copied().collect();
+        for actual in classes.iter().copied().filter(|a| rule.actual.matches(a)) {
+            let predicted: Vec<&str> = match &rule.predicted {
+                Predicted::Background => vec![BACKGROUND],
+                Predicted::Class(p) => classes
+                    .iter()
+                    .copied()
+                    .filter(|c| *c != actual && p.matches(c))
+                    .collect(),
+            };
+            let (a_cand, a_base) = (
+                cand.index(actual),
+                base_matrix.and_then(|m| m.index(actual)),
+            );
+            for p in predicted {
+                // A predicted class one eval lacks is one it never predicts: a share of 0.
+                let share = |m: &ConfusionMatrix, a: usize| {
+                    let col = if p == BACKGROUND && matches!(rule.predicted, Predicted::Background)
+                    {
+                        Some(m.background())
+                    } else {
+                        m.index(p)
+                    };
+                    match col {
+                        Some(col) => m.share(a, col),
+                        None => m.share(a, m.background()).map(|_| 0.0),
+                    }
+                };
+                let c = a_cand.and_then(|a| share(cand, a));
+                let b = base_matrix.zip(a_base).and_then(|(m, a)| share(m, a));
+                let detail = Arc::new(Detail {
+                    support: a_cand.map(|a| cand.row_sum(a)),
+                    baseline_support: base_matrix.zip(a_base).map(|(m, a)| m.row_sum(a)),
+                    min_support: None,
+                    predicted: Some(p.to_owned()),
+                });
+                for (kind, field) in fields {
+                    let Some(field) = field else { continue };
+                    let decided = if a_cand.is_none() {
+                        let (status, _) = match self.policy.missing.class {
+                            MissingClass::Fail => (Status::Fail, Severity::Fail),
+                            MissingClass::Warn => (Status::Warn, Severity::Warn),
+                            MissingClass::Ignore => (Status::Skip, Severity::Warn),
+                        };
+                        (status, Reason::ClassMissing)
+                    } else {
+                        let cand_lookup = c.map_or(Lookup::NoValue, Lookup::Value);
+                        let base_lookup = base.map(|m| match (m, a_base, b) {
+                            (None, ..) => Lookup::NoSplit,
+                            (Some(_), None, _) => Lookup::NoClass,
+                            (Some(_), Some(_), v) => v.map_or(Lookup::NoValue, Lookup::Value),
+                        });
+                        let (outcome, reason) =
+                            self.judge(kind, field.value, cand_lookup, base_lookup);
+                        let status = match outcome {
+                            Outcome::Pass => Status::Pass,
+                            Outcome::Skip => Status::Skip,
+                            Outcome::Violated { soft } if soft || severity == Severity::Warn => {
+                                Status::Warn
+                            }
+                            Outcome::Violated { .. } => Status::Fail,
+                        };
+                        (status, reason)
+                    };
+                    out.push(make(
+                        kind,
+                        field,
+                        Some(actual),
+                        Some(Arc::clone(&detail)),
+                        decided,
+                        (c, b),
+                    ));
+                }
+            }
         }
     }
 
@@ -421,6 +687,7 @@ impl Judge<'_> {
     ) -> (Outcome, Reason) {
         let base_value = base.and_then(Lookup::value);
         let floor = matches!(kind, RuleKind::Min | RuleKind::Max);
+        // A missing candidate value reads the same for every rule kind: `missing:` decides.
         let Some(c) = cand.value() else {
             let reason = match (base_value, base) {
                 (Some(_), _) => Reason::NoCandidateValue,
@@ -457,6 +724,17 @@ impl Judge<'_> {
                 };
                 drop <= t + TOLERANCE
             }
+            RuleKind::MaxShift | RuleKind::MaxRise => {
+                let Some(b) = base_value else {
+                    return self.no_baseline(base);
+                };
+                let moved = if kind == RuleKind::MaxShift {
+                    (c - b).abs()
+                } else {
+                    c - b
+                };
+                moved <= t + TOLERANCE
+            }
             RuleKind::Presence => return (Outcome::Skip, Reason::Compared),
         };
         let outcome = if ok {
@@ -483,6 +761,7 @@ impl Judge<'_> {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Outcome {
     Pass,
     Skip,
@@ -513,6 +792,7 @@ fn presence(
         baseline: None,
         threshold: None,
         line,
+        detail: None,
     })
 }
 
@@ -573,3 +853,6 @@ fn waiver_scope(w: &Waiver) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod operating_point_tests;

@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 
 use crate::model::{Eval, Lookup, Metric, Scope, ScopeMetrics, Size};
-use crate::policy::{ClassRules, MetricRule, Policy, Rule, SizeRules, SplitRules, SplitSelector};
+use crate::policy::{
+    ClassRules, Field, MetricRule, Policy, Rule, SizeRules, SplitRules, SplitSelector,
+};
 
 /// One thing the policy asks of the evals.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +25,8 @@ pub enum Item {
         /// The policy's entries for this metric that apply here, least specific first (not
         /// counting `defaults`): `rule` is `defaults` overlaid with each in turn.
         layers: Vec<Rule>,
+        /// The class's `min_support`, from the last class entry that sets it.
+        min_support: Option<Field<u64>>,
     },
     /// A split the candidate lacks, which a rule covers.
     MissingSplit {
@@ -79,6 +83,9 @@ pub fn plan_each(
 
 /// One item of the plan as the walk makes it, borrowing names from the evals: the gate
 /// judges 100,000 of these and copies nothing it does not keep.
+// One step lives at a time, on the stack, handed straight to the sink: boxing the rule would
+// allocate once per item for nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Step<'s> {
     Rule {
         split: &'s str,
@@ -88,6 +95,7 @@ pub(crate) enum Step<'s> {
         rule: Rule,
         /// Empty unless the walk was asked for layers.
         layers: &'s [Rule],
+        min_support: Option<Field<u64>>,
         /// The scope in the candidate and in the baseline (`None`: no baseline eval), found
         /// while walking the sorted names: the gate looks nothing up.
         owners: Owners<'s>,
@@ -121,6 +129,7 @@ impl Step<'_> {
                 metric,
                 rule,
                 layers,
+                min_support,
                 ..
             } => Item::Rule {
                 split: split.to_owned(),
@@ -133,6 +142,7 @@ impl Step<'_> {
                 metric,
                 rule,
                 layers: layers.to_vec(),
+                min_support,
             },
             Step::MissingSplit {
                 split,
@@ -166,6 +176,7 @@ fn rule_fields(rule: &Rule) -> usize {
         rule.max.is_some(),
         rule.max_drop.is_some(),
         rule.max_drop_rel.is_some(),
+        rule.max_shift.is_some(),
     ]
     .into_iter()
     .filter(|&f| f)
@@ -245,10 +256,10 @@ impl Walker<'_, '_> {
             baseline: base_split.map(|s| s.map(|s| &s.overall)),
         };
         let layers: Layers<'_> = sets.iter().map(|s| s.metrics.as_slice()).collect();
-        self.scope(split, None, None, &layers, owners);
+        self.scope(split, None, None, &layers, owners, None);
         for size in Size::ALL {
             let layers = size_layers(sets.iter().map(|s| s.sizes.as_slice()), size);
-            self.scope(split, None, Some(size), &layers, owners);
+            self.scope(split, None, Some(size), &layers, owners, None);
         }
 
         let base_classes = base_split.and_then(Result::ok).map(|s| &s.classes);
@@ -272,11 +283,13 @@ impl Walker<'_, '_> {
                 candidate: in_candidate.ok_or(Lookup::NoClass),
                 baseline: base_split.map(|s| s.and_then(|_| base_metrics.ok_or(Lookup::NoClass))),
             };
+            // Merged like a rule field: the most specific entry that sets it wins.
+            let min_support = matching.iter().rev().find_map(|c| c.min_support);
             let layers: Layers<'_> = matching.iter().map(|c| c.metrics.as_slice()).collect();
-            self.scope(split, Some(class), None, &layers, owners);
+            self.scope(split, Some(class), None, &layers, owners, min_support);
             for size in Size::ALL {
                 let layers = size_layers(matching.iter().map(|c| c.sizes.as_slice()), size);
-                self.scope(split, Some(class), Some(size), &layers, owners);
+                self.scope(split, Some(class), Some(size), &layers, owners, min_support);
             }
         }
     }
@@ -288,6 +301,7 @@ impl Walker<'_, '_> {
         size: Option<Size>,
         layers: &Layers<'_>,
         owners: Owners<'_>,
+        min_support: Option<Field<u64>>,
     ) {
         if layers.iter().all(|l| l.is_empty()) {
             return;
@@ -314,6 +328,7 @@ impl Walker<'_, '_> {
                 metric,
                 rule,
                 layers: if self.layers { &self.buf } else { &[] },
+                min_support,
                 owners,
             });
         }

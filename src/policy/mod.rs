@@ -560,6 +560,36 @@ impl Policy {
                 }
             }
         }
+        for rule in &self.confusions {
+            if let SplitSelector::Name(name) = &rule.split
+                && !split_names.contains(&name.as_str())
+            {
+                diags.push(unknown_name("split", name, rule.span, &split_names));
+                continue;
+            }
+            let classes = class_names(evals, &rule.split);
+            let predicted = match &rule.predicted {
+                Predicted::Background => None,
+                Predicted::Class(p) => Some(p),
+            };
+            for pattern in std::iter::once(&rule.actual).chain(predicted) {
+                match pattern {
+                    ClassPattern::Exact(name) if !classes.contains(&name.as_str()) => {
+                        diags.push(unknown_name("class", name, rule.span, &classes));
+                    }
+                    ClassPattern::Glob { text, .. }
+                        if !classes.iter().any(|c| pattern.matches(c)) =>
+                    {
+                        diags.push(Diagnostic::warning(
+                            Code::GlobMatchesNothing,
+                            format!("confusion class pattern {text:?} matches no class in the evals; this rule checks nothing"),
+                            Some(rule.span),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
         for waiver in &self.waivers {
             if let SplitSelector::Name(name) = &waiver.split
                 && !split_names.contains(&name.as_str())

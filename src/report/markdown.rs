@@ -17,7 +17,7 @@ use super::number::{pt, pt_delta};
 use super::text::{self, escape_markdown, short_hash};
 use super::words::{count, headline, note, plural, threshold};
 use crate::gate::{Check, GateReport, Status, TOLERANCE, Verdict};
-use crate::model::{Metric, Size, Task};
+use crate::model::{Metric, OperatingPoint, Size, Task};
 
 /// The size limit of the Markdown report, in characters. GitHub comments take 65,536; this
 /// leaves room for the comment marker and a footer.
@@ -125,11 +125,72 @@ impl<'a> Row<'a> {
     }
 }
 
-/// split, class, size, metric.
-type RowKey<'a> = (&'a str, Option<&'a str>, Option<Size>, Option<Metric>);
+/// split, class, size, metric, predicted class.
+type RowKey<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<Size>,
+    Option<Metric>,
+    Option<&'a str>,
+);
 
 fn key(c: &Check) -> RowKey<'_> {
-    (&*c.split, c.class.as_deref(), c.size, c.metric)
+    (
+        &*c.split,
+        c.class.as_deref(),
+        c.size,
+        c.metric,
+        c.predicted(),
+    )
+}
+
+/// What a row reads: `map50`, `confusion → background`, `presence`.
+fn measure_cell(c: &Check) -> String {
+    match (c.metric, c.predicted()) {
+        (Some(m), _) => m.name().to_owned(),
+        (None, Some(p)) => format!("confusion → {}", name(p)),
+        (None, None) => "presence".to_owned(),
+    }
+}
+
+/// A class name with its support, when the eval's confusion matrix gives it: `car (n = 412)`.
+fn class_cell(c: &Check) -> String {
+    let mut s = c.class.as_deref().map(name).unwrap_or_default();
+    match (c.support(), c.baseline_support()) {
+        (Some(n), Some(b)) if n != b => {
+            let _ = write!(s, " (n = {n}, baseline {b})");
+        }
+        (Some(n), _) => {
+            let _ = write!(s, " (n = {n})");
+        }
+        (None, _) => {}
+    }
+    s
+}
+
+/// Where precision, recall and F1 were read, for the header.
+fn operating_point_line(report: &GateReport) -> Option<String> {
+    let used = report.operating_point.as_ref()?;
+    Some(match used.point {
+        OperatingPoint::Confidence(p) => format!("Precision, recall and F1 at confidence {p}."),
+        OperatingPoint::Optimal => {
+            let list = |m: &std::collections::BTreeMap<String, f64>| {
+                m.iter()
+                    .map(|(split, c)| format!("{} {c:.2}", name(split)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut line = format!(
+                "Precision, recall and F1 at each eval's F1-optimal confidence: candidate {}",
+                list(&used.candidate)
+            );
+            if let Some(b) = &used.baseline {
+                let _ = write!(line, "; baseline {}", list(b));
+            }
+            line.push('.');
+            line
+        }
+    })
 }
 
 /// Groups the checks of one (split, scope, metric) into a row. The gate emits them next to
@@ -177,11 +238,7 @@ fn place(c: &Check) -> String {
 
 /// `valid · class car · map50`, or `… · presence`.
 fn check_cell(c: &Check) -> String {
-    format!(
-        "{} · {}",
-        place(c),
-        c.metric.map_or("presence", |m| m.name())
-    )
+    format!("{} · {}", place(c), measure_cell(c))
 }
 
 /// The policy line, linked to the policy file at the commit under test when the run knows
@@ -229,6 +286,9 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         headline(report, &ranked, &name, &|t| shorten(t, MAX_NOTE_CHARS))
     );
     let _ = writeln!(head, "{}", counts(report));
+    if let Some(line) = operating_point_line(report) {
+        let _ = writeln!(head, "{line}");
+    }
     if report.strict && s.warn > 0 {
         head.push_str("Warnings fail this gate (`--strict`).\n");
     }
@@ -455,10 +515,10 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         let sorted: Vec<&Row<'_>> = keyed.iter().map(|&(_, i)| &class_rows[i]).collect();
         let lines = sorted.iter().map(|r| {
             let c = r.first();
-            let metric = c.metric.map_or("presence", |m| m.name());
+            let metric = measure_cell(c);
             format!(
                 "| {} | {} | {}{} | {} | {} | {} | {} |\n",
-                c.class.as_deref().map(name).unwrap_or_default(),
+                class_cell(c),
                 name(&c.split),
                 metric,
                 c.size.map(|s| format!(" · size {s}")).unwrap_or_default(),

@@ -144,10 +144,20 @@ pub fn place_label(check: &Check) -> String {
     }
 }
 
-/// What a check tests, for people: `map50_95 max_drop`, or `presence`.
+/// What a check tests, for people: `map50_95 max_drop`, `confusion → "background" max_rise`,
+/// or `presence`.
 pub fn test_label(check: &Check) -> String {
-    match check.metric {
-        Some(m) => format!("{m} {}", check.rule),
+    match check.measure() {
+        Some(_) => format!("{} {}", measure_label(check), check.rule),
         None => check.rule.name().to_owned(),
+    }
+}
+
+/// What a check reads, for people: `map50`, `confusion → "background"`, or `presence`.
+pub fn measure_label(check: &Check) -> String {
+    match (check.metric, check.predicted()) {
+        (Some(m), _) => m.name().to_owned(),
+        (None, Some(p)) => format!("confusion → {p:?}"),
+        (None, None) => "presence".to_owned(),
     }
 }

@@ -81,6 +81,40 @@ fn reason(m: &mut String, c: &Check) {
                 }
             );
         }
+        Reason::InsufficientSupport => {
+            let _ = write!(
+                m,
+                "insufficient support: {} ground-truth",
+                count_u64(c.support())
+            );
+            if let Some(b) = c.baseline_support() {
+                let _ = write!(m, " in the candidate, {b} in the baseline");
+            }
+            let _ = write!(
+                m,
+                "; min_support is {}",
+                c.min_support().unwrap_or_default()
+            );
+        }
+        Reason::SupportUnknown => {
+            let _ = write!(
+                m,
+                "min_support is {} but the {} confusion matrix does not count this class",
+                c.min_support().unwrap_or_default(),
+                if c.support().is_none() {
+                    "candidate's"
+                } else {
+                    "baseline's"
+                }
+            );
+        }
+        Reason::NoConfusionMatrix => {
+            let _ = write!(
+                m,
+                "the candidate has no confusion matrix for split {:?} at the operating point",
+                &*c.split
+            );
+        }
         Reason::ClassMissing => {
             let note = match (skipped, c.severity) {
                 (true, _) => "ignore",
@@ -94,6 +128,10 @@ fn reason(m: &mut String, c: &Check) {
             );
         }
     }
+}
+
+fn count_u64(n: Option<u64>) -> String {
+    n.map_or_else(|| "unknown".to_owned(), |n| n.to_string())
 }
 
 fn compared(m: &mut String, check: &Check) {
@@ -142,6 +180,21 @@ fn compared(m: &mut String, check: &Check) {
                 let _ = write!(m, ") = {} relative, max_drop_rel ", pct(-drop));
                 push_num(m, t);
             }
+        }
+        RuleKind::MaxShift | RuleKind::MaxRise => {
+            let Some(b) = check.baseline() else {
+                m.push_str("no value in the baseline");
+                return;
+            };
+            push_num(m, b);
+            m.push_str(" → ");
+            push_num(m, c);
+            m.push_str(" (");
+            push_signed(m, c - b);
+            m.push_str("), ");
+            m.push_str(check.rule.name());
+            m.push(' ');
+            push_num(m, t);
         }
         RuleKind::Presence => m.push_str("not a metric rule"),
     }
@@ -221,6 +274,24 @@ pub fn change(check: &Check) -> String {
             }
             m.push(')');
         }
+        (RuleKind::MaxShift | RuleKind::MaxRise, Some(b)) => {
+            let moved = c - b;
+            if check.excess() <= 0.0 && pt(moved.abs()) == "0.0" {
+                let _ = write!(m, "held at {}", pt(c));
+                return m;
+            }
+            let verb = match (check.rule, moved > 0.0) {
+                (RuleKind::MaxShift, _) => "moved",
+                (_, true) => "rose",
+                (_, false) => "fell",
+            };
+            let (d, t) = pt_apart(moved.abs(), t);
+            let _ = write!(m, "{verb} {d} pt ({} → {}", pt(b), pt(c));
+            if check.rule == RuleKind::MaxShift || moved > 0.0 {
+                let _ = write!(m, "; allowed {t}");
+            }
+            m.push(')');
+        }
         _ => reason(&mut m, check),
     }
     m
@@ -237,6 +308,8 @@ pub fn threshold(check: &Check) -> String {
         RuleKind::Min => format!("≥ {}", pt(t)),
         RuleKind::Max => format!("≤ {}", pt(t)),
         RuleKind::MaxDrop => format!("drop ≤ {} pt", pt(t)),
+        RuleKind::MaxShift => format!("shift ≤ {} pt", pt(t)),
+        RuleKind::MaxRise => format!("rise ≤ {} pt", pt(t)),
         RuleKind::MaxDropRel => match (check.baseline(), check.candidate()) {
             (Some(b), Some(c)) if b > 0.0 => {
                 format!("drop ≤ {} (Δ {})", pct1(t), pct_delta((c - b) / b))
@@ -277,6 +350,9 @@ pub fn headline(
         }
         if let Some(size) = c.size {
             let _ = write!(s, " {size}");
+        }
+        if let Some(p) = c.predicted() {
+            let _ = write!(s, " → {}", name(p));
         }
         if let Some(m) = c.metric {
             let _ = write!(s, " {m}");
