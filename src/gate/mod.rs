@@ -20,7 +20,7 @@ pub use check::{
 };
 
 use check::CheckParts;
-pub use plan::{Item, plan, plan_each};
+pub use plan::{Item, confusion_pairs, plan, plan_each};
 
 use plan::{Owners, Step, walk};
 
@@ -602,15 +602,15 @@ impl Judge<'_> {
                 .flat_map(|m| m.classes.iter().map(String::as_str)),
         );
         let classes: Vec<&str> = actuals.iter().copied().collect();
-        for actual in classes.iter().copied().filter(|a| rule.actual.matches(a)) {
-            let predicted: Vec<&str> = match &rule.predicted {
-                Predicted::Background => vec![BACKGROUND],
-                Predicted::Class(p) => classes
-                    .iter()
-                    .copied()
-                    .filter(|c| *c != actual && p.matches(c))
-                    .collect(),
-            };
+        let pairs = confusion_pairs(rule, &classes);
+        for (i, &(actual, _)) in pairs.iter().enumerate() {
+            if i > 0 && pairs[i - 1].0 == actual {
+                continue;
+            }
+            let predicted = pairs[i..]
+                .iter()
+                .take_while(|(a, _)| *a == actual)
+                .map(|&(_, p)| p);
             let (a_cand, a_base) = (
                 cand.index(actual),
                 base_matrix.and_then(|m| m.index(actual)),

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use crate::model::{Eval, Lookup, Metric, Scope, ScopeMetrics, Size};
 use crate::policy::{
-    ClassRules, Field, MetricRule, Policy, Rule, SizeRules, SplitRules, SplitSelector,
+    BACKGROUND, ClassRules, ConfusionRule, Field, MetricRule, Policy, Predicted, Rule, SizeRules,
+    SplitRules, SplitSelector,
 };
 
 /// One thing the policy asks of the evals.
@@ -360,6 +361,26 @@ fn size_layers<'r>(sizes: impl Iterator<Item = &'r [SizeRules]>, size: Size) -> 
         .flat_map(|list| list.iter().filter(move |s| s.size == size))
         .map(|s| s.metrics.as_slice())
         .collect()
+}
+
+/// The (actual, predicted) pairs a confusion rule covers among `classes` (sorted, the names
+/// of both evals' confusion matrices): every class `actual` matches, each with background
+/// or with every other class `predicted` matches, in name order. A class is never paired
+/// with itself: that share is its recall.
+pub fn confusion_pairs<'c>(rule: &ConfusionRule, classes: &[&'c str]) -> Vec<(&'c str, &'c str)> {
+    let mut pairs = Vec::new();
+    for &actual in classes.iter().filter(|a| rule.actual.matches(a)) {
+        match &rule.predicted {
+            Predicted::Background => pairs.push((actual, BACKGROUND)),
+            Predicted::Class(p) => pairs.extend(
+                classes
+                    .iter()
+                    .filter(|c| **c != actual && p.matches(c))
+                    .map(|&c| (actual, c)),
+            ),
+        }
+    }
+    pairs
 }
 
 /// The class rules that match `class`: globs first, then its exact name, each in split order
