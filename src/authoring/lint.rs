@@ -1,15 +1,19 @@
 //! `evalgate policy check`: what a valid policy may still get wrong.
 //!
-//! Without evals: waivers that expired or expire soon. With them: rule fields that never take
-//! effect because a more specific entry always overrides them (shadowed), and fields that
-//! repeat the value they override (duplicates).
+//! Without evals: waivers that expired or expire soon. With them: rule fields and
+//! `min_support`s that never take effect because a more specific entry always overrides them
+//! (shadowed), fields that repeat the value they override (duplicates), and confusion rules
+//! that check a pair another one already checks (duplicates too: confusion rules do not
+//! override one another, both are checked).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use crate::gate::Item;
-use crate::policy::{Code, Diagnostic, Policy, Rule, Span};
+use crate::gate::{Item, confusion_pairs};
+use crate::model::Eval;
+use crate::policy::{Code, Diagnostic, Policy, Predicted, Rule, Span};
+use crate::report::split_label;
 
 /// Waivers expiring within this many days are flagged.
 pub const EXPIRY_NOTICE_DAYS: i64 = 14;
@@ -61,17 +65,33 @@ pub fn rules(plan: &[Item]) -> Vec<Diagnostic> {
     let mut overridden_by: BTreeMap<FieldAt, Span> = BTreeMap::new();
     let mut duplicates: BTreeMap<FieldAt, (String, Span)> = BTreeMap::new();
     for item in plan {
-        let Item::Rule { rule, layers, .. } = item else {
+        let Item::Rule {
+            rule,
+            layers,
+            min_support,
+            support_layers,
+            ..
+        } = item
+        else {
             continue;
         };
-        for &(name, get) in &FIELDS {
+        let at = |name, span: Span| (span.line, span.column, name);
+        let fields = FIELDS.iter().map(|&(name, get)| {
             let setters: Vec<(FieldAt, String, Span)> = layers
                 .iter()
-                .filter_map(|r| {
-                    get(r).map(|(value, span)| ((span.line, span.column, name), value, span))
-                })
+                .filter_map(|r| get(r).map(|(value, span)| (at(name, span), value, span)))
                 .collect();
-            let winner = get(rule).map(|(_, span)| (span.line, span.column, name));
+            (setters, get(rule).map(|(_, span)| at(name, span)))
+        });
+        // `min_support` merges over the class entries as a rule field does over its layers.
+        let support = (
+            support_layers
+                .iter()
+                .map(|f| (at("min_support", f.span()), f.value.to_string(), f.span()))
+                .collect(),
+            min_support.map(|f| at("min_support", f.span())),
+        );
+        for (setters, winner) in fields.chain([support]) {
             for (at, _, _) in &setters {
                 let wins = Some(*at) == winner;
                 let entry = used.entry(*at).or_insert(false);
@@ -133,9 +153,84 @@ pub fn rules(plan: &[Item]) -> Vec<Diagnostic> {
     out
 }
 
+/// Warnings about confusion rules that check a (split, actual, predicted) pair an earlier
+/// rule already checks, over the class names of `evals` (map-results' and the confusion
+/// matrices'). One warning per rule, at the rule, naming the first such pair.
+pub fn confusions(policy: &Policy, evals: &[&Eval]) -> Vec<Diagnostic> {
+    let splits: BTreeSet<&str> = evals
+        .iter()
+        .flat_map(|e| e.splits.keys().map(String::as_str))
+        .collect();
+    // Pair → the line of the first rule that checks it.
+    let mut first: BTreeMap<(&str, String, String), u32> = BTreeMap::new();
+    let mut out = Vec::new();
+    for rule in &policy.confusions {
+        let background = matches!(rule.predicted, Predicted::Background);
+        let mut overlap: Option<((&str, String, String), u32)> = None;
+        let mut count = 0usize;
+        for &split in splits.iter().filter(|s| rule.split.matches(s)) {
+            let classes = split_classes(evals, split);
+            let classes: Vec<&str> = classes.iter().map(String::as_str).collect();
+            for (actual, predicted) in confusion_pairs(rule, &classes) {
+                let key = (split, actual.to_owned(), predicted.to_owned());
+                // A rule's own pairs are distinct: a pair seen before is another rule's.
+                match first.get(&key) {
+                    Some(&line) => {
+                        count += 1;
+                        overlap.get_or_insert((key, line));
+                    }
+                    None => {
+                        first.insert(key, rule.span.line);
+                    }
+                }
+            }
+        }
+        let Some(((split, actual, predicted), line)) = overlap else {
+            continue;
+        };
+        let more = match count - 1 {
+            0 => String::new(),
+            1 => " (and 1 more pair)".to_owned(),
+            n => format!(" (and {n} more pairs)"),
+        };
+        let predicted = if background {
+            predicted
+        } else {
+            format!("{predicted:?}")
+        };
+        out.push(
+            Diagnostic::warning(
+                Code::DuplicateRule,
+                format!(
+                    "this confusion rule checks {actual:?} → {predicted} in split {}, which the confusion rule of line {line} checks too{more}; confusion rules do not override each other, so both apply",
+                    split_label(split)
+                ),
+                Some(rule.span),
+            )
+            .with_help("merge the two into one entry, or narrow `actual` or `predicted` so that each pair has one rule"),
+        );
+    }
+    out
+}
+
+/// The class names a split has in any of `evals`: in map-results and in its confusion
+/// matrices, sorted.
+fn split_classes(evals: &[&Eval], split: &str) -> Vec<String> {
+    let mut names: BTreeSet<&str> = BTreeSet::new();
+    for eval in evals {
+        if let Some(s) = eval.splits.get(split) {
+            names.extend(s.classes.keys().map(String::as_str));
+        }
+        for m in eval.panels.confusion.get(split).into_iter().flatten() {
+            names.extend(m.classes.iter().map(String::as_str));
+        }
+    }
+    names.into_iter().map(str::to_owned).collect()
+}
+
 type Getter = fn(&Rule) -> Option<(String, Span)>;
 
-const FIELDS: [(&str, Getter); 5] = [
+const FIELDS: [(&str, Getter); 6] = [
     ("min", |r| r.min.map(|f| (f.value.to_string(), f.span()))),
     ("max", |r| r.max.map(|f| (f.value.to_string(), f.span()))),
     ("max_drop", |r| {
@@ -143,6 +238,9 @@ const FIELDS: [(&str, Getter); 5] = [
     }),
     ("max_drop_rel", |r| {
         r.max_drop_rel.map(|f| (f.value.to_string(), f.span()))
+    }),
+    ("max_shift", |r| {
+        r.max_shift.map(|f| (f.value.to_string(), f.span()))
     }),
     ("severity", |r| {
         r.severity.map(|f| (f.value.name().to_owned(), f.span()))

@@ -7,3 +7,6 @@ pub mod explain;
 pub mod init;
 pub mod lint;
 pub mod schema;
+
+#[cfg(test)]
+mod test_evals;

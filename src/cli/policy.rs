@@ -49,6 +49,7 @@ pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
                     diags.extend_from_slice(gate.warnings());
                     if valid {
                         diags.extend(lint::rules(&gate.plan()));
+                        diags.extend(lint::confusions(policy, &[&eval]));
                     }
                 }
                 // Listed with the other findings below, in policy order.
@@ -56,6 +57,7 @@ pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
                     diags.extend(diagnostics);
                     if valid {
                         diags.extend(lint::rules(&plan(policy, None, &eval)));
+                        diags.extend(lint::confusions(policy, &[&eval]));
                     }
                 }
                 Err(e) if valid => {
@@ -123,9 +125,10 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
             .today
             .unwrap_or_else(|| chrono::Utc::now().date_naive()),
     };
+    let point = explain::operating_point(&policy, &[("eval", &eval)]);
     let out = match args.format {
-        TextOrJson::Text => explain::render_text(&items, waivers),
-        TextOrJson::Json => explain::render_json(&items, waivers)
+        TextOrJson::Text => explain::render_text(&items, waivers, point.as_ref()),
+        TextOrJson::Json => explain::render_json(&items, waivers, point.as_ref())
             .map_err(|e| Failure::new(Kind::ReportNotWritten, e.to_string()))?,
     };
     write_stdout(out.as_bytes())?;

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{Eval, Lookup, Metric, Scope, ScopeMetrics, Size};
+use crate::model::{Eval, Lookup, Metric, Percent, Scope, ScopeMetrics, Size};
 use crate::policy::{
-    BACKGROUND, ClassRules, ConfusionRule, Field, MetricRule, Policy, Predicted, Rule, SizeRules,
-    SplitRules, SplitSelector,
+    BACKGROUND, ClassRules, ConfusionRule, Field, MetricRule, Policy, Predicted, Rule, Severity,
+    SizeRules, SplitRules, SplitSelector,
 };
 
 /// One thing the policy asks of the evals.
@@ -28,6 +28,31 @@ pub enum Item {
         layers: Vec<Rule>,
         /// The class's `min_support`, from the last class entry that sets it.
         min_support: Option<Field<u64>>,
+        /// Every `min_support` of the class entries that apply here, least specific first:
+        /// `min_support` is the last.
+        support_layers: Vec<Field<u64>>,
+    },
+    /// One (split, actual, predicted) pair of a confusion rule, as the gate checks it.
+    Confusion {
+        /// The split.
+        split: String,
+        /// The ground-truth class; the rule's pattern as written when the candidate has no
+        /// confusion matrix for the split (the gate then fails the rule's checks).
+        actual: String,
+        /// The predicted class (the pattern as written without a matrix); `None` for
+        /// `background`, ground truth missed.
+        predicted: Option<String>,
+        /// candidate share − baseline share ≤ max_rise.
+        max_rise: Option<Field<f64>>,
+        /// candidate share ≤ max.
+        max: Option<Field<f64>>,
+        /// The rule's `severity`, else `defaults.severity` (`None`: fail by default).
+        severity: Option<Field<Severity>>,
+        /// The confidence of the candidate's matrix the share is read from; `None` when the
+        /// candidate has none for the split at the operating point.
+        matrix: Option<Percent>,
+        /// The policy line the rule starts on.
+        line: u32,
     },
     /// A split the candidate lacks, which a rule covers.
     MissingSplit {
@@ -54,6 +79,9 @@ impl Item {
     pub fn checks(&self) -> usize {
         match self {
             Item::Rule { rule, .. } => rule_fields(rule),
+            Item::Confusion { max_rise, max, .. } => {
+                usize::from(max_rise.is_some()) + usize::from(max.is_some())
+            }
             Item::MissingSplit { .. } | Item::MissingClass { .. } => 1,
         }
     }
@@ -62,8 +90,9 @@ impl Item {
 /// The rules that apply to one scope, least specific first; later ones win field by field.
 type Layers<'a> = Vec<&'a [MetricRule]>;
 
-/// Every item of `policy` for these evals, in a stable order: split, then the split's own
-/// metrics, its sizes, then classes by name with their sizes.
+/// Every item of `policy` for these evals, in a stable order, the gate's: split, then the
+/// split's own metrics, its sizes, then classes by name with their sizes; then the confusion
+/// rules in file order, each by split, actual and predicted class.
 pub fn plan(policy: &Policy, baseline: Option<&Eval>, candidate: &Eval) -> Vec<Item> {
     let mut items = Vec::new();
     plan_each(policy, baseline, candidate, &mut |item| items.push(item));
@@ -80,6 +109,57 @@ pub fn plan_each(
     walk(policy, baseline, candidate, true, &mut |step| {
         sink(step.to_item());
     });
+    confusion_items(policy, baseline, candidate, sink);
+}
+
+/// The confusion rules' items, enumerated as the gate's confusion checks are: every split of
+/// either eval that the rule's split covers (a named split even when neither has it), the
+/// matrices at the operating point, and [`confusion_pairs`] over both matrices' classes.
+fn confusion_items(
+    policy: &Policy,
+    baseline: Option<&Eval>,
+    candidate: &Eval,
+    sink: &mut dyn FnMut(Item),
+) {
+    let point = policy.operating_point.map(|p| p.value);
+    for rule in &policy.confusions {
+        let mut splits: BTreeSet<&str> = candidate.splits.keys().map(String::as_str).collect();
+        splits.extend(
+            baseline
+                .iter()
+                .flat_map(|b| b.splits.keys().map(String::as_str)),
+        );
+        if let SplitSelector::Name(n) = &rule.split {
+            splits.retain(|s| s == n);
+            splits.insert(n);
+        }
+        let background = matches!(rule.predicted, Predicted::Background);
+        let item =
+            |split: &str, actual: &str, predicted: &str, matrix: Option<Percent>| Item::Confusion {
+                split: split.to_owned(),
+                actual: actual.to_owned(),
+                predicted: (!background).then(|| predicted.to_owned()),
+                max_rise: rule.max_rise,
+                max: rule.max,
+                severity: rule.severity.or(policy.defaults.severity),
+                matrix,
+                line: rule.span.line,
+            };
+        for split in splits {
+            let Some(cand) = candidate.matrix_at(split, point) else {
+                sink(item(split, rule.actual.text(), rule.predicted.text(), None));
+                continue;
+            };
+            let mut classes: BTreeSet<&str> = cand.classes.iter().map(String::as_str).collect();
+            if let Some(base) = baseline.and_then(|b| b.matrix_at(split, point)) {
+                classes.extend(base.classes.iter().map(String::as_str));
+            }
+            let classes: Vec<&str> = classes.into_iter().collect();
+            for (actual, predicted) in confusion_pairs(rule, &classes) {
+                sink(item(split, actual, predicted, Some(cand.confidence)));
+            }
+        }
+    }
 }
 
 /// One item of the plan as the walk makes it, borrowing names from the evals: the gate
@@ -97,6 +177,8 @@ pub(crate) enum Step<'s> {
         /// Empty unless the walk was asked for layers.
         layers: &'s [Rule],
         min_support: Option<Field<u64>>,
+        /// Empty unless the walk was asked for layers.
+        support_layers: &'s [Field<u64>],
         /// The scope in the candidate and in the baseline (`None`: no baseline eval), found
         /// while walking the sorted names: the gate looks nothing up.
         owners: Owners<'s>,
@@ -131,6 +213,7 @@ impl Step<'_> {
                 rule,
                 layers,
                 min_support,
+                support_layers,
                 ..
             } => Item::Rule {
                 split: split.to_owned(),
@@ -144,6 +227,7 @@ impl Step<'_> {
                 rule,
                 layers: layers.to_vec(),
                 min_support,
+                support_layers: support_layers.to_vec(),
             },
             Step::MissingSplit {
                 split,
@@ -208,6 +292,7 @@ pub(crate) fn walk<'e>(
         policy,
         layers,
         buf: Vec::new(),
+        support: Vec::new(),
         sink,
     };
     for split in names {
@@ -220,6 +305,8 @@ struct Walker<'p, 'f> {
     layers: bool,
     /// The applying rules of the current metric, reused from item to item.
     buf: Vec<Rule>,
+    /// The `min_support` layers of the current class, when asked for layers.
+    support: Vec<Field<u64>>,
     sink: &'f mut dyn FnMut(Step<'_>),
 }
 
@@ -257,6 +344,7 @@ impl Walker<'_, '_> {
             baseline: base_split.map(|s| s.map(|s| &s.overall)),
         };
         let layers: Layers<'_> = sets.iter().map(|s| s.metrics.as_slice()).collect();
+        self.support.clear();
         self.scope(split, None, None, &layers, owners, None);
         for size in Size::ALL {
             let layers = size_layers(sets.iter().map(|s| s.sizes.as_slice()), size);
@@ -286,6 +374,11 @@ impl Walker<'_, '_> {
             };
             // Merged like a rule field: the most specific entry that sets it wins.
             let min_support = matching.iter().rev().find_map(|c| c.min_support);
+            self.support.clear();
+            if self.layers {
+                self.support
+                    .extend(matching.iter().filter_map(|c| c.min_support));
+            }
             let layers: Layers<'_> = matching.iter().map(|c| c.metrics.as_slice()).collect();
             self.scope(split, Some(class), None, &layers, owners, min_support);
             for size in Size::ALL {
@@ -330,6 +423,7 @@ impl Walker<'_, '_> {
                 rule,
                 layers: if self.layers { &self.buf } else { &[] },
                 min_support,
+                support_layers: &self.support,
                 owners,
             });
         }
