@@ -289,6 +289,72 @@ mod tests {
     }
 
     #[test]
+    fn min_support_merges_like_a_rule_field_so_it_can_be_shadowed_or_repeated() {
+        // car and bus both set their own: the glob's never applies.
+        let found = lint(
+            "version: 1\nsplits:\n  valid:\n    classes:\n      '*': {min_support: 25, map50: {min: 0.5}}\n      car: {min_support: 10}\n      bus: {min_support: 25}\n",
+        );
+        assert_eq!(
+            found,
+            vec![
+                "shadowed-rule: line 5, column 26: `min_support` here never takes effect: every scope it covers gets `min_support` from a more specific entry, e.g. by line 7 (remove it, or narrow the entries that override it)",
+                "duplicate-rule: line 7, column 26: `min_support: 25` repeats the value it overrides (line 5) (remove one of the two, so a later change to the other is not silently undone)",
+            ]
+        );
+        // Left to the glob for one class, it takes effect.
+        assert!(lint("version: 1\nsplits:\n  valid:\n    classes:\n      '*': {min_support: 25, map50: {min: 0.5}}\n      car: {min_support: 10}\n").is_empty());
+    }
+
+    #[test]
+    fn max_shift_is_a_rule_field_like_the_others() {
+        let found = lint(
+            "version: 1\noperating_point: {confidence: 0.40}\nsplits:\n  '*':\n    optimal_threshold: {max_shift: 0.1}\n  valid:\n    optimal_threshold: {max_shift: 0.1}\n",
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("shadowed-rule: line 5"), "{found:?}");
+        assert!(
+            found[1].starts_with("duplicate-rule: line 7, column 36: `max_shift: 0.1` repeats"),
+            "{found:?}"
+        );
+    }
+
+    fn confusion_lint(rules: &str) -> Vec<String> {
+        let (policy, _) = parse_policy(&format!(
+            "version: 1\noperating_point: {{confidence: 0.40}}\nconfusions:\n{rules}"
+        ))
+        .unwrap();
+        let eval = parse_eval(br#"{"splits": {"test": {"map50": 0.9, "perClass": {"car": {"map50": 0.9}}}, "valid": {"map50": 0.9, "perClass": {"car": {"map50": 0.9}, "bus": {"map50": 0.8}}}}}"#).unwrap();
+        confusions(&policy, &[&eval])
+            .iter()
+            .map(|d| format!("{}: {d}", d.code))
+            .collect()
+    }
+
+    #[test]
+    fn confusion_rules_that_check_the_same_pair_are_duplicates() {
+        // The glob covers bus and car in both splits; the second rule repeats valid's car.
+        let found = confusion_lint(
+            "  - {split: '*', actual: '*', predicted: background, max_rise: 0.02}\n  - {split: valid, actual: car, predicted: background, max: 0.1}\n",
+        );
+        assert_eq!(
+            found,
+            vec![
+                "duplicate-rule: line 5, column 5: this confusion rule checks \"car\" → background in split valid, which the confusion rule of line 4 checks too; confusion rules do not override each other, so both apply (merge the two into one entry, or narrow `actual` or `predicted` so that each pair has one rule)"
+            ]
+        );
+        let found = confusion_lint(
+            "  - {split: valid, actual: '*', predicted: '*', max: 0.1}\n  - {split: '*', actual: '*', predicted: '*', max: 0.2}\n",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("checks \"bus\" → \"car\" in split valid, which the confusion rule of line 4 checks too (and 1 more pair)"),
+            "{found:?}"
+        );
+        // Different pairs, or the same classes in different splits: no overlap.
+        assert!(confusion_lint("  - {split: valid, actual: car, predicted: background, max: 0.1}\n  - {split: valid, actual: bus, predicted: background, max: 0.1}\n  - {split: valid, actual: car, predicted: bus, max: 0.1}\n  - {split: test, actual: car, predicted: background, max: 0.1}\n").is_empty());
+    }
+
+    #[test]
     fn flags_expired_and_expiring_waivers() {
         let (policy, _) = parse_policy("version: 1\nwaivers:\n  - {split: valid, reason: a, until: 2026-11-01}\n  - {split: valid, reason: b, until: 2026-12-01}\n  - {split: valid, reason: c, until: 2027-06-01}\n").unwrap();
         let found: Vec<String> = waivers(&policy, NaiveDate::from_ymd_opt(2026, 11, 26).unwrap())
