@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::model::OperatingPoint;
 use crate::policy::{
-    ClassPattern, Field, MetricRule, MissingBaseline, MissingClass, MissingMetric, Policy, Rule,
-    Severity, SplitSelector,
+    ClassPattern, Field, MetricRule, MissingBaseline, MissingClass, MissingMetric, Policy,
+    Predicted, Rule, Severity, SplitSelector,
 };
 use crate::report::escape_markdown;
 
@@ -60,6 +61,8 @@ enum Value {
     },
     /// A level on a scale where a higher rank is stricter.
     Rank(u8, &'static str),
+    /// Where values are read (the operating point): any move may hide a regression.
+    Moves,
 }
 
 struct Setting {
@@ -75,7 +78,7 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     for (key, o) in &a {
         match b.get(key) {
             None => changes.push(Change {
-                effect: presence_effect(key, &o.text, false),
+                effect: presence_effect(key, &o.text, false, old),
                 rule: key.clone(),
                 old: Some(o.text.clone()),
                 new: None,
@@ -96,7 +99,7 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     for (key, n) in &b {
         if !a.contains_key(key) {
             changes.push(Change {
-                effect: presence_effect(key, &n.text, true),
+                effect: presence_effect(key, &n.text, true, old),
                 rule: key.clone(),
                 old: None,
                 new: Some(n.text.clone()),
@@ -116,7 +119,7 @@ pub fn added(new: &Policy) -> Vec<Change> {
     let mut changes: Vec<Change> = flatten(new)
         .into_iter()
         .map(|(key, n)| Change {
-            effect: match presence_effect(&key, &n.text, true) {
+            effect: match presence_effect(&key, &n.text, true, new) {
                 Effect::Loosened => Effect::Changed,
                 other => other,
             },
@@ -132,14 +135,26 @@ pub fn added(new: &Policy) -> Vec<Change> {
 }
 
 /// The effect of a setting appearing (`added`) or disappearing. A threshold that appears
-/// stops more; a waiver that appears excuses more; `severity: warn` that appears softens.
-fn presence_effect(key: &str, text: &str, added: bool) -> Effect {
+/// stops more; a waiver that appears excuses more; `severity: warn` that appears softens; a
+/// `min_support` that appears skips the classes below it.
+///
+/// An operating point that disappears moves every check read at it. One that appears moves
+/// only what `old` already read from a confusion matrix (its confusion rules, read at the
+/// default confidence before); rules that read precision, recall or F1 cannot exist without
+/// it in a detection policy, and show up as added on their own.
+fn presence_effect(key: &str, text: &str, added: bool, old: &Policy) -> Effect {
+    if key == OPERATING_POINT {
+        return match (added, old.confusions.is_empty()) {
+            (true, true) => Effect::Changed,
+            _ => Effect::Loosened,
+        };
+    }
     let lets_more_through = if key.starts_with("waiver ") {
         true
     } else if key.ends_with("/ severity") {
         text == "warn"
     } else {
-        false
+        key.ends_with("/ min_support")
     };
     if lets_more_through == added {
         Effect::Loosened
@@ -161,11 +176,15 @@ fn compare(old: &Value, new: &Value) -> Effect {
             (true, true) | (false, false) => Effect::Tightened,
             _ => Effect::Loosened,
         },
+        (Value::Moves, Value::Moves) => Effect::Loosened,
         (Value::Rank(o, _), Value::Rank(n, _)) if n > o => Effect::Tightened,
         (Value::Rank(o, _), Value::Rank(n, _)) if n < o => Effect::Loosened,
         _ => Effect::Changed,
     }
 }
+
+/// The key of the operating point.
+const OPERATING_POINT: &str = "operating_point";
 
 fn flatten(p: &Policy) -> BTreeMap<String, Setting> {
     let mut out = BTreeMap::new();
@@ -205,6 +224,19 @@ fn flatten(p: &Policy) -> BTreeMap<String, Setting> {
         MissingMetric::Warn => rank(&mut out, "missing.metric", 1, "warn"),
         MissingMetric::Fail => rank(&mut out, "missing.metric", 2, "fail"),
     }
+    if let Some(point) = p.operating_point {
+        out.insert(
+            OPERATING_POINT.to_owned(),
+            Setting {
+                value: Value::Moves,
+                text: match point.value {
+                    OperatingPoint::Confidence(c) => format!("confidence {c}"),
+                    OperatingPoint::Optimal => "confidence optimal".to_owned(),
+                },
+                line: Some(point.line),
+            },
+        );
+    }
     rule_fields(&mut out, "defaults", &p.defaults);
     for split in &p.splits {
         let s = match &split.selector {
@@ -217,10 +249,64 @@ fn flatten(p: &Policy) -> BTreeMap<String, Setting> {
         }
         for class in &split.classes {
             let c = format!("{s} / class {}", pattern(&class.pattern));
+            if let Some(m) = class.min_support {
+                out.insert(
+                    format!("{c} / min_support"),
+                    Setting {
+                        // More classes below a higher support are skipped: lower is stricter.
+                        value: Value::Threshold {
+                            value: m.value as f64,
+                            higher_is_stricter: false,
+                        },
+                        text: m.value.to_string(),
+                        line: Some(m.line),
+                    },
+                );
+            }
             metric_rules(&mut out, &c, &class.metrics);
             for size in &class.sizes {
                 metric_rules(&mut out, &format!("{c} / {}", size.size), &size.metrics);
             }
+        }
+    }
+    for rule in &p.confusions {
+        let split = match &rule.split {
+            SplitSelector::All => "\"*\"".to_owned(),
+            SplitSelector::Name(n) => quote(n),
+        };
+        let predicted = match &rule.predicted {
+            Predicted::Background => "background".to_owned(),
+            Predicted::Class(c) => pattern(c),
+        };
+        let base = format!(
+            "confusion {split} / class {} → {predicted}",
+            pattern(&rule.actual)
+        );
+        // Two rules of the same pair are told apart by their order, as waivers are.
+        let taken = |key: &str| out.keys().any(|k| k.starts_with(&format!("{key} / ")));
+        let (mut key, mut n) = (base.clone(), 1);
+        while taken(&key) {
+            n += 1;
+            key = format!("{base} (#{n})");
+        }
+        let limits = Rule {
+            max: rule.max,
+            severity: rule.severity,
+            ..Rule::default()
+        };
+        rule_fields(&mut out, &key, &limits);
+        if let Some(f) = rule.max_rise {
+            out.insert(
+                format!("{key} / max_rise"),
+                Setting {
+                    value: Value::Threshold {
+                        value: f.value,
+                        higher_is_stricter: false,
+                    },
+                    text: f.value.to_string(),
+                    line: Some(f.line),
+                },
+            );
         }
     }
     for w in &p.waivers {
@@ -284,6 +370,7 @@ fn rule_fields(out: &mut BTreeMap<String, Setting>, prefix: &str, rule: &Rule) {
     num("max", rule.max, false);
     num("max_drop", rule.max_drop, false);
     num("max_drop_rel", rule.max_drop_rel, false);
+    num("max_shift", rule.max_shift, false);
     if let Some(s) = rule.severity {
         let (rank, text) = match s.value {
             Severity::Warn => (0, "warn"),
@@ -454,6 +541,144 @@ mod tests {
             ),
         ];
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn classifies_the_operating_point_keys() {
+        let old = "version: 1
+operating_point: {confidence: 0.40}
+splits:
+  valid:
+    optimal_threshold: {max_shift: 0.05}
+    classes:
+      '*': {min_support: 25, recall: {max_drop: 0.05}}
+      car: {min_support: 10}
+confusions:
+  - {split: valid, actual: person, predicted: background, max_rise: 0.02, max: 0.1}
+  - {split: valid, actual: car, predicted: '*', max: 0.2, severity: warn}
+";
+        let new = "version: 1
+operating_point: {confidence: optimal}
+splits:
+  valid:
+    optimal_threshold: {max_shift: 0.08}
+    classes:
+      '*': {min_support: 30, recall: {max_drop: 0.05}}
+      bus: {min_support: 5}
+confusions:
+  - {split: valid, actual: person, predicted: background, max_rise: 0.03, max: 0.08}
+";
+        let expected: Vec<(Effect, String, String)> = vec![
+            (
+                Effect::Loosened,
+                "confusion valid / class \"car\" → \"*\" / max".into(),
+                "removed (was 0.2 (line 11))".into(),
+            ),
+            (
+                Effect::Loosened,
+                "confusion valid / class \"person\" → background / max_rise".into(),
+                "0.02 (line 10) → 0.03 (line 10)".into(),
+            ),
+            (
+                Effect::Loosened,
+                "operating_point".into(),
+                "confidence 0.40 (line 2) → confidence optimal (line 2)".into(),
+            ),
+            // More classes skipped: looser, whether raised or added.
+            (
+                Effect::Loosened,
+                "valid / class \"*\" / min_support".into(),
+                "25 (line 7) → 30 (line 7)".into(),
+            ),
+            (
+                Effect::Loosened,
+                "valid / class \"bus\" / min_support".into(),
+                "added 5 (line 8)".into(),
+            ),
+            (
+                Effect::Loosened,
+                "valid / optimal_threshold / max_shift".into(),
+                "0.05 (line 5) → 0.08 (line 5)".into(),
+            ),
+            (
+                Effect::Tightened,
+                "confusion valid / class \"car\" → \"*\" / severity".into(),
+                "removed (was warn (line 11))".into(),
+            ),
+            (
+                Effect::Tightened,
+                "confusion valid / class \"person\" → background / max".into(),
+                "0.1 (line 10) → 0.08 (line 10)".into(),
+            ),
+            // Fewer classes skipped: stricter.
+            (
+                Effect::Tightened,
+                "valid / class \"car\" / min_support".into(),
+                "removed (was 10 (line 8))".into(),
+            ),
+        ];
+        assert_eq!(changes(old, new), expected);
+        // The reverse of a raise is a tightening.
+        let back = changes(new, old);
+        let star = back
+            .iter()
+            .find(|c| c.1 == "valid / class \"*\" / min_support")
+            .unwrap();
+        assert_eq!(
+            (star.0, star.2.as_str()),
+            (Effect::Tightened, "30 (line 7) → 25 (line 7)")
+        );
+        assert!(back.contains(&(
+            Effect::Tightened,
+            "valid / class \"bus\" / min_support".into(),
+            "removed (was 5 (line 8))".into()
+        )));
+        assert!(back.contains(&(
+            Effect::Tightened,
+            "confusion valid / class \"car\" → \"*\" / max".into(),
+            "added 0.2 (line 11)".into()
+        )));
+    }
+
+    #[test]
+    fn an_operating_point_that_appears_moves_only_what_was_read_from_a_matrix() {
+        let seg = "version: 1\ntask: semantic-segmentation\nsplits:\n  valid:\n    miou: 0.5\n";
+        let with_point = |p: &str| p.replace("task:", "operating_point: {confidence: 0.40}\ntask:");
+        // Nothing read at the default matrix before: a change, not a loosening.
+        assert_eq!(
+            changes(seg, &with_point(seg))[0],
+            (
+                Effect::Changed,
+                "operating_point".into(),
+                "added confidence 0.40 (line 2)".into()
+            )
+        );
+        // Confusions were read at the default confidence; now they are read elsewhere.
+        let confused = format!(
+            "{seg}confusions:\n  - {{split: valid, actual: road, predicted: background, max: 0.1}}\n"
+        );
+        assert_eq!(
+            changes(&confused, &with_point(&confused))[0].0,
+            Effect::Loosened
+        );
+        assert_eq!(
+            changes(&with_point(&confused), &confused)[0].0,
+            Effect::Loosened
+        );
+        // Against no policy at all nothing loosens.
+        let (p, _) = parse_policy(&with_point(&format!(
+            "{confused}  - {{split: valid, actual: road, predicted: background, max_rise: 0.1}}\n"
+        )))
+        .unwrap();
+        let fresh = added(&p);
+        assert!(!loosens(&fresh), "{fresh:?}");
+        // Two rules of one pair are both listed, told apart by their order.
+        assert!(
+            fresh
+                .iter()
+                .any(|c| c.rule == "confusion valid / class \"road\" → background (#2) / max_rise"),
+            "{fresh:?}"
+        );
     }
 
     #[test]
