@@ -271,3 +271,127 @@ fn completions_and_man_page_come_from_the_cli() {
     );
     assert_eq!(run(&["completions", "tcsh"]).code, 2);
 }
+
+/// The operating-point keys on examples/evals/baseline.json, which has no panels.
+const OPERATING_POINT_POLICY: &str = "version: 1
+operating_point: {confidence: 0.40}
+splits:
+  valid:
+    recall: {max_drop: 0.02}
+    optimal_threshold: {max_shift: 0.10, severity: warn}
+    classes:
+      '*': {min_support: 25, map50: {max_drop: 0.05}}
+      wheel: {min_support: 25}
+confusions:
+  - {split: valid, actual: '*', predicted: background, max_rise: 0.02}
+  - {split: valid, actual: wheel, predicted: background, max: 0.10}
+";
+
+#[test]
+fn policy_check_knows_min_support_and_overlapping_confusion_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "evalgate.yaml", OPERATING_POINT_POLICY);
+    let r = run(&["policy", "check", &p, "--eval", BASELINE]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, format!("{p}: valid (2 warnings)\n"));
+    insta::assert_snapshot!(
+        "policy_check_operating_point",
+        r.stderr.replace(&p, "evalgate.yaml")
+    );
+}
+
+#[test]
+fn explain_shows_the_operating_point_keys_and_names_every_check_the_gate_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "evalgate.yaml", OPERATING_POINT_POLICY);
+    let r = run(&["policy", "explain", &p, "--eval", BASELINE]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("explain_operating_point", r.stdout);
+
+    let r = run(&[
+        "policy", "explain", &p, "--eval", BASELINE, "--format", "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["operating_point"]["confidence"], 0.4);
+    let rules = doc["rules"].as_array().unwrap();
+    // The eval has no confusion matrix: one entry per rule, which the gate fails.
+    let confusions: Vec<&serde_json::Value> =
+        rules.iter().filter(|r| r["kind"] == "confusion").collect();
+    assert_eq!(confusions.len(), 2);
+    assert_eq!(confusions[0]["class"], "*");
+    assert!(confusions[0]["matrix_confidence"].is_null());
+
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let r = run(&[
+        "check",
+        "--policy",
+        &p,
+        "--candidate",
+        BASELINE,
+        "--json",
+        json.path().to_str().unwrap(),
+    ]);
+    // Without panels, recall and the confusion shares are not there: fail closed.
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    let fields = [
+        "min",
+        "max",
+        "max_drop",
+        "max_drop_rel",
+        "max_shift",
+        "max_rise",
+    ];
+    let explained: usize = rules
+        .iter()
+        .map(|r| fields.iter().filter(|f| !r[**f].is_null()).count())
+        .sum();
+    assert_eq!(checks.len(), explained);
+    let mut confusion_classes: Vec<&str> = checks
+        .iter()
+        .filter(|c| c["id"].as_str().unwrap().contains("/confusion/"))
+        .map(|c| c["class"].as_str().unwrap())
+        .collect();
+    confusion_classes.sort_unstable();
+    assert_eq!(confusion_classes, ["*", "wheel"]);
+}
+
+#[test]
+fn diff_knows_the_operating_point_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = write(dir.path(), "old.yaml", OPERATING_POINT_POLICY);
+    let changed = OPERATING_POINT_POLICY
+        .replace("{confidence: 0.40}", "{confidence: optimal}")
+        .replace("max_shift: 0.10", "max_shift: 0.15")
+        .replace("'*': {min_support: 25", "'*': {min_support: 40")
+        .replace("wheel: {min_support: 25}", "wheel: {min_support: 10}")
+        .replace("max_rise: 0.02}", "max_rise: 0.03}")
+        .replace(
+            "  - {split: valid, actual: wheel, predicted: background, max: 0.10}\n",
+            "",
+        );
+    let new = write(dir.path(), "new.yaml", &changed);
+    let r = run(&["policy", "diff", &old, &new]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    insta::assert_snapshot!("diff_operating_point_text", r.stdout);
+    let r = run(&["policy", "diff", &old, &new, "--format", "markdown"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    insta::assert_snapshot!("diff_operating_point_markdown", r.stdout);
+    // Lowering min_support alone checks more classes: tightened, exit 0.
+    let lowered = write(
+        dir.path(),
+        "lowered.yaml",
+        &OPERATING_POINT_POLICY.replace("'*': {min_support: 25", "'*': {min_support: 20"),
+    );
+    let r = run(&["policy", "diff", &old, &lowered]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .starts_with("tightened  valid / class \"*\" / min_support: 25 (line 8) → 20 (line 8)"),
+        "{}",
+        r.stdout
+    );
+}
