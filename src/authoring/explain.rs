@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::gate::Item;
-use crate::model::{Eval, Metric, OperatingPoint, Scope};
+use crate::model::{Eval, Metric, OperatingPoint, Scope, Task};
 use crate::policy::{BACKGROUND, Field, Policy, Severity, Waiver};
 use crate::report::split_label;
 
@@ -27,6 +27,9 @@ pub struct PointShown {
     /// policy's, or at `optimal` the split's F1-optimal threshold (`None` when the eval's
     /// confidence sweep does not give one).
     pub evals: Vec<(String, SplitConfidences)>,
+    /// Whether precision, recall and F1 are read there too (detection), or only the
+    /// confusion matrices (semantic segmentation keeps its map-results values).
+    pub reads_prf: bool,
 }
 
 /// Each split by name with the confidence it is read at, if known.
@@ -37,6 +40,7 @@ pub fn operating_point(policy: &Policy, evals: &[(&str, &Eval)]) -> Option<Point
     let point = policy.operating_point?;
     Some(PointShown {
         point,
+        reads_prf: evals.iter().any(|(_, e)| e.task == Task::ObjectDetection),
         evals: evals
             .iter()
             .map(|(role, eval)| {
@@ -64,9 +68,14 @@ fn render_point(out: &mut String, shown: &PointShown) {
     let line = shown.point.line;
     match shown.point.value {
         OperatingPoint::Confidence(_) => {
+            let what = if shown.reads_prf {
+                "precision, recall, F1 and confusions are read there"
+            } else {
+                "confusions are read there (precision, recall and F1 come from map-results)"
+            };
             let _ = writeln!(
                 out,
-                "operating point: {} (line {line}): precision, recall, F1 and confusions are read there\n",
+                "operating point: {} (line {line}): {what}\n",
                 point_text(shown.point.value)
             );
         }
@@ -601,6 +610,18 @@ valid / class "person" / confusion → "car"       max 0.1 (line 17), severity w
         let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(doc["operating_point"]["confidence"], 0.4);
         assert_eq!(doc["operating_point"]["read_at"]["eval"]["test"], 0.4);
+        // Semantic segmentation reads only its confusion matrices there.
+        let seg = eval(include_str!(
+            "../../examples/evals/segmentation-baseline.json"
+        ));
+        let (text, _) = explain(
+            "version: 1\noperating_point: {confidence: 0.40}\nsplits:\n  valid:\n    miou: 0.5\n",
+            &seg,
+        );
+        assert!(
+            text.starts_with("operating point: confidence 0.40 (line 2): confusions are read there (precision, recall and F1 come from map-results)\n\n"),
+            "{text}"
+        );
         let (text, json) = explain("version: 1\nsplits:\n  valid:\n    map50: 0.5\n", &e);
         assert!(text.starts_with("valid / split / map50  min 0.5"), "{text}");
         let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
