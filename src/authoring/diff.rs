@@ -283,7 +283,12 @@ fn flatten(p: &Policy) -> BTreeMap<String, Setting> {
             pattern(&rule.actual)
         );
         // Two rules of the same pair are told apart by their order, as waivers are.
-        let taken = |key: &str| out.keys().any(|k| k.starts_with(&format!("{key} / ")));
+        let taken = |key: &str| {
+            let prefix = format!("{key} / ");
+            out.range(prefix.clone()..)
+                .next()
+                .is_some_and(|(k, _)| k.starts_with(&prefix))
+        };
         let (mut key, mut n) = (base.clone(), 1);
         while taken(&key) {
             n += 1;
