@@ -19,7 +19,10 @@ pub use check::{
     BaselineGap, Check, Detail, Evidence, GateReport, NoiseTest, OperatingPointUsed, Reason,
     RuleKind, Status, Summary, Verdict, WaiverOutcome,
 };
-pub use noise::{MAX_EVIDENCE, noise_testable};
+pub use noise::{
+    CALIBRATION_CORRELATION, CALIBRATION_POWER, Calibration, MAX_EVIDENCE, calibrate,
+    noise_testable,
+};
 
 use check::CheckParts;
 pub use plan::{Item, confusion_pairs, plan, plan_each};

@@ -223,35 +223,13 @@ fn pair_split(split: &str, baseline: &Eval, candidate: &Eval) -> Result<Split, G
     let mut names: BTreeSet<&str> = b.classes.iter().map(String::as_str).collect();
     names.extend(c.classes.iter().map(String::as_str));
     let classes: Vec<String> = names.into_iter().map(str::to_owned).collect();
-    let rows = |o: &ImageOutcomes, order: &mut dyn Iterator<Item = usize>| -> Vec<Vec<Counts>> {
-        // The eval's class index → the union's column.
-        let column: Vec<usize> = o
-            .classes
-            .iter()
-            .map(|n| classes.binary_search(n).unwrap_or(usize::MAX))
-            .collect();
-        order
-            .map(|i| per_class(&o.images[i], &column, classes.len()))
-            .collect()
-    };
+    let rows = |o: &ImageOutcomes, order: &mut dyn Iterator<Item = usize>| rows(o, &classes, order);
     // Both in the baseline's id order.
     let order: Vec<(&String, usize, usize)> =
         b_ids.iter().map(|(id, &bi)| (id, bi, c_ids[id])).collect();
     let baseline_rows = rows(b, &mut order.iter().map(|o| o.1));
     let candidate_rows = rows(c, &mut order.iter().map(|o| o.2));
-    let split_counts = |o: &ImageOutcomes, idx: &mut dyn Iterator<Item = usize>| -> Vec<Counts> {
-        idx.map(|i| {
-            let im = &o.images[i];
-            Counts {
-                tp: clamp(im.tp),
-                fp: clamp(im.fp),
-                fn_: clamp(im.fn_),
-            }
-        })
-        .collect()
-    };
     let n = order.len();
-    let flat = |rows: &[Vec<Counts>]| rows.iter().flatten().copied().collect::<Vec<Counts>>();
     let shape = |e: crate::stats::ShapeError| GateError::ImageData(format!("split {split:?}: {e}"));
     let be = EvalCounts::new(
         n,
@@ -278,6 +256,41 @@ fn pair_split(split: &str, baseline: &Eval, candidate: &Eval) -> Result<Split, G
         baseline: baseline_rows,
         candidate: candidate_rows,
     })
+}
+
+/// Each image's per-class counts, in `order`, over the columns `classes` (sorted names).
+fn rows(
+    o: &ImageOutcomes,
+    classes: &[String],
+    order: &mut dyn Iterator<Item = usize>,
+) -> Vec<Vec<Counts>> {
+    // The eval's class index → the column.
+    let column: Vec<usize> = o
+        .classes
+        .iter()
+        .map(|n| classes.binary_search(n).unwrap_or(usize::MAX))
+        .collect();
+    order
+        .map(|i| per_class(&o.images[i], &column, classes.len()))
+        .collect()
+}
+
+fn flat(rows: &[Vec<Counts>]) -> Vec<Counts> {
+    rows.iter().flatten().copied().collect()
+}
+
+/// Each image's split-level counts, as the source reports them, in `order`.
+fn split_counts(o: &ImageOutcomes, order: &mut dyn Iterator<Item = usize>) -> Vec<Counts> {
+    order
+        .map(|i| {
+            let im = &o.images[i];
+            Counts {
+                tp: clamp(im.tp),
+                fp: clamp(im.fp),
+                fn_: clamp(im.fn_),
+            }
+        })
+        .collect()
 }
 
 fn clamp(n: u64) -> u32 {
@@ -335,4 +348,163 @@ fn evidence(split: &Split, class: usize, metric: Option<Metric>) -> Vec<Evidence
             }
         })
         .collect()
+}
+
+/// What one eval's data can detect for one noise-tested drop rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Calibration {
+    /// The split.
+    pub split: String,
+    /// The class, for a class rule.
+    pub class: Option<String>,
+    /// The metric.
+    pub metric: Metric,
+    /// `max_drop` or `max_drop_rel`.
+    pub rule: RuleKind,
+    /// The rule's threshold as a drop in points at this eval's value (`max_drop_rel` times
+    /// the value); 0 for `auto`.
+    pub threshold: f64,
+    /// Whether the rule is `max_drop: auto`.
+    pub auto: bool,
+    /// The policy line of the threshold.
+    pub line: u32,
+    /// The eval's value.
+    pub value: Option<f64>,
+    /// Images in the split.
+    pub images: usize,
+    /// The bootstrap standard error of the metric, or why there is none.
+    pub std_error: Result<f64, String>,
+    /// The smallest drop the gate detects with [`CALIBRATION_POWER`] at the level one check
+    /// is tested at ([`Calibration::level`]).
+    pub detectable: Option<f64>,
+    /// The significance one check is tested at: the policy's, divided by the number of
+    /// tested rules under Holm or Benjamini–Hochberg (their first rejection).
+    pub level: f64,
+}
+
+/// The power `calibrate` asks for.
+pub const CALIBRATION_POWER: f64 = 0.8;
+
+/// The correlation of the two models' per-image results that `calibrate` assumes: models
+/// that share a dataset and most of a training recipe fail on many of the same images.
+/// docs/statistics.md says how the answer moves with it.
+pub const CALIBRATION_CORRELATION: f64 = 0.5;
+
+/// For each noise-tested drop rule of `policy` on `eval`, the smallest drop the gate can
+/// detect, so that a rule that cannot work shows before a merge depends on it.
+pub fn calibrate(
+    policy: &crate::policy::Policy,
+    eval: &Eval,
+) -> Result<Vec<Calibration>, GateError> {
+    let Some(stats) = policy.statistics else {
+        return Ok(Vec::new());
+    };
+    let eval = eval.read_at(policy.operating_point.map(|p| p.value));
+    let task = eval.task;
+    let mut rules = Vec::new();
+    super::plan_each(policy, None, &eval, &mut |item| {
+        let super::Item::Rule {
+            split,
+            scope,
+            metric,
+            rule,
+            ..
+        } = item
+        else {
+            return;
+        };
+        if scope.size().is_some() || !noise_testable(task, metric) {
+            return;
+        }
+        for (kind, field) in [
+            (RuleKind::MaxDrop, rule.max_drop),
+            (RuleKind::MaxDropRel, rule.max_drop_rel),
+        ] {
+            if let Some(f) = field {
+                rules.push((
+                    split.clone(),
+                    scope.class().map(str::to_owned),
+                    metric,
+                    kind,
+                    f,
+                    rule.auto && kind == RuleKind::MaxDrop,
+                ));
+            }
+        }
+    });
+    let level = match stats.correction {
+        crate::stats::Correction::None => stats.significance,
+        _ => stats.significance / rules.len().max(1) as f64,
+    };
+    let mut out = Vec::with_capacity(rules.len());
+    let mut by_split: BTreeMap<String, (EvalCounts, Vec<String>)> = BTreeMap::new();
+    for (split, class, metric, kind, field, auto) in rules {
+        if !by_split.contains_key(&split) {
+            let outcomes =
+                eval.panels
+                    .images
+                    .get(&split)
+                    .ok_or_else(|| GateError::NoImageData {
+                        split: split.clone(),
+                        role: "calibrated",
+                    })?;
+            let mut classes = outcomes.classes.clone();
+            classes.sort();
+            classes.dedup();
+            let n = outcomes.images.len();
+            let counts = EvalCounts::new(
+                n,
+                classes.len(),
+                flat(&rows(outcomes, &classes, &mut (0..n))),
+                Some(split_counts(outcomes, &mut (0..n))),
+            )
+            .map_err(|e| GateError::ImageData(format!("split {split:?}: {e}")))?;
+            by_split.insert(split.clone(), (counts, classes));
+        }
+        let (counts, classes) = &by_split[&split];
+        let m = count_metric(metric).expect("testable metrics count");
+        let quantity = match &class {
+            None => Some(Quantity::Split(m)),
+            Some(c) => classes.binary_search(c).ok().map(|i| Quantity::Class(i, m)),
+        };
+        let resampling = Resampling::new(counts.images(), stats.resamples, stats.seed);
+        let std_error = match quantity {
+            None => Err("the per-image outcomes do not name this class".to_owned()),
+            Some(q) => crate::stats::std_errors(counts, &resampling, &[q])
+                .map_err(|e| GateError::ImageData(format!("split {split:?}: {e}")))?
+                .pop()
+                .expect("one quantity")
+                .map_err(|e| e.to_string()),
+        };
+        let value = eval
+            .owner(&split, class.as_deref())
+            .ok()
+            .and_then(|o| o.metrics.get(metric));
+        let threshold = match kind {
+            RuleKind::MaxDropRel => field.value * value.unwrap_or(0.0),
+            _ => field.value,
+        };
+        out.push(Calibration {
+            detectable: std_error.as_ref().ok().and_then(|&se| {
+                crate::stats::min_detectable_drop(
+                    se,
+                    level,
+                    CALIBRATION_POWER,
+                    CALIBRATION_CORRELATION,
+                )
+            }),
+            split,
+            class,
+            metric,
+            rule: kind,
+            threshold,
+            auto,
+            line: field.line,
+            value,
+            images: counts.images(),
+            std_error,
+            level,
+        });
+    }
+    Ok(out)
 }

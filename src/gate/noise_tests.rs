@@ -225,3 +225,31 @@ fn auto_without_statistics_is_a_policy_error_and_floors_are_not_tested() {
     .unwrap();
     assert!(r.tests.is_empty() && r.checks[0].test().is_none());
 }
+
+#[test]
+fn calibrate_says_which_rules_the_data_can_enforce() {
+    let policy = class_recall("{max_drop: 0.02}");
+    let (policy, _) = parse_policy(&policy).unwrap();
+    let (small, _) = pair(20, 0);
+    let (large, _) = pair(2000, 0);
+    let small = calibrate(&policy, &small).unwrap();
+    let large = calibrate(&policy, &large).unwrap();
+    assert_eq!(small.len(), 2);
+    // Two tested rules under Holm: each is tested at 0.05 / 2.
+    assert!(small.iter().all(|c| (c.level - 0.025).abs() < 1e-15));
+    let (s, l) = (&small[1], &large[1]);
+    assert_eq!(
+        (s.class.as_deref(), s.images, l.images),
+        (Some("car"), 20, 2000)
+    );
+    // The detectable drop shrinks as 1/√images: 100× the images, a tenth.
+    let (ds, dl) = (s.detectable.unwrap(), l.detectable.unwrap());
+    assert!(ds > 0.02 && dl < 0.02, "{ds} {dl}");
+    let ratio = ds / dl;
+    assert!((ratio - 10.0).abs() < 2.5, "{ratio}");
+    // At ρ = 0.5 the paired difference has the standard error of one eval: the drop is
+    // (z₀.₉₇₅ + z₀.₈) · SE (normal quantiles from scipy.stats.norm.ppf).
+    let z = 1.959_963_984_540_054 + 0.841_621_233_572_914_3;
+    let se = *s.std_error.as_ref().unwrap();
+    assert!((ds - z * se).abs() < 1e-9 * ds, "{ds} vs {}", z * se);
+}
