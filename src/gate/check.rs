@@ -532,8 +532,11 @@ pub struct NoiseTest {
     pub recomputed_baseline: f64,
     /// The candidate's.
     pub recomputed_candidate: f64,
-    /// For a failing class check, the images where the class fared worse, worst first.
+    /// For a failing class check, the images where the class fared worse, worst first; at
+    /// most [`super::MAX_EVIDENCE`].
     pub evidence: Vec<Evidence>,
+    /// How many images fared worse in all.
+    pub worse_images: usize,
 }
 
 impl NoiseTest {

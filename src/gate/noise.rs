@@ -138,7 +138,7 @@ pub(crate) fn test(
                 Status::Warn
             };
         }
-        let evidence = match (&check.class, check.status) {
+        let (evidence, worse_images) = match (&check.class, check.status) {
             (Some(class), Status::Fail) => {
                 let split = &splits[&*check.split];
                 split
@@ -147,7 +147,7 @@ pub(crate) fn test(
                     .map(|c| evidence(split, c, check.metric))
                     .unwrap_or_default()
             }
-            _ => Vec::new(),
+            _ => (Vec::new(), 0),
         };
         tests.push(NoiseTest {
             delta: e.delta,
@@ -161,6 +161,7 @@ pub(crate) fn test(
             recomputed_baseline: e.baseline,
             recomputed_candidate: e.candidate,
             evidence,
+            worse_images,
         });
         check.set_test(tests.len() - 1);
     }
@@ -315,7 +316,7 @@ fn per_class(image: &ImageOutcome, column: &[usize], classes: usize) -> Vec<Coun
 
 /// The images where the class fared worse in the candidate, worst first: for recall, more
 /// false negatives; for precision, more false positives; for F1, more of both together.
-fn evidence(split: &Split, class: usize, metric: Option<Metric>) -> Vec<Evidence> {
+fn evidence(split: &Split, class: usize, metric: Option<Metric>) -> (Vec<Evidence>, usize) {
     let weight = |c: &Counts| -> i64 {
         match metric {
             Some(Metric::Recall) => i64::from(c.fn_),
@@ -333,7 +334,8 @@ fn evidence(split: &Split, class: usize, metric: Option<Metric>) -> Vec<Evidence
         b.0.cmp(&a.0)
             .then_with(|| split.images[a.1].1.cmp(&split.images[b.1].1))
     });
-    worse
+    let total = worse.len();
+    let shown = worse
         .into_iter()
         .take(MAX_EVIDENCE)
         .map(|(_, i)| {
@@ -347,7 +349,8 @@ fn evidence(split: &Split, class: usize, metric: Option<Metric>) -> Vec<Evidence
                 candidate_fp: c.fp,
             }
         })
-        .collect()
+        .collect();
+    (shown, total)
 }
 
 /// What one eval's data can detect for one noise-tested drop rule.

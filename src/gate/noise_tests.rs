@@ -123,7 +123,7 @@ fn a_uniform_five_point_recall_drop_over_2000_images_is_significant_and_fails() 
     // The failing class check names the images where car got worse, by name.
     let class = r.checks.iter().find(|c| c.class.is_some()).unwrap();
     let t = &r.tests[class.test().unwrap()];
-    assert_eq!(t.evidence.len(), 100);
+    assert_eq!((t.evidence.len(), t.worse_images), (100, 500));
     assert_eq!(t.evidence[0].image_name, "image 1.jpg");
     assert_eq!(
         (t.evidence[0].baseline_fn, t.evidence[0].candidate_fn),
@@ -252,4 +252,50 @@ fn calibrate_says_which_rules_the_data_can_enforce() {
     let z = 1.959_963_984_540_054 + 0.841_621_233_572_914_3;
     let se = *s.std_error.as_ref().unwrap();
     assert!((ds - z * se).abs() < 1e-9 * ds, "{ds} vs {}", z * se);
+}
+
+#[test]
+fn markdown_and_junit_show_the_interval_and_the_images_to_look_at() {
+    use crate::report::{EvalInfo, Format, ReportContext, render_markdown};
+    let (base, cand) = pair(2000, 500);
+    let r = gate(&class_recall("{max_drop: 0.02}"), &base, &cand).unwrap();
+    let ctx = ReportContext {
+        exit_code: 1,
+        policy: "policy.yaml".into(),
+        baseline: Some(EvalInfo::new("base.json".into(), &base)),
+        candidate: EvalInfo::new("cand.json".into(), &cand),
+        policy_url: None,
+        run_url: None,
+    };
+    let md = render_markdown(&r, &ctx);
+    let t = &r.tests[0];
+    let cell = format!(
+        "**−5.0\u{a0}pt**\u{a0}[{},\u{a0}{}]",
+        crate::report::number::pt(t.ci_low),
+        crate::report::number::pt(t.ci_high)
+    );
+    assert!(md.contains(&cell), "{cell}\n{md}");
+    assert!(
+        md.contains("Precision, recall and F1 at confidence 0.40."),
+        "{md}"
+    );
+    assert!(
+        md.contains("noise-tested (2 checks, a paired bootstrap over 2000 images"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- valid · class car · recall: image 1.jpg (FN 0 → 1, FP 0 → 0), image 1001.jpg (FN 0 → 1, FP 0 → 0), image 1005.jpg (FN 1 → 2, FP 0 → 0)"),
+        "{md}"
+    );
+    let mut junit = Vec::new();
+    Format::Junit.render(&r, &ctx, &mut junit).unwrap();
+    let junit = String::from_utf8(junit).unwrap();
+    assert!(
+        md.contains(", and 495 more (the JSON report lists 100)"),
+        "{md}"
+    );
+    assert!(
+        junit.contains("paired bootstrap over 2000 images: Δ −5.0 pt ["),
+        "{junit}"
+    );
 }

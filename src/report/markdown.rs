@@ -223,10 +223,14 @@ fn evidence(report: &GateReport, failing: &[&Check]) -> String {
                 )
             })
             .collect();
-        let more = t.evidence.len().saturating_sub(EVIDENCE_IMAGES);
+        let more = t.worse_images.saturating_sub(EVIDENCE_IMAGES);
         let _ = write!(out, "- {}: {}", check_cell(c), images.join(", "));
         if more > 0 {
-            let _ = write!(out, ", and {more} more in the JSON report");
+            let _ = write!(
+                out,
+                ", and {more} more (the JSON report lists {})",
+                t.evidence.len()
+            );
         }
         out.push('\n');
     }
