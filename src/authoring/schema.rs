@@ -9,7 +9,8 @@ use serde_json::{Map, Value, json};
 
 use crate::model::{Metric, Size};
 use crate::policy::validate::{
-    CONFUSION_KEYS, MISSING_KEYS, OPERATING_POINT_KEYS, RULE_KEYS, TOP_KEYS, WAIVER_KEYS,
+    CONFUSION_KEYS, MISSING_KEYS, OPERATING_POINT_KEYS, RULE_KEYS, STATISTICS_KEYS, TOP_KEYS,
+    WAIVER_KEYS,
 };
 
 /// Where the committed copy lives, relative to the repository root.
@@ -44,7 +45,7 @@ fn describe_rule_field(key: &str) -> &'static str {
             "Fails when the candidate is above this value; e.g. a warn-level \"too good to be true\" guard."
         }
         "max_drop" => {
-            "Fails when baseline − candidate is larger than this, in metric points (0.01 is one mAP point)."
+            "Fails when baseline − candidate is larger than this, in metric points (0.01 is one mAP point). `auto` (with `statistics`): fails on any significant drop."
         }
         "max_drop_rel" => {
             "Fails when (baseline − candidate) / baseline is larger than this fraction."
@@ -64,6 +65,8 @@ pub fn schema() -> Value {
     for key in RULE_KEYS {
         let mut field = if *key == "severity" {
             json!({"enum": ["fail", "warn"]})
+        } else if *key == "max_drop" {
+            json!({"oneOf": [{"$ref": "#/$defs/fraction"}, {"const": "auto"}]})
         } else {
             json!({"$ref": "#/$defs/fraction"})
         };
@@ -152,6 +155,18 @@ pub fn schema() -> Value {
             )
         })
         .collect();
+    let statistics: Map<String, Value> = STATISTICS_KEYS
+        .iter()
+        .map(|k| {
+            let v = match *k {
+                "significance" => json!({"type": "number", "exclusiveMinimum": 0, "maximum": 0.5, "default": 0.05, "description": "Per gate, after correction: the chance of any false failure (holm) or the expected share of false failures (bh)."}),
+                "correction" => json!({"enum": ["holm", "bh", "none"], "default": "holm", "description": "How p-values are adjusted for the number of noise-tested checks."}),
+                "resamples" => json!({"type": "integer", "minimum": 100, "maximum": 100000, "default": 2000, "description": "Bootstrap replicates."}),
+                _ => json!({"type": "integer", "minimum": 0, "default": 1, "description": "Same inputs, same seed: same verdict, on any machine and thread count."}),
+            };
+            ((*k).to_owned(), v)
+        })
+        .collect();
     let mut top = Map::new();
     for key in TOP_KEYS {
         let v = match *key {
@@ -170,6 +185,9 @@ pub fn schema() -> Value {
             }
             "operating_point" => {
                 json!({"type": "object", "additionalProperties": false, "required": ["confidence"], "properties": operating_point, "description": "Where a detection model's precision, recall and F1 are read: required by rules on them and by `confusions`."})
+            }
+            "statistics" => {
+                json!({"type": "object", "additionalProperties": false, "properties": statistics, "description": "Noise-tested drop rules: a drop on precision, recall or F1 fails only when a paired bootstrap over images finds it significant."})
             }
             "confusions" => {
                 json!({"type": "array", "items": {"$ref": "#/$defs/confusion"}, "description": "Rules on the share of a class's ground truth predicted as another class or as background."})

@@ -202,7 +202,13 @@ fn gate_failure(e: GateError, text: &str, name: &str) -> Failure {
         _ => {}
     }
     // The policy's name says nothing about why two evals differ.
-    let context = if matches!(e, GateError::NotComparable(_)) {
+    let context = if matches!(
+        e,
+        GateError::NotComparable(_)
+            | GateError::ImagesDiffer { .. }
+            | GateError::NoImageData { .. }
+            | GateError::ImageData(_)
+    ) {
         ""
     } else {
         name

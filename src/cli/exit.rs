@@ -71,7 +71,12 @@ impl Kind {
     pub(crate) fn of(error: &Error) -> Kind {
         match error {
             Error::Policy(_) => Kind::InvalidPolicy,
-            Error::Gate(GateError::NotComparable(_)) => Kind::NotComparable,
+            Error::Gate(GateError::NotComparable(_) | GateError::ImagesDiffer { .. }) => {
+                Kind::NotComparable
+            }
+            Error::Gate(GateError::NoImageData { .. } | GateError::ImageData(_)) => {
+                Kind::EvalUnavailable
+            }
             Error::Gate(_) => Kind::InvalidPolicy,
             Error::Eval(ParseEvalError::NotFinished(_)) => Kind::EvalNotFinished,
             Error::Fetch(FetchError::NotFinished { .. }) => Kind::EvalNotFinished,

@@ -183,7 +183,7 @@ pub struct Detail {
 
 /// One rule field applied to one metric of one scope: what was decided, not how to say it.
 ///
-/// Checks are compact (80 bytes, names and support shared with every other check of the scope) because a
+/// Checks are compact (88 bytes, names and support shared with every other check of the scope) because a
 /// gate over many classes holds a great many of them; ids and messages are derived when a
 /// report is rendered ([`Check::id`], [`crate::report::words::message`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -199,6 +199,10 @@ pub struct Check {
     /// One more than the index in [`GateReport::waivers`] of the waiver that covers it.
     waiver: Option<NonZeroU32>,
     detail: Option<Arc<Detail>>,
+    /// One more than the index in [`GateReport::tests`] of the check's noise test.
+    test: Option<NonZeroU32>,
+    /// `max_drop: auto`: the threshold is 0, and only a significant drop counts.
+    pub auto: bool,
     /// The object size, for size scopes.
     pub size: Option<Size>,
     /// The metric; `None` for presence and confusion checks.
@@ -229,6 +233,7 @@ pub(crate) struct CheckParts {
     pub(crate) threshold: Option<f64>,
     pub(crate) line: u32,
     pub(crate) detail: Option<Arc<Detail>>,
+    pub(crate) auto: bool,
 }
 
 impl Check {
@@ -242,6 +247,8 @@ impl Check {
             line: NonZeroU32::new(p.line),
             waiver: None,
             detail: p.detail,
+            test: None,
+            auto: p.auto,
             size: p.size,
             metric: p.metric,
             rule: p.rule,
@@ -311,6 +318,15 @@ impl Check {
     /// `Waived` when the waiver is active, and still fails or warns when it expired.
     pub fn waiver(&self) -> Option<usize> {
         self.waiver.map(|w| w.get() as usize - 1)
+    }
+
+    /// The index in [`GateReport::tests`] of the check's noise test, when it had one.
+    pub fn test(&self) -> Option<usize> {
+        self.test.map(|t| t.get() as usize - 1)
+    }
+
+    pub(crate) fn set_test(&mut self, index: usize) {
+        self.test = u32::try_from(index + 1).ok().and_then(NonZeroU32::new);
     }
 
     pub(crate) fn set_waiver(&mut self, index: usize) {
@@ -484,6 +500,70 @@ pub struct GateReport {
     pub waivers: Vec<WaiverOutcome>,
     /// Where precision, recall, F1 and confusions were read, when the policy says.
     pub operating_point: Option<OperatingPointUsed>,
+    /// The noise tests, which checks point at ([`Check::test`]); empty without
+    /// `statistics`.
+    pub tests: Vec<NoiseTest>,
+    /// The policy's `statistics`, when it has them.
+    pub statistics: Option<crate::policy::Statistics>,
+}
+
+/// What the paired bootstrap found for one check: Δ = candidate − baseline of the metric
+/// recomputed from the per-image outcomes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoiseTest {
+    /// Observed Δ (candidate − baseline) of the recomputed values.
+    pub delta: f64,
+    /// The 95% two-sided interval of Δ (bootstrap percentiles).
+    pub ci_low: f64,
+    /// Its upper end.
+    pub ci_high: f64,
+    /// One-sided p-value that the candidate is not worse (normal approximation).
+    pub p_value: f64,
+    /// After the policy's correction across every tested check of the gate.
+    pub p_adjusted: f64,
+    /// Whether the candidate is worse at the policy's significance.
+    pub significant: bool,
+    /// Paired images.
+    pub images: usize,
+    /// Replicates used.
+    pub resamples: usize,
+    /// The baseline's value recomputed from the per-image outcomes (the value the test is
+    /// of, which may differ from the panel's by rounding, or by more: reports say so).
+    pub recomputed_baseline: f64,
+    /// The candidate's.
+    pub recomputed_candidate: f64,
+    /// For a failing class check, the images where the class fared worse, worst first; at
+    /// most [`super::MAX_EVIDENCE`].
+    pub evidence: Vec<Evidence>,
+    /// How many images fared worse in all.
+    pub worse_images: usize,
+}
+
+impl NoiseTest {
+    /// Whether the recomputed values differ from the checked ones by more than rounding to
+    /// the three decimals Roboflow reports.
+    pub fn disagrees(&self, check: &Check) -> bool {
+        let off = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() > 0.0005 + TOLERANCE);
+        off(check.baseline(), self.recomputed_baseline)
+            || off(check.candidate(), self.recomputed_candidate)
+    }
+}
+
+/// One image where a class fared worse in the candidate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// The image's id.
+    pub image_id: String,
+    /// Its file name.
+    pub image_name: String,
+    /// The class's false negatives in the baseline.
+    pub baseline_fn: u32,
+    /// Its false positives in the baseline.
+    pub baseline_fp: u32,
+    /// In the candidate.
+    pub candidate_fn: u32,
+    /// In the candidate.
+    pub candidate_fp: u32,
 }
 
 /// The policy's operating point and the confidence it meant for each eval, per split.
@@ -555,6 +635,6 @@ mod tests {
     #[test]
     fn checks_stay_compact() {
         // 120,000 checks for 10,000 classes: every byte here is 120 kB resident.
-        assert!(size_of::<Check>() <= 80, "{} bytes", size_of::<Check>());
+        assert!(size_of::<Check>() <= 88, "{} bytes", size_of::<Check>());
     }
 }

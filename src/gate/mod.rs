@@ -6,6 +6,7 @@
 //! give the same report.
 
 mod check;
+mod noise;
 mod plan;
 
 use std::borrow::Cow;
@@ -15,8 +16,12 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 pub use check::{
-    BaselineGap, Check, Detail, GateReport, OperatingPointUsed, Reason, RuleKind, Status, Summary,
-    Verdict, WaiverOutcome,
+    BaselineGap, Check, Detail, Evidence, GateReport, NoiseTest, OperatingPointUsed, Reason,
+    RuleKind, Status, Summary, Verdict, WaiverOutcome,
+};
+pub use noise::{
+    CALIBRATION_CORRELATION, CALIBRATION_POWER, Calibration, MAX_EVIDENCE, calibrate,
+    noise_testable,
 };
 
 use check::CheckParts;
@@ -140,6 +145,38 @@ pub enum GateError {
         /// What the gate made of it: no checks, or only skipped ones.
         report: Box<GateReport>,
     },
+    /// The policy asks for noise tests but an eval has no per-image outcomes for a split
+    /// with tested rules.
+    #[error(
+        "the policy's statistics need per-image outcomes (image predictions) of split {split:?}, and the {role} eval has none; fetch it with `evalgate fetch --policy` or from rf:, or remove the statistics block"
+    )]
+    NoImageData {
+        /// The split.
+        split: String,
+        /// `baseline` or `candidate`.
+        role: &'static str,
+    },
+    /// The two evals' per-image outcomes are not of the same images.
+    #[error(
+        "the evals are not of the same images in split {split:?}: {only_baseline} only in the baseline, {only_candidate} only in the candidate{}{}; a paired test needs both models scored on the same split",
+        if examples.is_empty() { String::new() } else { format!(" (e.g. {})", examples.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(", ")) },
+        if *duplicates { "; an image id is listed twice" } else { "" }
+    )]
+    ImagesDiffer {
+        /// The split.
+        split: String,
+        /// Images only the baseline has.
+        only_baseline: usize,
+        /// Images only the candidate has.
+        only_candidate: usize,
+        /// A few of their ids.
+        examples: Vec<String>,
+        /// Whether an eval lists an image twice.
+        duplicates: bool,
+    },
+    /// Per-image outcomes that do not fit together.
+    #[error("the per-image outcomes cannot be used: {0}")]
+    ImageData(String),
     /// The policy asks for more checks than the gate may hold.
     #[error(
         "the policy asks for {count} checks of these evals, more than the limit of {limit}; narrow the class rules or raise the limit (--max-checks)"
@@ -335,6 +372,10 @@ fn evaluate(
     let mut checks = judge.checks;
     checks.extend(confusions);
     checks.shrink_to_fit();
+    let tests = match &policy.statistics {
+        Some(stats) => noise::test(stats, candidate.task, baseline, candidate, &mut checks)?,
+        None => Vec::new(),
+    };
     let waivers = apply_waivers(&policy.waivers, &mut checks, options.today);
     let mut summary = Summary::default();
     for c in &checks {
@@ -366,6 +407,8 @@ fn evaluate(
         summary,
         waivers,
         operating_point,
+        tests,
+        statistics: policy.statistics,
     })
 }
 
@@ -481,6 +524,7 @@ impl Judge<'_> {
                 threshold: Some(field.value),
                 line: field.line,
                 detail: detail.clone(),
+                auto: kind == RuleKind::MaxDrop && rule.auto,
             }));
         }
     }
@@ -573,6 +617,7 @@ impl Judge<'_> {
                 threshold: Some(field.value),
                 line: field.line,
                 detail,
+                auto: false,
             })
         };
         let Some(cand) = cand else {
@@ -793,6 +838,7 @@ fn presence(
         threshold: None,
         line,
         detail: None,
+        auto: false,
     })
 }
 
@@ -856,3 +902,6 @@ mod tests;
 
 #[cfg(test)]
 mod operating_point_tests;
+
+#[cfg(test)]
+mod noise_tests;

@@ -15,8 +15,8 @@ use std::fmt;
 
 pub use map_results::{ParseEvalError, parse_eval};
 pub use panels::{
-    ClassPerformance, ConfusionMatrix, Curve, DEFAULT_MATRIX_CONFIDENCE, MatrixError,
-    OperatingPoint, Panels, Percent, Prf, ReadAt, Sweep,
+    ClassPerformance, ConfusionMatrix, Curve, DEFAULT_MATRIX_CONFIDENCE, ImageOutcome,
+    ImageOutcomes, MatrixError, OperatingPoint, Panels, Percent, Prf, ReadAt, Sweep,
 };
 pub use roboflow_meta::{EvalMeta, META_KEY};
 

@@ -186,6 +186,55 @@ impl ConfusionMatrix {
     }
 }
 
+/// One image's outcome at one confidence (an entry of Roboflow's image predictions).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageOutcome {
+    /// The image's id (Roboflow's source image id): what pairs images across evals.
+    pub id: String,
+    /// Its file name, for people.
+    pub name: String,
+    /// Split-level true positives, false positives and false negatives (`stats`).
+    pub tp: u64,
+    /// False positives.
+    pub fp: u64,
+    /// False negatives.
+    pub fn_: u64,
+    /// `[actual, predicted, count]` triples indexing [`ImageOutcomes::classes`] and, one past
+    /// the last class, background.
+    pub confusion: Vec<[u32; 3]>,
+}
+
+/// Every image of one split at one confidence.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageOutcomes {
+    /// The confidence the outcomes were computed at.
+    pub confidence: Option<Percent>,
+    /// The class names the `confusion` triples index, in order, without background (the
+    /// split's confusion matrix's classes).
+    pub classes: Vec<String>,
+    /// The images, in the order the source listed them.
+    pub images: Vec<ImageOutcome>,
+}
+
+impl ImageOutcome {
+    /// True positives, false positives and false negatives of class `c` on this image:
+    /// TP = `confusion[c][c]`, FN = the rest of row `c` (missed or taken for another class),
+    /// FP = the rest of column `c` (background or another class taken for it).
+    pub fn class_counts(&self, c: u32) -> (u64, u64, u64) {
+        let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+        for &[actual, predicted, count] in &self.confusion {
+            let n = u64::from(count);
+            match (actual == c, predicted == c) {
+                (true, true) => tp += n,
+                (true, false) => fn_ += n,
+                (false, true) => fp += n,
+                (false, false) => {}
+            }
+        }
+        (tp, fp, fn_)
+    }
+}
+
 /// What the other panels of one eval hold, per split.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Panels {
@@ -195,12 +244,17 @@ pub struct Panels {
     pub by_class: BTreeMap<String, BTreeMap<String, ClassPerformance>>,
     /// Confusion matrices per split, each at its own confidence.
     pub confusion: BTreeMap<String, Vec<ConfusionMatrix>>,
+    /// Per-image outcomes per split, at the operating point.
+    pub images: BTreeMap<String, ImageOutcomes>,
 }
 
 impl Panels {
     /// Whether there is nothing beyond map-results.
     pub fn is_empty(&self) -> bool {
-        self.sweep.is_none() && self.by_class.is_empty() && self.confusion.is_empty()
+        self.sweep.is_none()
+            && self.by_class.is_empty()
+            && self.confusion.is_empty()
+            && self.images.is_empty()
     }
 
     /// The split's confusion matrix at `confidence`.

@@ -92,6 +92,8 @@ pub enum Code {
     NoOperatingPoint,
     /// `field-not-for-metric`.
     FieldNotForMetric,
+    /// `auto-without-statistics`.
+    AutoWithoutStatistics,
     /// `invalid-glob`.
     InvalidGlob,
     /// `invalid-date`.
@@ -116,7 +118,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order docs/diagnostics.md lists them.
-    pub const ALL: [Code; 26] = [
+    pub const ALL: [Code; 27] = [
         Code::YamlSyntax,
         Code::PolicyTooLarge,
         Code::EmptyPolicy,
@@ -133,6 +135,7 @@ impl Code {
         Code::SizesNotInTask,
         Code::NoOperatingPoint,
         Code::FieldNotForMetric,
+        Code::AutoWithoutStatistics,
         Code::InvalidGlob,
         Code::InvalidDate,
         Code::MissingField,
@@ -174,6 +177,7 @@ impl Code {
             Code::DuplicateRule => "duplicate-rule",
             Code::NoOperatingPoint => "no-operating-point",
             Code::FieldNotForMetric => "field-not-for-metric",
+            Code::AutoWithoutStatistics => "auto-without-statistics",
         }
     }
 }

@@ -80,6 +80,32 @@ pub struct Policy {
     pub operating_point: Option<Field<OperatingPoint>>,
     /// Rules on the share of a class's ground truth predicted as another class.
     pub confusions: Vec<ConfusionRule>,
+    /// Noise tests of drop rules, when the policy asks for them.
+    pub statistics: Option<Statistics>,
+}
+
+/// The `statistics:` block: drop rules on metrics the per-image data supports fail only
+/// when the drop is also significant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Statistics {
+    /// The chance of any false failure (holm), or the expected share of false failures (bh),
+    /// per gate.
+    pub significance: f64,
+    /// How p-values are adjusted for the number of noise-tested checks.
+    pub correction: crate::stats::Correction,
+    /// Bootstrap replicates.
+    pub resamples: usize,
+    /// Fixes the replicates: same inputs and seed, same verdict.
+    pub seed: u64,
+    /// Where the block is.
+    pub span: Span,
+}
+
+impl Statistics {
+    /// The defaults of every field.
+    pub const DEFAULT_SIGNIFICANCE: f64 = 0.05;
+    /// Resamples when the policy does not say.
+    pub const DEFAULT_RESAMPLES: usize = 2000;
 }
 
 /// One entry of `confusions`.
@@ -133,6 +159,8 @@ pub struct Needs {
     pub by_class: Vec<SplitSelector>,
     /// Splits that need a confusion matrix.
     pub confusion: Vec<SplitSelector>,
+    /// Splits that need per-image outcomes (image predictions), at the operating point.
+    pub images: Vec<SplitSelector>,
     /// The policy's operating point; the confusion matrix is asked at it (at `optimal`,
     /// at each split's F1-optimal threshold), or at [`DEFAULT_MATRIX_CONFIDENCE`] when the
     /// policy has none and needs the matrix for support only.
@@ -142,7 +170,10 @@ pub struct Needs {
 impl Needs {
     /// Whether map-results is all the policy needs.
     pub fn is_empty(&self) -> bool {
-        !self.sweep && self.by_class.is_empty() && self.confusion.is_empty()
+        !self.sweep
+            && self.by_class.is_empty()
+            && self.confusion.is_empty()
+            && self.images.is_empty()
     }
 
     /// The confidence a split's confusion matrix is asked at, given the split's F1-optimal
@@ -263,6 +294,8 @@ pub struct Rule {
     pub max_drop_rel: Option<Field<f64>>,
     /// |candidate − baseline| ≤ max_shift (`optimal_threshold` only).
     pub max_shift: Option<Field<f64>>,
+    /// `max_drop: auto`: `max_drop` is 0 and any significant drop fails (needs `statistics`).
+    pub auto: bool,
     /// fail or warn.
     pub severity: Option<Field<Severity>>,
 }
@@ -274,6 +307,11 @@ impl Rule {
             min: over.min.or(self.min),
             max: over.max.or(self.max),
             max_drop: over.max_drop.or(self.max_drop),
+            auto: if over.max_drop.is_some() {
+                over.auto
+            } else {
+                self.auto
+            },
             max_drop_rel: over.max_drop_rel.or(self.max_drop_rel),
             max_shift: over.max_shift.or(self.max_shift),
             severity: over.severity.or(self.severity),
@@ -473,6 +511,22 @@ impl Policy {
                 push(&mut needs.by_class, &split.selector);
             }
             if split.classes.iter().any(|c| c.min_support.is_some()) {
+                push(&mut needs.confusion, &split.selector);
+            }
+            // The per-image `confusion` triples index the split's confusion matrix.
+            let tested = |rules: &[MetricRule]| {
+                rules.iter().any(|r| {
+                    crate::gate::noise_testable(task, r.metric)
+                        && (r.rule.max_drop.is_some()
+                            || r.rule.max_drop_rel.is_some()
+                            || self.defaults.max_drop.is_some()
+                            || self.defaults.max_drop_rel.is_some())
+                })
+            };
+            if self.statistics.is_some()
+                && (tested(&split.metrics) || split.classes.iter().any(|c| tested(&c.metrics)))
+            {
+                push(&mut needs.images, &split.selector);
                 push(&mut needs.confusion, &split.selector);
             }
         }

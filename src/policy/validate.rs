@@ -4,9 +4,11 @@ use super::node::{Key, Kind, Node};
 use super::{
     BACKGROUND, ClassPattern, ClassRules, Code, ConfusionRule, Diagnostic, Diagnostics, Field,
     MetricRule, Missing, MissingBaseline, MissingClass, MissingMetric, Policy, PolicyError,
-    Predicted, Rule, Severity, SizeRules, SplitRules, SplitSelector, Waiver, did_you_mean,
+    Predicted, Rule, Severity, SizeRules, SplitRules, SplitSelector, Statistics, Waiver,
+    did_you_mean,
 };
 use crate::model::{Metric, OperatingPoint, Percent, ScopeKind, Size, Task};
+use crate::stats::Correction;
 
 pub(crate) const TOP_KEYS: &[&str] = &[
     "version",
@@ -16,8 +18,10 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "missing",
     "splits",
     "confusions",
+    "statistics",
     "waivers",
 ];
+pub(crate) const STATISTICS_KEYS: &[&str] = &["significance", "correction", "resamples", "seed"];
 pub(crate) const RULE_KEYS: &[&str] = &[
     "min",
     "max",
@@ -124,6 +128,7 @@ impl Validator {
                     waivers: Vec::new(),
                     operating_point: None,
                     confusions: Vec::new(),
+                    statistics: None,
                 };
             }
             other => {
@@ -174,6 +179,7 @@ impl Validator {
         }
 
         let operating_point = find("operating_point").and_then(|(_, n)| self.operating_point(n));
+        let statistics = find("statistics").and_then(|(_, n)| self.statistics(n));
         let defaults = match find("defaults") {
             Some((_, n)) => self.rule(n, "`defaults`", false),
             None => Rule::default(),
@@ -232,7 +238,7 @@ impl Validator {
                 ),
             }
         }
-        Policy {
+        let policy = Policy {
             task: self.task,
             task_span,
             defaults,
@@ -241,7 +247,107 @@ impl Validator {
             waivers,
             operating_point,
             confusions,
+            statistics,
+        };
+        if policy.statistics.is_none() {
+            self.check_auto(&policy);
         }
+        policy
+    }
+
+    /// `max_drop: auto` means "any significant drop": without `statistics` nothing is tested.
+    fn check_auto(&mut self, policy: &Policy) {
+        let splits = policy.splits.iter();
+        let rules = splits.flat_map(|s| {
+            let classes = s.classes.iter().flat_map(|c| &c.metrics);
+            s.metrics.iter().chain(classes)
+        });
+        let mut autos = rules
+            .filter(|r| r.rule.auto)
+            .filter_map(|r| r.rule.max_drop.map(|f| f.span()));
+        if let Some(span) = (policy.defaults.auto)
+            .then(|| policy.defaults.max_drop.map(|f| f.span()))
+            .flatten()
+            .or_else(|| autos.next())
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::AutoWithoutStatistics,
+                    "`max_drop: auto` fails on a significant drop, but the policy has no `statistics` block",
+                    Some(span),
+                )
+                .with_help("add `statistics: {significance: 0.05}`, or give a number of points"),
+            );
+        }
+    }
+
+    /// `statistics: {significance, correction, resamples, seed}`.
+    fn statistics(&mut self, node: &Node) -> Option<Statistics> {
+        let mut out = Statistics {
+            significance: Statistics::DEFAULT_SIGNIFICANCE,
+            correction: Correction::Holm,
+            resamples: Statistics::DEFAULT_RESAMPLES,
+            seed: 1,
+            span: node.span,
+        };
+        let mut ok = true;
+        for (key, value) in self.map(node, "`statistics`") {
+            match key.name.as_str() {
+                "significance" => {
+                    match value.kind {
+                        Kind::Number(v) if v > 0.0 && v <= 0.5 => out.significance = v,
+                        ref other => {
+                            self.error(
+                            Code::InvalidValue,
+                            format!("`statistics.significance` must be a number in (0, 0.5], found {}", other.describe()),
+                            value.span,
+                        );
+                            ok = false;
+                        }
+                    }
+                }
+                "correction" => {
+                    match self.enumerated(value, "statistics.correction", &["holm", "bh", "none"]) {
+                        Some("holm") => out.correction = Correction::Holm,
+                        Some("bh") => out.correction = Correction::BenjaminiHochberg,
+                        Some(_) => out.correction = Correction::None,
+                        None => ok = false,
+                    }
+                }
+                "resamples" => match value.kind {
+                    Kind::Number(v) if v.fract() == 0.0 && (100.0..=100_000.0).contains(&v) => {
+                        out.resamples = v as usize;
+                    }
+                    ref other => {
+                        self.error(
+                            Code::InvalidValue,
+                            format!("`statistics.resamples` must be a whole number from 100 to 100000, found {}", other.describe()),
+                            value.span,
+                        );
+                        ok = false;
+                    }
+                },
+                "seed" => {
+                    match value.kind {
+                        Kind::Number(v)
+                            if v.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&v) =>
+                        {
+                            out.seed = v as u64;
+                        }
+                        ref other => {
+                            self.error(
+                            Code::InvalidValue,
+                            format!("`statistics.seed` must be a whole number from 0 to 2^53, found {}", other.describe()),
+                            value.span,
+                        );
+                            ok = false;
+                        }
+                    }
+                }
+                _ => self.unknown_key(key, STATISTICS_KEYS, "`statistics`"),
+            }
+        }
+        ok.then_some(out)
     }
 
     /// `operating_point: {confidence: 0.40 | optimal}`.
@@ -529,6 +635,14 @@ impl Validator {
             match key.name.as_str() {
                 "min" => rule.min = self.fraction(value, "min"),
                 "max" => rule.max = self.fraction(value, "max"),
+                "max_drop" if matches!(&value.kind, Kind::Str(s) if s == "auto") => {
+                    rule.max_drop = Some(Field {
+                        value: 0.0,
+                        line: value.span.line,
+                        column: value.span.column,
+                    });
+                    rule.auto = true;
+                }
                 "max_drop" => rule.max_drop = self.fraction(value, "max_drop"),
                 "max_drop_rel" => rule.max_drop_rel = self.fraction(value, "max_drop_rel"),
                 "max_shift" => rule.max_shift = self.fraction(value, "max_shift"),

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use super::ReportContext;
 use super::number::{pt, pt_delta};
 use super::text::{self, escape_markdown, short_hash};
-use super::words::{count, headline, note, plural, threshold};
+use super::words::{self, count, headline, note, plural, threshold};
 use crate::gate::{Check, GateReport, Status, TOLERANCE, Verdict};
 use crate::model::{Metric, OperatingPoint, Size, Task};
 
@@ -82,6 +82,26 @@ fn num(v: Option<f64>) -> String {
 
 fn delta(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_owned(), |d| pt_delta(d).replace(' ', NBSP))
+}
+
+/// The Δ of a row: with its interval and, when significant, in bold, for noise-tested rows.
+fn delta_cell(report: &GateReport, checks: &[&Check]) -> String {
+    let tested = checks.iter().find_map(|c| words::test_of(report, c));
+    match tested {
+        Some(t) if t.significant => format!(
+            "**{}**{NBSP}[{},{NBSP}{}]",
+            pt_delta(t.delta).replace(' ', NBSP),
+            pt(t.ci_low),
+            pt(t.ci_high)
+        ),
+        Some(t) => format!(
+            "{}{NBSP}[{},{NBSP}{}]",
+            pt_delta(t.delta).replace(' ', NBSP),
+            pt(t.ci_low),
+            pt(t.ci_high)
+        ),
+        None => delta(checks.first().and_then(|c| c.delta())),
+    }
 }
 
 /// The rule fields of one (split, scope, metric), shown as one row.
@@ -168,6 +188,56 @@ fn class_cell(c: &Check) -> String {
     s
 }
 
+/// Failing class checks shown with evidence, and images shown for each.
+const EVIDENCE_CHECKS: usize = 5;
+const EVIDENCE_IMAGES: usize = 5;
+
+/// For the worst failing class checks with a noise test, the images where the class fared
+/// worse, by name: where to look first.
+fn evidence(report: &GateReport, failing: &[&Check]) -> String {
+    let mut out = String::new();
+    let with: Vec<(&Check, &crate::gate::NoiseTest)> = failing
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .filter_map(|c| Some((*c, words::test_of(report, c)?)))
+        .filter(|(_, t)| !t.evidence.is_empty())
+        .take(EVIDENCE_CHECKS)
+        .collect();
+    if with.is_empty() {
+        return out;
+    }
+    out.push_str("Images where failing classes fared worse (false negatives, false positives: baseline → candidate):\n\n");
+    for (c, t) in with {
+        let images: Vec<String> = t
+            .evidence
+            .iter()
+            .take(EVIDENCE_IMAGES)
+            .map(|e| {
+                format!(
+                    "{} (FN {} → {}, FP {} → {})",
+                    name(&e.image_name),
+                    e.baseline_fn,
+                    e.candidate_fn,
+                    e.baseline_fp,
+                    e.candidate_fp
+                )
+            })
+            .collect();
+        let more = t.worse_images.saturating_sub(EVIDENCE_IMAGES);
+        let _ = write!(out, "- {}: {}", check_cell(c), images.join(", "));
+        if more > 0 {
+            let _ = write!(
+                out,
+                ", and {more} more (the JSON report lists {})",
+                t.evidence.len()
+            );
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}
+
 /// Where precision, recall and F1 were read, for the header.
 fn operating_point_line(report: &GateReport) -> Option<String> {
     let used = report.operating_point.as_ref()?;
@@ -252,7 +322,7 @@ fn line_cell(c: &Check, ctx: &ReportContext) -> String {
 }
 
 /// A row of the seven-column tables for a group of rule fields.
-fn row_line(r: &Row<'_>, ctx: &ReportContext) -> String {
+fn row_line(report: &GateReport, r: &Row<'_>, ctx: &ReportContext) -> String {
     let c = r.first();
     format!(
         "| {} | {} | {} | {} | {} | {} | {} |\n",
@@ -260,7 +330,7 @@ fn row_line(r: &Row<'_>, ctx: &ReportContext) -> String {
         check_cell(c),
         num(c.baseline()),
         num(c.candidate()),
-        delta(c.delta()),
+        delta_cell(report, &r.checks),
         r.thresholds(),
         line_cell(r.decisive(), ctx),
     )
@@ -288,6 +358,16 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
     let _ = writeln!(head, "{}", counts(report));
     if let Some(line) = operating_point_line(report) {
         let _ = writeln!(head, "{line}");
+    }
+    if let (Some(st), Some(images)) = (report.statistics, report.tests.first().map(|t| t.images)) {
+        let _ = writeln!(
+            head,
+            "Drops of precision, recall and F1 are noise-tested ({} {}, a paired bootstrap over {images} images, {} resamples, significance {} after correction): **bold** Δ is significant.",
+            report.tests.len(),
+            plural(report.tests.len(), "check"),
+            st.resamples,
+            st.significance
+        );
     }
     if report.strict && s.warn > 0 {
         head.push_str("Warnings fail this gate (`--strict`).\n");
@@ -353,12 +433,13 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         top.sort_by_key(Row::worst);
         head.push_str(CHECK_HEADER);
         for r in &top {
-            head.push_str(&row_line(r, ctx));
+            head.push_str(&row_line(report, r, ctx));
         }
         head.push('\n');
     } else {
         head.push_str("No split-level rules, and no class failed.\n\n");
     }
+    head.push_str(&evidence(report, &class_bad));
 
     let mut tail = String::new();
     let expired: Vec<_> = report.waivers.iter().filter(|w| w.expired).collect();
@@ -405,7 +486,7 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
             rest.len(),
             plural(rest.len(), "metric")
         );
-        let lines = rest.iter().map(|r| row_line(r, ctx));
+        let lines = rest.iter().map(|r| row_line(report, r, ctx));
         table(
             &mut body,
             &mut left,
@@ -423,7 +504,9 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
             "<details><summary>All {} failing and warning checks, worst first</summary>\n",
             bad.len()
         );
-        let lines = bad.iter().map(|c| row_line(&Row { checks: vec![c] }, ctx));
+        let lines = bad
+            .iter()
+            .map(|c| row_line(report, &Row { checks: vec![c] }, ctx));
         table(
             &mut body,
             &mut left,
@@ -524,7 +607,7 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
                 c.size.map(|s| format!(" · size {s}")).unwrap_or_default(),
                 num(c.baseline()),
                 num(c.candidate()),
-                delta(c.delta()),
+                delta_cell(report, &r.checks),
                 status_cell(r.worst()),
             )
         });

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::number::{
     pct, pct_delta, pct1, pt, pt_apart, pt_delta, push_num, push_pair, push_signed, same_at_four,
 };
-use crate::gate::{BaselineGap, Check, GateReport, Reason, RuleKind, Status, TOLERANCE};
+use crate::gate::{BaselineGap, Check, GateReport, NoiseTest, Reason, RuleKind, Status, TOLERANCE};
 use crate::policy::Severity;
 
 /// One line a person can read: what was compared and why the check ended so, with the
@@ -21,6 +21,10 @@ pub fn message(report: &GateReport, check: &Check) -> String {
 /// Appends [`message`] to `m`, for renderers that reuse one buffer for every check.
 pub fn write_message(m: &mut String, report: &GateReport, check: &Check) {
     reason(m, check);
+    if let Some(t) = test_of(report, check) {
+        m.push_str("; ");
+        m.push_str(&significance(report, check, t));
+    }
     if let Some(w) = check.waiver().and_then(|i| report.waivers.get(i)) {
         if check.status == Status::Waived {
             let _ = write!(
@@ -197,6 +201,69 @@ fn compared(m: &mut String, check: &Check) {
             push_num(m, t);
         }
         RuleKind::Presence => m.push_str("not a metric rule"),
+    }
+}
+
+/// The check's noise test, when it had one.
+pub fn test_of<'r>(report: &'r GateReport, check: &Check) -> Option<&'r NoiseTest> {
+    check.test().and_then(|i| report.tests.get(i))
+}
+
+/// Δ with its 95% interval, in points: `−3.1 pt [−4.2, −2.0]`.
+pub fn interval(test: &NoiseTest) -> String {
+    format!(
+        "{} [{}, {}]",
+        pt_delta(test.delta),
+        pt(test.ci_low),
+        pt(test.ci_high)
+    )
+}
+
+/// What the noise test found, for the check's message: the interval, whether the drop is
+/// significant, and what that did to the check.
+pub fn significance(report: &GateReport, check: &Check, test: &NoiseTest) -> String {
+    let correction = match report.statistics.map(|s| s.correction) {
+        Some(crate::stats::Correction::Holm) => " after Holm",
+        Some(crate::stats::Correction::BenjaminiHochberg) => " after Benjamini–Hochberg",
+        _ => "",
+    };
+    let alpha = report.statistics.map_or(0.05, |s| s.significance);
+    let mut m = format!(
+        "paired bootstrap over {} images: Δ {}, p = {}{correction}",
+        test.images,
+        interval(test),
+        p_text(test.p_adjusted)
+    );
+    if test.significant {
+        let _ = write!(m, ", significant at {alpha}");
+    } else {
+        let _ = write!(m, ", not significant at {alpha}");
+        if check.auto {
+            m.push_str(": within the noise");
+        } else if check.status == Status::Warn
+            && check.excess() > 0.0
+            && check.severity == Severity::Fail
+        {
+            m.push_str(": a warning, not a failure");
+        }
+    }
+    if test.disagrees(check) {
+        let _ = write!(
+            m,
+            "; recomputed from the per-image outcomes the values are {} → {}, not the panel's",
+            pt(test.recomputed_baseline),
+            pt(test.recomputed_candidate)
+        );
+    }
+    m
+}
+
+/// A p-value for people: three significant digits, scientific below 0.001.
+pub fn p_text(p: f64) -> String {
+    if p >= 0.001 {
+        format!("{p:.3}")
+    } else {
+        format!("{p:.1e}").replace('-', "\u{2212}")
     }
 }
 

@@ -1,0 +1,513 @@
+//! Noise-aware verdicts: a drop rule that the per-image data can test fails only when the
+//! drop is over its threshold **and** the paired bootstrap says the candidate is worse, at the
+//! policy's significance after correction across every tested check of the gate.
+//!
+//! The statistics themselves live in [`crate::stats`]; this module pairs the evals' images,
+//! asks for one estimate per tested check, corrects, and writes what it found into the checks.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::check::{Evidence, NoiseTest, Status};
+use super::{Check, GateError, RuleKind};
+use crate::model::{Eval, ImageOutcome, ImageOutcomes, Metric, Task};
+use crate::policy::Statistics;
+use crate::stats::{
+    CountMetric, Counts, EvalCounts, PairedCounts, Quantity, Resampling, adjust, compare,
+};
+
+/// Images shown per failing class check in JSON; Markdown shows fewer.
+pub const MAX_EVIDENCE: usize = 100;
+
+/// Whether a drop rule on `metric` is noise-tested for `task` evals: precision, recall and
+/// F1 of detection, from the per-image outcomes.
+pub fn noise_testable(task: Task, metric: Metric) -> bool {
+    task == Task::ObjectDetection
+        && matches!(metric, Metric::Precision | Metric::Recall | Metric::F1)
+}
+
+fn count_metric(metric: Metric) -> Option<CountMetric> {
+    match metric {
+        Metric::Precision => Some(CountMetric::Precision),
+        Metric::Recall => Some(CountMetric::Recall),
+        Metric::F1 => Some(CountMetric::F1),
+        _ => None,
+    }
+}
+
+/// Whether the gate tests this check for noise.
+fn tested(task: Task, c: &Check) -> bool {
+    matches!(c.rule, RuleKind::MaxDrop | RuleKind::MaxDropRel)
+        && c.size.is_none()
+        && c.metric.is_some_and(|m| noise_testable(task, m))
+        && c.candidate().is_some()
+        && c.baseline().is_some()
+        && matches!(c.status, Status::Pass | Status::Fail | Status::Warn)
+}
+
+/// One split's images, paired by id: the counts, and what evidence needs.
+struct Split {
+    pair: PairedCounts,
+    /// Union of both evals' class names, sorted; columns of the counts.
+    classes: Vec<String>,
+    /// Per paired image: id, name, and each eval's outcome.
+    images: Vec<(String, String)>,
+    baseline: Vec<Vec<Counts>>,
+    candidate: Vec<Vec<Counts>>,
+}
+
+/// Tests every testable check of `checks` and returns what each test found, the checks
+/// pointing at them. A check over its threshold whose drop is not significant becomes a
+/// warning.
+pub(crate) fn test(
+    stats: &Statistics,
+    task: Task,
+    baseline: Option<&Eval>,
+    candidate: &Eval,
+    checks: &mut [Check],
+) -> Result<Vec<NoiseTest>, GateError> {
+    let Some(baseline) = baseline else {
+        // No baseline: drop rules were skipped or failed by `missing.baseline`.
+        return Ok(Vec::new());
+    };
+    let wanted: BTreeSet<&str> = checks
+        .iter()
+        .filter(|c| tested(task, c))
+        .map(|c| &*c.split)
+        .collect();
+    let mut splits = BTreeMap::new();
+    for split in wanted {
+        splits.insert(split.to_owned(), pair_split(split, baseline, candidate)?);
+    }
+    // One estimate per check, computed per split on that split's replicates.
+    let mut found: Vec<(usize, crate::stats::Estimate)> = Vec::new();
+    for (name, split) in &splits {
+        let indices: Vec<usize> = (0..checks.len())
+            .filter(|&i| tested(task, &checks[i]) && &*checks[i].split == name.as_str())
+            .collect();
+        let quantities: Vec<Quantity> = indices
+            .iter()
+            .map(|&i| {
+                let c = &checks[i];
+                let m = c
+                    .metric
+                    .and_then(count_metric)
+                    .expect("tested metrics count");
+                match &c.class {
+                    None => Quantity::Split(m),
+                    Some(class) => Quantity::Class(
+                        split
+                            .classes
+                            .binary_search_by(|n| n.as_str().cmp(class))
+                            .unwrap_or(usize::MAX),
+                        m,
+                    ),
+                }
+            })
+            .collect();
+        // A class the per-image data does not know cannot be tested: its check keeps its
+        // fixed-threshold verdict and carries no statistics, which reports show.
+        let (indices, quantities): (Vec<usize>, Vec<Quantity>) = indices
+            .iter()
+            .zip(&quantities)
+            .filter(|(_, q)| !matches!(q, Quantity::Class(usize::MAX, _)))
+            .map(|(&i, &q)| (i, q))
+            .unzip();
+        let resampling = Resampling::new(split.pair.images(), stats.resamples, stats.seed);
+        let estimates = compare(&split.pair, &resampling, &quantities)
+            .map_err(|e| GateError::ImageData(format!("split {name:?}: {e}")))?;
+        // An untestable quantity (undefined on every image) likewise keeps its verdict.
+        for (i, estimate) in indices.into_iter().zip(estimates) {
+            if let Ok(e) = estimate {
+                found.push((i, e));
+            }
+        }
+    }
+    let p: Vec<f64> = found.iter().map(|(_, e)| e.p_value).collect();
+    let adjusted = adjust(&p, stats.correction);
+    let mut tests = Vec::with_capacity(found.len());
+    for ((i, e), p_adjusted) in found.into_iter().zip(adjusted) {
+        let significant = p_adjusted <= stats.significance && e.delta < 0.0;
+        let check = &mut checks[i];
+        let over = matches!(check.status, Status::Fail | Status::Warn);
+        if over && !significant {
+            // `auto` asks only whether the drop is real: within the noise it holds. A drop
+            // over a fixed threshold that the data cannot confirm is worth a warning.
+            check.status = if check.auto {
+                Status::Pass
+            } else {
+                Status::Warn
+            };
+        }
+        let (evidence, worse_images) = match (&check.class, check.status) {
+            (Some(class), Status::Fail) => {
+                let split = &splits[&*check.split];
+                split
+                    .classes
+                    .binary_search_by(|n| n.as_str().cmp(class))
+                    .map(|c| evidence(split, c, check.metric))
+                    .unwrap_or_default()
+            }
+            _ => (Vec::new(), 0),
+        };
+        tests.push(NoiseTest {
+            delta: e.delta,
+            ci_low: e.ci_low,
+            ci_high: e.ci_high,
+            p_value: e.p_value,
+            p_adjusted,
+            significant,
+            images: e.images,
+            resamples: e.resamples,
+            recomputed_baseline: e.baseline,
+            recomputed_candidate: e.candidate,
+            evidence,
+            worse_images,
+        });
+        check.set_test(tests.len() - 1);
+    }
+    Ok(tests)
+}
+
+/// Pairs a split's images by id, and turns each eval's outcomes into counts over one class
+/// list (matched by name).
+fn pair_split(split: &str, baseline: &Eval, candidate: &Eval) -> Result<Split, GateError> {
+    fn get<'e>(
+        e: &'e Eval,
+        split: &str,
+        role: &'static str,
+    ) -> Result<&'e ImageOutcomes, GateError> {
+        e.panels
+            .images
+            .get(split)
+            .ok_or_else(|| GateError::NoImageData {
+                split: split.to_owned(),
+                role,
+            })
+    }
+    let (b, c) = (
+        get(baseline, split, "baseline")?,
+        get(candidate, split, "candidate")?,
+    );
+    let by_id = |o: &ImageOutcomes| -> BTreeMap<String, usize> {
+        o.images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| (im.id.clone(), i))
+            .collect()
+    };
+    let (b_ids, c_ids) = (by_id(b), by_id(c));
+    let only_b: Vec<&String> = b_ids.keys().filter(|k| !c_ids.contains_key(*k)).collect();
+    let only_c: Vec<&String> = c_ids.keys().filter(|k| !b_ids.contains_key(*k)).collect();
+    if !only_b.is_empty() || !only_c.is_empty() || b_ids.len() != b.images.len() {
+        return Err(GateError::ImagesDiffer {
+            split: split.to_owned(),
+            only_baseline: only_b.len(),
+            only_candidate: only_c.len(),
+            examples: only_b
+                .iter()
+                .chain(&only_c)
+                .take(3)
+                .map(|s| (*s).clone())
+                .collect(),
+            duplicates: b_ids.len() != b.images.len() || c_ids.len() != c.images.len(),
+        });
+    }
+    if c_ids.len() != c.images.len() {
+        return Err(GateError::ImagesDiffer {
+            split: split.to_owned(),
+            only_baseline: 0,
+            only_candidate: 0,
+            examples: Vec::new(),
+            duplicates: true,
+        });
+    }
+    let mut names: BTreeSet<&str> = b.classes.iter().map(String::as_str).collect();
+    names.extend(c.classes.iter().map(String::as_str));
+    let classes: Vec<String> = names.into_iter().map(str::to_owned).collect();
+    let rows = |o: &ImageOutcomes, order: &mut dyn Iterator<Item = usize>| rows(o, &classes, order);
+    // Both in the baseline's id order.
+    let order: Vec<(&String, usize, usize)> =
+        b_ids.iter().map(|(id, &bi)| (id, bi, c_ids[id])).collect();
+    let baseline_rows = rows(b, &mut order.iter().map(|o| o.1));
+    let candidate_rows = rows(c, &mut order.iter().map(|o| o.2));
+    let n = order.len();
+    let shape = |e: crate::stats::ShapeError| GateError::ImageData(format!("split {split:?}: {e}"));
+    let be = EvalCounts::new(
+        n,
+        classes.len(),
+        flat(&baseline_rows),
+        Some(split_counts(b, &mut order.iter().map(|o| o.1))),
+    )
+    .map_err(shape)?;
+    let ce = EvalCounts::new(
+        n,
+        classes.len(),
+        flat(&candidate_rows),
+        Some(split_counts(c, &mut order.iter().map(|o| o.2))),
+    )
+    .map_err(shape)?;
+    let pair = PairedCounts::new(be, ce).map_err(shape)?;
+    Ok(Split {
+        pair,
+        images: order
+            .iter()
+            .map(|&(id, bi, _)| (id.clone(), b.images[bi].name.clone()))
+            .collect(),
+        classes,
+        baseline: baseline_rows,
+        candidate: candidate_rows,
+    })
+}
+
+/// Each image's per-class counts, in `order`, over the columns `classes` (sorted names).
+fn rows(
+    o: &ImageOutcomes,
+    classes: &[String],
+    order: &mut dyn Iterator<Item = usize>,
+) -> Vec<Vec<Counts>> {
+    // The eval's class index → the column.
+    let column: Vec<usize> = o
+        .classes
+        .iter()
+        .map(|n| classes.binary_search(n).unwrap_or(usize::MAX))
+        .collect();
+    order
+        .map(|i| per_class(&o.images[i], &column, classes.len()))
+        .collect()
+}
+
+fn flat(rows: &[Vec<Counts>]) -> Vec<Counts> {
+    rows.iter().flatten().copied().collect()
+}
+
+/// Each image's split-level counts, as the source reports them, in `order`.
+fn split_counts(o: &ImageOutcomes, order: &mut dyn Iterator<Item = usize>) -> Vec<Counts> {
+    order
+        .map(|i| {
+            let im = &o.images[i];
+            Counts {
+                tp: clamp(im.tp),
+                fp: clamp(im.fp),
+                fn_: clamp(im.fn_),
+            }
+        })
+        .collect()
+}
+
+fn clamp(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn per_class(image: &ImageOutcome, column: &[usize], classes: usize) -> Vec<Counts> {
+    let mut row = vec![Counts::default(); classes];
+    for (own, &col) in column.iter().enumerate() {
+        if col == usize::MAX {
+            continue;
+        }
+        let (tp, fp, fn_) = image.class_counts(u32::try_from(own).unwrap_or(u32::MAX));
+        row[col] = Counts {
+            tp: clamp(tp),
+            fp: clamp(fp),
+            fn_: clamp(fn_),
+        };
+    }
+    row
+}
+
+/// The images where the class fared worse in the candidate, worst first: for recall, more
+/// false negatives; for precision, more false positives; for F1, more of both together.
+fn evidence(split: &Split, class: usize, metric: Option<Metric>) -> (Vec<Evidence>, usize) {
+    let weight = |c: &Counts| -> i64 {
+        match metric {
+            Some(Metric::Recall) => i64::from(c.fn_),
+            Some(Metric::Precision) => i64::from(c.fp),
+            _ => i64::from(c.fn_) + i64::from(c.fp),
+        }
+    };
+    let mut worse: Vec<(i64, usize)> = (0..split.images.len())
+        .filter_map(|i| {
+            let d = weight(&split.candidate[i][class]) - weight(&split.baseline[i][class]);
+            (d > 0).then_some((d, i))
+        })
+        .collect();
+    worse.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| split.images[a.1].1.cmp(&split.images[b.1].1))
+    });
+    let total = worse.len();
+    let shown = worse
+        .into_iter()
+        .take(MAX_EVIDENCE)
+        .map(|(_, i)| {
+            let (b, c) = (split.baseline[i][class], split.candidate[i][class]);
+            Evidence {
+                image_id: split.images[i].0.clone(),
+                image_name: split.images[i].1.clone(),
+                baseline_fn: b.fn_,
+                baseline_fp: b.fp,
+                candidate_fn: c.fn_,
+                candidate_fp: c.fp,
+            }
+        })
+        .collect();
+    (shown, total)
+}
+
+/// What one eval's data can detect for one noise-tested drop rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Calibration {
+    /// The split.
+    pub split: String,
+    /// The class, for a class rule.
+    pub class: Option<String>,
+    /// The metric.
+    pub metric: Metric,
+    /// `max_drop` or `max_drop_rel`.
+    pub rule: RuleKind,
+    /// The rule's threshold as a drop in points at this eval's value (`max_drop_rel` times
+    /// the value); 0 for `auto`.
+    pub threshold: f64,
+    /// Whether the rule is `max_drop: auto`.
+    pub auto: bool,
+    /// The policy line of the threshold.
+    pub line: u32,
+    /// The eval's value.
+    pub value: Option<f64>,
+    /// Images in the split.
+    pub images: usize,
+    /// The bootstrap standard error of the metric, or why there is none.
+    pub std_error: Result<f64, String>,
+    /// The smallest drop the gate detects with [`CALIBRATION_POWER`] at the level one check
+    /// is tested at ([`Calibration::level`]).
+    pub detectable: Option<f64>,
+    /// The significance one check is tested at: the policy's, divided by the number of
+    /// tested rules under Holm or Benjamini–Hochberg (their first rejection).
+    pub level: f64,
+}
+
+/// The power `calibrate` asks for.
+pub const CALIBRATION_POWER: f64 = 0.8;
+
+/// The correlation of the two models' per-image results that `calibrate` assumes: models
+/// that share a dataset and most of a training recipe fail on many of the same images.
+/// docs/statistics.md says how the answer moves with it.
+pub const CALIBRATION_CORRELATION: f64 = 0.5;
+
+/// For each noise-tested drop rule of `policy` on `eval`, the smallest drop the gate can
+/// detect, so that a rule that cannot work shows before a merge depends on it.
+pub fn calibrate(
+    policy: &crate::policy::Policy,
+    eval: &Eval,
+) -> Result<Vec<Calibration>, GateError> {
+    let Some(stats) = policy.statistics else {
+        return Ok(Vec::new());
+    };
+    let eval = eval.read_at(policy.operating_point.map(|p| p.value));
+    let task = eval.task;
+    let mut rules = Vec::new();
+    super::plan_each(policy, None, &eval, &mut |item| {
+        let super::Item::Rule {
+            split,
+            scope,
+            metric,
+            rule,
+            ..
+        } = item
+        else {
+            return;
+        };
+        if scope.size().is_some() || !noise_testable(task, metric) {
+            return;
+        }
+        for (kind, field) in [
+            (RuleKind::MaxDrop, rule.max_drop),
+            (RuleKind::MaxDropRel, rule.max_drop_rel),
+        ] {
+            if let Some(f) = field {
+                rules.push((
+                    split.clone(),
+                    scope.class().map(str::to_owned),
+                    metric,
+                    kind,
+                    f,
+                    rule.auto && kind == RuleKind::MaxDrop,
+                ));
+            }
+        }
+    });
+    let level = match stats.correction {
+        crate::stats::Correction::None => stats.significance,
+        _ => stats.significance / rules.len().max(1) as f64,
+    };
+    let mut out = Vec::with_capacity(rules.len());
+    let mut by_split: BTreeMap<String, (EvalCounts, Vec<String>)> = BTreeMap::new();
+    for (split, class, metric, kind, field, auto) in rules {
+        if !by_split.contains_key(&split) {
+            let outcomes =
+                eval.panels
+                    .images
+                    .get(&split)
+                    .ok_or_else(|| GateError::NoImageData {
+                        split: split.clone(),
+                        role: "calibrated",
+                    })?;
+            let mut classes = outcomes.classes.clone();
+            classes.sort();
+            classes.dedup();
+            let n = outcomes.images.len();
+            let counts = EvalCounts::new(
+                n,
+                classes.len(),
+                flat(&rows(outcomes, &classes, &mut (0..n))),
+                Some(split_counts(outcomes, &mut (0..n))),
+            )
+            .map_err(|e| GateError::ImageData(format!("split {split:?}: {e}")))?;
+            by_split.insert(split.clone(), (counts, classes));
+        }
+        let (counts, classes) = &by_split[&split];
+        let m = count_metric(metric).expect("testable metrics count");
+        let quantity = match &class {
+            None => Some(Quantity::Split(m)),
+            Some(c) => classes.binary_search(c).ok().map(|i| Quantity::Class(i, m)),
+        };
+        let resampling = Resampling::new(counts.images(), stats.resamples, stats.seed);
+        let std_error = match quantity {
+            None => Err("the per-image outcomes do not name this class".to_owned()),
+            Some(q) => crate::stats::std_errors(counts, &resampling, &[q])
+                .map_err(|e| GateError::ImageData(format!("split {split:?}: {e}")))?
+                .pop()
+                .expect("one quantity")
+                .map_err(|e| e.to_string()),
+        };
+        let value = eval
+            .owner(&split, class.as_deref())
+            .ok()
+            .and_then(|o| o.metrics.get(metric));
+        let threshold = match kind {
+            RuleKind::MaxDropRel => field.value * value.unwrap_or(0.0),
+            _ => field.value,
+        };
+        out.push(Calibration {
+            detectable: std_error.as_ref().ok().and_then(|&se| {
+                crate::stats::min_detectable_drop(
+                    se,
+                    level,
+                    CALIBRATION_POWER,
+                    CALIBRATION_CORRELATION,
+                )
+            }),
+            split,
+            class,
+            metric,
+            rule: kind,
+            threshold,
+            auto,
+            line: field.line,
+            value,
+            images: counts.images(),
+            std_error,
+            level,
+        });
+    }
+    Ok(out)
+}
