@@ -12,6 +12,7 @@ use crate::policy::{
     Predicted, Rule, Severity, SplitSelector,
 };
 use crate::report::escape_markdown;
+use crate::stats::Correction;
 
 /// Whether a change makes the gate stricter or more lenient.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -63,6 +64,8 @@ enum Value {
     Rank(u8, &'static str),
     /// Where values are read (the operating point): any move may hide a regression.
     Moves,
+    /// Neither stricter nor more lenient (the bootstrap's resamples and seed).
+    Neutral,
 }
 
 struct Setting {
@@ -143,6 +146,15 @@ pub fn added(new: &Policy) -> Vec<Change> {
 /// default confidence before); rules that read precision, recall or F1 cannot exist without
 /// it in a detection policy, and show up as added on their own.
 fn presence_effect(key: &str, text: &str, added: bool, old: &Policy) -> Effect {
+    // A `statistics` block turns failures of noise-tested drop rules that are within the
+    // noise into warnings.
+    if key.starts_with("statistics.") {
+        return match (key, added) {
+            ("statistics.resamples" | "statistics.seed", _) => Effect::Changed,
+            (_, true) => Effect::Loosened,
+            (_, false) => Effect::Tightened,
+        };
+    }
     if key == OPERATING_POINT {
         return match (added, old.confusions.is_empty()) {
             (true, true) => Effect::Changed,
@@ -236,6 +248,48 @@ fn flatten(p: &Policy) -> BTreeMap<String, Setting> {
                 line: Some(point.line),
             },
         );
+    }
+    if let Some(st) = p.statistics {
+        let line = Some(st.span.line);
+        // A higher significance declares more drops real: stricter.
+        out.insert(
+            "statistics.significance".to_owned(),
+            Setting {
+                value: Value::Threshold {
+                    value: st.significance,
+                    higher_is_stricter: true,
+                },
+                text: st.significance.to_string(),
+                line,
+            },
+        );
+        // Holm fails the fewest checks, no correction the most.
+        let (rank, text) = match st.correction {
+            Correction::Holm => (0, "holm"),
+            Correction::BenjaminiHochberg => (1, "bh"),
+            Correction::None => (2, "none"),
+        };
+        out.insert(
+            "statistics.correction".to_owned(),
+            Setting {
+                value: Value::Rank(rank, text),
+                text: text.to_owned(),
+                line,
+            },
+        );
+        for (key, text) in [
+            ("statistics.resamples", st.resamples.to_string()),
+            ("statistics.seed", st.seed.to_string()),
+        ] {
+            out.insert(
+                key.to_owned(),
+                Setting {
+                    value: Value::Neutral,
+                    text,
+                    line,
+                },
+            );
+        }
     }
     rule_fields(&mut out, "defaults", &p.defaults);
     for split in &p.splits {
@@ -376,6 +430,12 @@ fn rule_fields(out: &mut BTreeMap<String, Setting>, prefix: &str, rule: &Rule) {
     num("max_drop", rule.max_drop, false);
     num("max_drop_rel", rule.max_drop_rel, false);
     num("max_shift", rule.max_shift, false);
+    if rule.auto
+        && let Some(s) = out.get_mut(&format!("{prefix} / max_drop"))
+    {
+        // A threshold of 0 that only a significant drop crosses: compared as 0.
+        s.text = "auto".to_owned();
+    }
     if let Some(s) = rule.severity {
         let (rank, text) = match s.value {
             Severity::Warn => (0, "warn"),
@@ -683,6 +743,68 @@ confusions:
                 .iter()
                 .any(|c| c.rule == "confusion valid / class \"road\" → background (#2) / max_rise"),
             "{fresh:?}"
+        );
+    }
+
+    #[test]
+    fn classifies_the_statistics_block_and_max_drop_auto() {
+        let stats = |block: &str, rule: &str| {
+            format!(
+                "version: 1\noperating_point: {{confidence: 0.40}}\n{block}splits:\n  valid:\n    recall: {{max_drop: {rule}}}\n"
+            )
+        };
+        let old = stats(
+            "statistics: {significance: 0.05, correction: bh, resamples: 2000, seed: 1}\n",
+            "auto",
+        );
+        let new = stats(
+            "statistics: {significance: 0.01, correction: holm, resamples: 2000, seed: 2}\n",
+            "0.02",
+        );
+        let expected: Vec<(Effect, String, String)> = vec![
+            // Holm declares fewer drops real than Benjamini–Hochberg.
+            (
+                Effect::Loosened,
+                "statistics.correction".into(),
+                "bh (line 3) → holm (line 3)".into(),
+            ),
+            // A lower significance declares fewer drops real.
+            (
+                Effect::Loosened,
+                "statistics.significance".into(),
+                "0.05 (line 3) → 0.01 (line 3)".into(),
+            ),
+            (
+                Effect::Loosened,
+                "valid / recall / max_drop".into(),
+                "auto (line 6) → 0.02 (line 6)".into(),
+            ),
+            (
+                Effect::Changed,
+                "statistics.seed".into(),
+                "1 (line 3) → 2 (line 3)".into(),
+            ),
+        ];
+        assert_eq!(changes(&old, &new), expected);
+        // The block's appearance turns failures within the noise into warnings.
+        let fixed = stats("", "0.02");
+        let added: Vec<(Effect, String)> =
+            changes(&fixed, &stats("statistics: {seed: 1}\n", "0.02"))
+                .into_iter()
+                .map(|c| (c.0, c.1))
+                .collect();
+        assert!(
+            added.contains(&(Effect::Loosened, "statistics.significance".into())),
+            "{added:?}"
+        );
+        assert!(
+            added.contains(&(Effect::Changed, "statistics.seed".into())),
+            "{added:?}"
+        );
+        let removed = changes(&stats("statistics: {seed: 1}\n", "0.02"), &fixed);
+        assert!(
+            removed.iter().all(|c| c.0 != Effect::Loosened),
+            "{removed:?}"
         );
     }
 

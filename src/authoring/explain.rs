@@ -249,7 +249,11 @@ fn what(item: &Item) -> String {
             let mut parts: Vec<String> = Vec::new();
             field(&mut parts, "min", rule.min);
             field(&mut parts, "max", rule.max);
-            field(&mut parts, "max_drop", rule.max_drop);
+            match rule.max_drop {
+                // `auto` is a threshold of 0 that only a significant drop crosses.
+                Some(f) if rule.auto => parts.push(format!("max_drop auto (line {})", f.line)),
+                f => field(&mut parts, "max_drop", f),
+            }
             field(&mut parts, "max_drop_rel", rule.max_drop_rel);
             field(&mut parts, "max_shift", rule.max_shift);
             if parts.is_empty() {
@@ -319,7 +323,8 @@ struct JsonItem<'a> {
     predicted: Option<&'a str>,
     min: Option<JsonField<f64>>,
     max: Option<JsonField<f64>>,
-    max_drop: Option<JsonField<f64>>,
+    /// A number, or `"auto"`.
+    max_drop: Option<JsonField<serde_json::Value>>,
     max_drop_rel: Option<JsonField<f64>>,
     max_shift: Option<JsonField<f64>>,
     max_rise: Option<JsonField<f64>>,
@@ -387,7 +392,14 @@ pub fn render_json(
                 metric: Some(metric.name()),
                 min: num(rule.min),
                 max: num(rule.max),
-                max_drop: num(rule.max_drop),
+                max_drop: rule.max_drop.map(|f| JsonField {
+                    value: if rule.auto {
+                        serde_json::json!("auto")
+                    } else {
+                        serde_json::json!(f.value)
+                    },
+                    line: Some(f.line),
+                }),
                 max_drop_rel: num(rule.max_drop_rel),
                 max_shift: num(rule.max_shift),
                 min_support: min_support.map(|m| JsonField {
@@ -610,6 +622,20 @@ valid / class "person" / confusion → "car"       max 0.1 (line 17), severity w
         let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(doc["operating_point"]["confidence"], 0.4);
         assert_eq!(doc["operating_point"]["read_at"]["eval"]["test"], 0.4);
+        // `max_drop: auto` is shown as written.
+        let auto = "version: 1\noperating_point: {confidence: 0.40}\nstatistics: {seed: 1}\nsplits:\n  valid:\n    recall: {max_drop: auto}\n";
+        let (text, json) = explain(auto, &e);
+        assert!(
+            text.ends_with(
+                "valid / split / recall  max_drop auto (line 6), severity fail (default)\n"
+            ),
+            "{text}"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            doc["rules"][0]["max_drop"],
+            serde_json::json!({"value": "auto", "line": 6})
+        );
         // Semantic segmentation reads only its confusion matrices there.
         let seg = eval(include_str!(
             "../../examples/evals/segmentation-baseline.json"

@@ -234,7 +234,14 @@ const FIELDS: [(&str, Getter); 6] = [
     ("min", |r| r.min.map(|f| (f.value.to_string(), f.span()))),
     ("max", |r| r.max.map(|f| (f.value.to_string(), f.span()))),
     ("max_drop", |r| {
-        r.max_drop.map(|f| (f.value.to_string(), f.span()))
+        r.max_drop.map(|f| {
+            let text = if r.auto {
+                "auto".to_owned()
+            } else {
+                f.value.to_string()
+            };
+            (text, f.span())
+        })
     }),
     ("max_drop_rel", |r| {
         r.max_drop_rel.map(|f| (f.value.to_string(), f.span()))
