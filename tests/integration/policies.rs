@@ -12,9 +12,15 @@ fn every_example_policy_is_exercised() {
     found.sort();
     assert_eq!(
         found,
-        ["detection.yaml", "segmentation.yaml"],
+        ["detection.yaml", "operating-point.yaml", "segmentation.yaml"],
         "a new example policy needs a test here"
     );
+}
+
+#[test]
+fn the_operating_point_example_is_valid_and_asks_for_the_panels_it_reads() {
+    let r = run(&["policy", "check", "policies/operating-point.yaml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 #[test]
