@@ -30,6 +30,21 @@ pub struct PointShown {
     /// Whether precision, recall and F1 are read there too (detection), or only the
     /// confusion matrices (semantic segmentation keeps its map-results values).
     pub reads_prf: bool,
+    /// The policy's `statistics`, with the task whose rules they test.
+    pub statistics: Option<(crate::policy::Statistics, Task)>,
+}
+
+impl PointShown {
+    /// Whether the gate noise-tests this item's drop fields.
+    pub fn noise_tested(&self, item: &Item) -> bool {
+        let Some((_, task)) = self.statistics else {
+            return false;
+        };
+        matches!(item, Item::Rule { scope, metric, rule, .. }
+            if scope.size().is_none()
+                && crate::gate::noise_testable(task, *metric)
+                && (rule.max_drop.is_some() || rule.max_drop_rel.is_some()))
+    }
 }
 
 /// Each split by name with the confidence it is read at, if known.
@@ -38,8 +53,13 @@ pub type SplitConfidences = Vec<(String, Option<f64>)>;
 /// The operating point of `policy` applied to `evals`; `None` when the policy has none.
 pub fn operating_point(policy: &Policy, evals: &[(&str, &Eval)]) -> Option<PointShown> {
     let point = policy.operating_point?;
+    let task = policy
+        .task
+        .or_else(|| evals.first().map(|(_, e)| e.task))
+        .unwrap_or(Task::ObjectDetection);
     Some(PointShown {
         point,
+        statistics: policy.statistics.map(|s| (s, task)),
         reads_prf: evals.iter().any(|(_, e)| e.task == Task::ObjectDetection),
         evals: evals
             .iter()
@@ -65,6 +85,18 @@ fn point_text(point: OperatingPoint) -> String {
 /// The header above the rules: the operating point and, at `optimal`, each split's
 /// threshold, since every P/R/F1 and confusion line below is read there.
 fn render_point(out: &mut String, shown: &PointShown) {
+    if let Some((st, _)) = shown.statistics {
+        let correction = match st.correction {
+            crate::stats::Correction::Holm => "after Holm",
+            crate::stats::Correction::BenjaminiHochberg => "after Benjamini–Hochberg",
+            crate::stats::Correction::None => "without correction",
+        };
+        let _ = writeln!(
+            out,
+            "statistics (line {}): drops marked noise-tested fail only when a paired bootstrap over images finds them significant at {} {correction} ({} resamples, seed {})",
+            st.span.line, st.significance, st.resamples, st.seed
+        );
+    }
     let line = shown.point.line;
     match shown.point.value {
         OperatingPoint::Confidence(_) => {
@@ -160,6 +192,9 @@ pub fn render_text(plan: &[Item], waivers: Waivers<'_>, point: Option<&PointShow
         .iter()
         .map(|item| {
             let mut what = what(item);
+            if point.is_some_and(|p| p.noise_tested(item)) {
+                what.push_str(", noise-tested");
+            }
             if let Some(w) = waiver_for(waivers, item) {
                 what.push_str(", ");
                 what.push_str(&waiver_text(w, waivers.today));
@@ -328,6 +363,9 @@ struct JsonItem<'a> {
     max_drop_rel: Option<JsonField<f64>>,
     max_shift: Option<JsonField<f64>>,
     max_rise: Option<JsonField<f64>>,
+    /// Whether the gate noise-tests the item's drop fields (`statistics`); left out when not.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    noise_tested: bool,
     min_support: Option<JsonField<u64>>,
     /// `None` for a missing class, which follows `missing.class`.
     severity: Option<JsonField<&'static str>>,
@@ -408,6 +446,7 @@ pub fn render_json(
                 }),
                 severity: Some(sev(rule.severity)),
                 kind: "rule",
+                noise_tested: point.is_some_and(|p| p.noise_tested(item)),
                 ..JsonItem::default()
             },
             Item::Confusion {
@@ -626,8 +665,14 @@ valid / class "person" / confusion → "car"       max 0.1 (line 17), severity w
         let auto = "version: 1\noperating_point: {confidence: 0.40}\nstatistics: {seed: 1}\nsplits:\n  valid:\n    recall: {max_drop: auto}\n";
         let (text, json) = explain(auto, &e);
         assert!(
+            text.starts_with(
+                "statistics (line 3): drops marked noise-tested fail only when a paired bootstrap over images finds them significant at 0.05 after Holm (2000 resamples, seed 1)\n"
+            ),
+            "{text}"
+        );
+        assert!(
             text.ends_with(
-                "valid / split / recall  max_drop auto (line 6), severity fail (default)\n"
+                "valid / split / recall  max_drop auto (line 6), severity fail (default), noise-tested\n"
             ),
             "{text}"
         );
@@ -636,6 +681,7 @@ valid / class "person" / confusion → "car"       max 0.1 (line 17), severity w
             doc["rules"][0]["max_drop"],
             serde_json::json!({"value": "auto", "line": 6})
         );
+        assert_eq!(doc["rules"][0]["noise_tested"], true);
         // Semantic segmentation reads only its confusion matrices there.
         let seg = eval(include_str!(
             "../../examples/evals/segmentation-baseline.json"

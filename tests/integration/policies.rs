@@ -12,7 +12,11 @@ fn every_example_policy_is_exercised() {
     found.sort();
     assert_eq!(
         found,
-        ["detection.yaml", "operating-point.yaml", "segmentation.yaml"],
+        [
+            "detection.yaml",
+            "operating-point.yaml",
+            "segmentation.yaml"
+        ],
         "a new example policy needs a test here"
     );
 }
