@@ -55,7 +55,7 @@ pub fn parse_confidence_sweep(
     let Some(splits) = body.splits else {
         return Err(bad(
             path,
-            "no \"splits\" object: this is not a confidence-sweep body",
+            "no splits object: this is not a confidence-sweep body",
         ));
     };
     let mut out = BTreeMap::new();

@@ -39,7 +39,7 @@ pub fn parse_confusion_matrix(
     let (Some(mut classes), Some(rows)) = (body.classes, body.matrix) else {
         return Err(bad(
             path,
-            "no \"classes\" and \"matrix\": this is not a confusion-matrix body",
+            "no classes and matrix: this is not a confusion-matrix body",
         ));
     };
     let confidence = fraction(body.confidence_threshold, path, "confidenceThreshold")?
@@ -47,13 +47,13 @@ pub fn parse_confusion_matrix(
         .ok_or_else(|| {
             bad(
                 path,
-                "no \"confidenceThreshold\": a matrix means nothing without the confidence it was computed at",
+                "no confidenceThreshold: a matrix means nothing without the confidence it was computed at",
             )
         })?;
     if classes.last().map(String::as_str) != Some(BACKGROUND) {
         return Err(bad(
             &format!("{path}.classes"),
-            "the last class must be \"background\" (the row of false positives and the column of missed ground truth)",
+            "the last class must be background (the row of false positives and the column of missed ground truth)",
         ));
     }
     classes.pop();
@@ -122,11 +122,11 @@ mod tests {
         let cases: [(&[u8], &str); 8] = [
             (
                 br#"{"confidenceThreshold": 0.5, "classes": ["a"], "matrix": [[1]]}"#,
-                "m.classes: the last class must be \"background\"",
+                "m.classes: the last class must be background",
             ),
             (
                 br#"{"classes": ["a", "background"], "matrix": [[1, 0], [0, 0]]}"#,
-                "m: no \"confidenceThreshold\"",
+                "m: no confidenceThreshold",
             ),
             (
                 br#"{"confidenceThreshold": 0.5, "classes": ["a", "background"], "matrix": [[1, 0]]}"#,
@@ -148,7 +148,7 @@ mod tests {
                 br#"{"confidenceThreshold": 0.5, "classes": ["a", "a", "background"], "matrix": [[0,0,0],[0,0,0],[0,0,0]]}"#,
                 "m.classes: class \"a\" is named twice",
             ),
-            (br#"{"split": "valid"}"#, "m: no \"classes\" and \"matrix\""),
+            (br#"{"split": "valid"}"#, "m: no classes and matrix"),
         ];
         for (body, start) in cases {
             let err = parse_confusion_matrix(body, "m").unwrap_err().to_string();

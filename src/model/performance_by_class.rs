@@ -60,7 +60,7 @@ pub fn parse_performance_by_class(
         None => {
             return Err(bad(
                 path,
-                "no \"classes\" list: this is not a performance-by-class body",
+                "no classes list: this is not a performance-by-class body",
             ));
         }
         Some(Classes::List(list)) => list

@@ -920,7 +920,7 @@ fn fetch_never_saves_what_check_cannot_read() {
         "/ws/model-evals/e" => Reply::json(200, &record("e", "done")),
         _ => Reply::json(200, &with_key.to_string()),
     });
-    let r = finish(api(&server).args(["fetch", "rf:ws/e"]));
+    let r = finish(api(&server).args(["fetch", "--policy", POLICY, "rf:ws/e"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let saved: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(saved["evalgate"]["evalId"], "e");

@@ -379,3 +379,58 @@ fn an_eval_without_a_needed_panel_is_exit_4_saying_how_to_get_it() {
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(!out.exists());
 }
+
+#[test]
+fn a_panel_that_is_not_one_is_exit_4_and_the_key_never_reaches_a_saved_file() {
+    // The sweep answered with another panel's body: refused, naming the panel, nothing saved.
+    let server = Server::start(|req: &Seen, _| {
+        if req.path.ends_with("/confidence-sweep") {
+            return Reply::json(
+                200,
+                &std::fs::read_to_string(crate::repo(
+                    "tests/fixtures/roboflow/docs-performance-by-class-object-detection.json",
+                ))
+                .unwrap(),
+            );
+        }
+        stand_in(req)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cand.json");
+    let r = finish(api(&server).args(["fetch", "rf:ws/cand", "-o", out.to_str().unwrap()]));
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "eval: rf:ws/cand: confidenceSweep: no splits object: this is not a confidence-sweep body"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists());
+
+    // A server that echoes the key in a panel: the saved file has it redacted.
+    let server = Server::start(|req: &Seen, _| {
+        let mut reply = stand_in(req);
+        if req.path.contains("/confusion-matrix") {
+            let text = String::from_utf8(reply.body).unwrap();
+            reply.body = text
+                .replacen(
+                    "\"split\"",
+                    &format!("\"note\": \"{CANARY}\", \"split\""),
+                    1,
+                )
+                .into_bytes();
+        }
+        reply
+    });
+    let policy = write(dir.path(), "p.yaml", AT_40);
+    let r = finish(
+        api(&server)
+            .args(["fetch", "--policy", &policy, "rf:ws/cand", "-o"])
+            .arg(&out),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let saved = std::fs::read_to_string(&out).unwrap();
+    assert!(saved.contains("\"note\""), "{saved}");
+    assert!(!saved.contains(CANARY), "{saved}");
+}
