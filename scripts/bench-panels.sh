@@ -37,8 +37,10 @@ for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/ws/model-evals/base" >/d
 
 export ROBOFLOW_API_KEY=bench ROBOFLOW_API_URL="http://127.0.0.1:$port"
 check="target/release/evalgate check --baseline rf:ws/base --candidate rf:ws/cand --report-only --policy"
-hyperfine -N --warmup 1 --runs "${RUNS:-10}" -i \
+hyperfine -N --warmup 2 --runs "${RUNS:-10}" -i \
   -n "1 curl of one request (floor)" \
+  "curl -s -o /dev/null http://127.0.0.1:$port/ws/model-evals/base" \
+  -n "1 curl of the sweep" \
   "curl -s -o /dev/null http://127.0.0.1:$port/ws/model-evals/base/confidence-sweep" \
   -n "check, map-results only (2 evals x 2 requests)" "$check $work/map-results.yaml" \
   -n "check, 3 named splits at 0.40 (2 evals x 6 requests)" "$check $work/fixed.yaml" \

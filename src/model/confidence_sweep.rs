@@ -5,6 +5,7 @@
 //! fields are skipped, every value may be `null` or absent, and each value present must be
 //! a fraction.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -13,18 +14,55 @@ use super::map_results::key;
 use super::saved_eval::{bad, fraction, shape_error};
 use super::{Curve, ParseEvalError, Percent, Prf, Sweep};
 
+// Keys are borrowed from the body where they can be: a sweep has a hundred thresholds per
+// class, and an owned string for each is most of the parse.
 #[derive(Deserialize)]
-struct Body {
-    splits: Option<BTreeMap<String, WireCurve>>,
+struct Body<'a> {
+    #[serde(borrow)]
+    splits: Option<BTreeMap<String, WireCurve<'a>>>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct WireCurve {
-    per_threshold: Option<BTreeMap<String, Option<WirePrf>>>,
+struct WireCurve<'a> {
+    #[serde(borrow)]
+    per_threshold: Option<Entries<Cow<'a, str>, Option<WirePrf>>>,
     optimal_threshold: Option<f64>,
     optimal_metrics: Option<WirePrf>,
-    per_class: Option<BTreeMap<String, Option<WireCurve>>>,
+    #[serde(borrow)]
+    per_class: Option<Entries<String, Option<WireCurve<'a>>>>,
+}
+
+/// A JSON object's members in document order, without building a map.
+struct Entries<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for Entries<K, V> {
+    fn default() -> Self {
+        Entries(Vec::new())
+    }
+}
+
+impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for Entries<K, V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members<K, V>(std::marker::PhantomData<(K, V)>);
+        impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> serde::de::Visitor<'de> for Members<K, V> {
+            type Value = Entries<K, V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry()? {
+                    out.push(entry);
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(Members(std::marker::PhantomData))
+    }
 }
 
 /// Precision, recall and F1 as the panels send them.
@@ -51,7 +89,7 @@ pub fn parse_confidence_sweep(
     bytes: &[u8],
     path: &str,
 ) -> Result<BTreeMap<String, Sweep>, ParseEvalError> {
-    let body: Body = serde_json::from_slice(bytes).map_err(|e| shape_error(path, &e))?;
+    let body: Body<'_> = serde_json::from_slice(bytes).map_err(|e| shape_error(path, &e))?;
     let Some(splits) = body.splits else {
         return Err(bad(
             path,
@@ -65,19 +103,22 @@ pub fn parse_confidence_sweep(
             overall: curve(&wire, &at)?,
             classes: BTreeMap::new(),
         };
-        for (class, wire) in wire.per_class.into_iter().flatten() {
+        for (class, wire) in wire.per_class.unwrap_or_default().0 {
             let at = format!("{at}.perClass[{class:?}]");
             let wire = wire.unwrap_or_default();
-            sweep.classes.insert(class, curve(&wire, &at)?);
+            let parsed = curve(&wire, &at)?;
+            if sweep.classes.insert(class, parsed).is_some() {
+                return Err(bad(&at, "the class is named twice"));
+            }
         }
         out.insert(name, sweep);
     }
     Ok(out)
 }
 
-fn curve(wire: &WireCurve, path: &str) -> Result<Curve, ParseEvalError> {
+fn curve(wire: &WireCurve<'_>, path: &str) -> Result<Curve, ParseEvalError> {
     let mut per_threshold = BTreeMap::new();
-    for (text, prf) in wire.per_threshold.iter().flatten() {
+    for (text, prf) in wire.per_threshold.iter().flat_map(|e| &e.0) {
         let at = format!("{path}.perThreshold[{text:?}]");
         let percent = threshold_key(text).ok_or_else(|| {
             bad(
@@ -163,6 +204,19 @@ mod tests {
         let body = br#"{"splits": {"valid": {"perThreshold": {"0.40": {}, "0.4": {}}}}}"#;
         let err = parse_confidence_sweep(body, "s").unwrap_err();
         assert!(err.to_string().contains("appears twice"), "{err}");
+        let body = br#"{"splits": {"valid": {"perClass": {"a": {}, "a": {}}}}}"#;
+        let err = parse_confidence_sweep(body, "s").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s.splits.valid.perClass[\"a\"]: the class is named twice"
+        );
+        // Escaped keys cannot be borrowed, and need not be.
+        let body = br#"{"splits": {"valid": {"perThreshold": {"0.\u0034\u0030": {"f1": 0.5}}}}}"#;
+        let sweep = parse_confidence_sweep(body, "s").unwrap();
+        assert_eq!(
+            sweep["valid"].overall.per_threshold[&Percent::new(40).unwrap()].f1,
+            Some(0.5)
+        );
     }
 
     #[test]
