@@ -1071,6 +1071,70 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_value_is_named_with_what_the_endpoint_takes() {
+        let p40 = Percent::new(40).unwrap();
+        assert_eq!(
+            refused_value(&PanelRequest::ByClass("all".into()), "invalid_split"),
+            "performance-by-class refused split \"all\"; it takes train, valid or test (per-class metrics are not summed over splits); name one of those in the policy"
+        );
+        assert_eq!(
+            refused_value(
+                &PanelRequest::Confusion("valid".into(), p40),
+                "invalid_confidence"
+            ),
+            "confusion-matrix refused confidence 40; it takes a whole percent from 0 to 100 (the policy's operating_point, or the split's F1-optimal threshold at `optimal`)"
+        );
+        assert_eq!(
+            PanelRequest::Confusion("a b".into(), p40).what(),
+            "confusion-matrix?split=a%20b&confidence=40"
+        );
+    }
+
+    #[test]
+    fn a_plan_asks_what_the_needs_say() {
+        let needs = Needs {
+            sweep: false,
+            by_class: Vec::new(),
+            confusion: vec![SplitSelector::Name("valid".into())],
+            point: None,
+        };
+        let plan = Plan::for_needs(&needs);
+        assert!(!plan.sweep);
+        assert_eq!(
+            plan.confusion,
+            [(
+                SplitSelector::Name("valid".into()),
+                MatrixAt::Percent(crate::model::DEFAULT_MATRIX_CONFIDENCE)
+            )]
+        );
+        let optimal = Plan::for_needs(&Needs {
+            point: Some(OperatingPoint::Optimal),
+            ..needs
+        });
+        assert!(
+            optimal.sweep,
+            "the matrix's confidence comes from the sweep"
+        );
+        assert_eq!(optimal.confusion[0].1, MatrixAt::Optimal);
+        assert!(Plan::for_needs(&Needs::default()).is_empty());
+        assert!(Plan::everything().api_splits_only);
+    }
+
+    #[test]
+    fn split_names_and_thresholds_come_from_the_bodies() {
+        assert_eq!(
+            split_names(br#"{"splits": {"valid": {"perClass": {}}, "test": null}}"#),
+            ["test", "valid"]
+        );
+        assert!(split_names(b"<html>").is_empty());
+        assert_eq!(
+            optimal_thresholds(br#"{"splits": {"valid": {"optimalThreshold": 0.37}, "test": {}}}"#),
+            [("valid".to_owned(), 0.37)]
+        );
+        assert!(optimal_thresholds(b"[]").is_empty());
+    }
+
+    #[test]
     fn refuses_plain_http_beyond_loopback() {
         let config = |url: &str| ApiConfig {
             api_url: url.into(),
