@@ -261,7 +261,17 @@ fn lacking(missing: &[MissingPanel], eval: &Eval, src: &Source, policy: &str) ->
             "the API's answers lack {what}, which policy {policy} needs; the server did not return what evalgate asked for"
         ),
         _ => {
-            let eval_ref = match (&eval.meta.workspace, &eval.meta.eval_id) {
+            // The file's own words, so only when they read as plain identifiers: nothing a
+            // file says may shape a line of the log.
+            fn plain(s: &Option<String>) -> Option<&str> {
+                s.as_deref().filter(|s| {
+                    !s.is_empty()
+                        && s.len() <= 100
+                        && s.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                })
+            }
+            let eval_ref = match (plain(&eval.meta.workspace), plain(&eval.meta.eval_id)) {
                 (Some(ws), Some(id)) => format!("rf:{ws}/{id}"),
                 _ => "rf:WORKSPACE/EVAL_ID".to_owned(),
             };

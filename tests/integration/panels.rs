@@ -366,6 +366,17 @@ fn an_eval_without_a_needed_panel_is_exit_4_saying_how_to_get_it() {
         "{}",
         r.stderr
     );
+    // A name that is not a plain identifier is not repeated.
+    doc["evalgate"]["workspace"] = serde_json::json!("ws\n::error::forged");
+    let file = write(dir.path(), "named.json", &doc.to_string());
+    let r = crate::run(&["check", "--policy", &policy, "--candidate", &file]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("rf:WORKSPACE/EVAL_ID -o FILE"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("forged"), "{}", r.stderr);
     // `fetch --policy` of such a file refuses to save it, too.
     let out = dir.path().join("out.json");
     let r = crate::run(&[
