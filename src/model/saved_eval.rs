@@ -312,6 +312,31 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_eval_reads_at_an_operating_point() {
+        let file = br#"{"evalgate": {"format": 2},
+            "confidenceSweep": {"splits": {"valid": {
+                "perThreshold": {"0.40": {"precision": 0.88, "recall": 0.81, "f1": 0.84}},
+                "optimalThreshold": 0.4,
+                "perClass": {"car": {"perThreshold": {"0.40": {"precision": 0.9, "recall": 0.85, "f1": 0.87}}}}}}},
+            "confusionMatrix": {"valid": [{"confidenceThreshold": 0.4, "classes": ["car", "bus", "background"],
+                "matrix": [[85, 2, 13], [1, 0, 0], [9, 0, 0]]}]},
+            "splits": {"valid": {"map50": 0.93, "perClass": {"car": {"map50": 0.93}, "bus": {"map50": null}}}}}"#;
+        let eval = crate::model::parse_eval(file).unwrap();
+        let at = eval.read_at(Some(crate::model::OperatingPoint::Confidence(
+            Percent::new(40).unwrap(),
+        )));
+        let valid = &at.splits["valid"];
+        use crate::model::Metric;
+        assert_eq!(valid.overall.metrics.get(Metric::Recall), Some(0.81));
+        assert_eq!(
+            valid.classes["car"].metrics.get(Metric::Precision),
+            Some(0.9)
+        );
+        assert_eq!(valid.classes["car"].support, Some(100));
+        assert_eq!(valid.classes["bus"].support, Some(1));
+    }
+
+    #[test]
     fn a_plain_body_and_a_format_1_file_have_no_panels() {
         for body in [
             &br#"{"splits": {"valid": {"map50": 0.5}}}"#[..],
