@@ -6,11 +6,78 @@
 Serves GET /{workspace}/model-evals/{id} (a finished eval's record) and
 /{workspace}/model-evals/{id}/map-results (the given file) for any workspace, each after the
 given delay, from many threads at once. Loopback only.
+
+The panels are served too, in the documented shapes, for the splits and classes of the file:
+confidence-sweep, performance-by-class?split=S and confusion-matrix?split=S&confidence=N
+(the values are synthetic).
 """
 import argparse
 import json
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+def panels(doc):
+    """The panel bodies of an eval whose map-results is `doc`, by path and query."""
+    splits = doc.get("splits", {})
+    names = {s: list((v or {}).get("perClass") or {}) for s, v in splits.items()}
+
+    def curve(shift):
+        per = {}
+        for i in range(100):
+            t = i / 100
+            p, r = min(1, 0.3 + 0.65 * t + shift), max(0, 0.98 - 0.9 * t * t - shift)
+            per[f"{t:.2f}"] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4)}
+        best = max(per, key=lambda k: per[k]["f1"])
+        return {"perThreshold": per, "optimalThreshold": float(best), "optimalMetrics": per[best]}
+
+    sweep = {"splits": {}}
+    for s, classes in names.items():
+        c = curve(0)
+        c["perClass"] = {n: curve((i % 7) / 100) for i, n in enumerate(classes)}
+        sweep["splits"][s] = c
+
+    def by_class(split):
+        return {"taskType": "object-detection-like", "split": split, "classes": [
+            {"className": n, "map50": 0.9, "map50_95": 0.7, "map75": 0.8, "precision": 0.8,
+             "recall": 0.7, "f1": 0.75, "optimalThreshold": 0.4} for n in names.get(split, [])]}
+
+    def matrix(split, confidence):
+        classes = names.get(split, [])
+        n = len(classes)
+        rows = [[0] * (n + 1) for _ in range(n + 1)]
+        for i in range(n):
+            rows[i][i], rows[i][n] = 20, round(20 * confidence / 100)
+        rows[n][:n] = [2] * n
+        return {"split": split, "confidenceThreshold": confidence / 100, "classes": classes + ["background"], "matrix": rows}
+
+    cache = {}
+
+    def answer(panel, query):
+        # Serialised once per distinct request: the timing is the client's, not json.dumps's.
+        key = (panel, tuple(query.get("split", [])), tuple(query.get("confidence", [])))
+        if key not in cache:
+            found = uncached(panel, query)
+            cache[key] = found and (found[0], json.dumps(found[1]).encode())
+        return cache[key]
+
+    def uncached(panel, query):
+        split = query.get("split", ["test"])[0]
+        if panel == "confidence-sweep":
+            return 200, sweep
+        if panel == "performance-by-class":
+            if split not in ("train", "valid", "test"):
+                return 400, {"error": "invalid_split", "message": "Invalid split"}
+            return 200, by_class(split)
+        if panel == "confusion-matrix":
+            confidence = query.get("confidence", ["20"])[0]
+            if not confidence.isdigit() or int(confidence) > 100:
+                return 400, {"error": "invalid_confidence", "message": "out of range"}
+            return 200, matrix(split, int(confidence))
+        return None
+
+    return answer
 
 
 def main():
@@ -19,11 +86,12 @@ def main():
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--eval", action="append", default=[], metavar="ID=FILE")
     args = ap.parse_args()
-    bodies = {}
+    bodies, panel = {}, {}
     for spec in args.eval:
         eval_id, path = spec.split("=", 1)
         with open(path, "rb") as f:
             bodies[eval_id] = f.read()
+        panel[eval_id] = panels(json.loads(bodies[eval_id]))
     delay = args.delay_ms / 1000
 
     class Handler(BaseHTTPRequestHandler):
@@ -31,7 +99,8 @@ def main():
 
         def do_GET(self):
             time.sleep(delay)
-            parts = self.path.strip("/").split("/")
+            url = urlsplit(self.path)
+            parts = url.path.strip("/").split("/")
             body, status = b'{"error": "model_eval_not_found"}', 404
             if len(parts) >= 3 and parts[1] == "model-evals" and parts[2] in bodies:
                 if len(parts) == 3:
@@ -39,6 +108,10 @@ def main():
                     body, status = json.dumps(record).encode(), 200
                 elif parts[3:] == ["map-results"]:
                     body, status = bodies[parts[2]], 200
+                elif len(parts) == 4:
+                    answer = panel[parts[2]](parts[3], parse_qs(url.query))
+                    if answer:
+                        status, body = answer
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -48,6 +121,9 @@ def main():
         def log_message(self, *_):
             pass
 
+    # socketserver listens with a backlog of 5: a client that opens a dozen connections at
+    # once would see SYNs dropped and retried a second later, which no real API does.
+    ThreadingHTTPServer.request_queue_size = 128
     ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
 
 

@@ -434,6 +434,11 @@ pub(crate) struct FetchArgs {
     #[arg(short, long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
 
+    /// Save what this policy needs beside map-results (confidence sweep, performance by
+    /// class, confusion matrices); without it, every panel of every split.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+
     #[command(flatten)]
     pub(crate) api: ApiArgs,
 }

@@ -44,6 +44,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
     let mut roles = vec![("candidate", args.candidate.as_str())];
     roles.extend(args.baseline.as_deref().map(|b| ("baseline", b)));
     let (loader, sources) = Loader::new(&args.api, &roles)?;
+    let loader = loader.with_policy(&policy, &policy_name);
     let with_roles: Vec<(&str, &evalgate::source::Source)> = ["candidate", "baseline"]
         .into_iter()
         .zip(&sources)

@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use evalgate::http::{Secret, elide_quoted};
-use evalgate::model::{Eval, ParseEvalError, parse_eval};
+use evalgate::model::{Eval, PanelBodies, ParseEvalError, Task, parse_eval};
+use evalgate::policy::{MissingPanel, Needs, Policy};
 use evalgate::source::{
-    ApiConfig, Auth, Client, FetchError, Fetched, Progress, Source, SourceError,
+    ApiConfig, Auth, Client, FetchError, Fetched, Plan, Progress, Source, SourceError,
 };
 
 use super::args::ApiArgs;
@@ -22,6 +23,17 @@ pub(crate) struct Loader {
     cancel: AtomicBool,
     /// The API key, to redact from anything a fetched body makes evalgate say.
     secret: Option<Secret>,
+    /// The panels to fetch beside map-results.
+    plan: Plan,
+    /// What each eval must hold once loaded, when a policy says.
+    needs: Option<PolicyNeeds>,
+}
+
+/// What a policy needs of an eval, per task (known only once the eval is read).
+struct PolicyNeeds {
+    by_task: Vec<(Task, Needs)>,
+    /// The policy file, for the message that says how to get what is missing.
+    path: String,
 }
 
 impl Loader {
@@ -73,9 +85,32 @@ impl Loader {
                 client,
                 cancel: AtomicBool::new(false),
                 secret,
+                plan: Plan::default(),
+                needs: None,
             },
             parsed,
         ))
+    }
+
+    /// Fetches what `policy` needs beside map-results, and refuses an eval that lacks it.
+    pub(crate) fn with_policy(mut self, policy: &Policy, path: &str) -> Loader {
+        // The task is known only once map-results is read: fetch for detection, which
+        // needs the most, and check each eval against its own task.
+        self.plan = Plan::for_needs(&policy.needs(None));
+        self.needs = Some(PolicyNeeds {
+            by_task: Task::ALL
+                .into_iter()
+                .map(|t| (t, policy.needs(Some(t))))
+                .collect(),
+            path: path.to_owned(),
+        });
+        self
+    }
+
+    /// Fetches these panels (for `fetch` without a policy: all of them).
+    pub(crate) fn with_plan(mut self, plan: Plan) -> Loader {
+        self.plan = plan;
+        self
     }
 
     /// Loads every source at once (each on its own thread) and returns them in order.
@@ -123,7 +158,7 @@ impl Loader {
 
     /// Reads or fetches one source and parses it.
     pub(crate) fn load(&self, role: &str, src: &Source) -> Result<Loaded, Failure> {
-        let (bytes, fetched_meta) = match src {
+        let (bytes, fetched_meta, panels) = match src {
             Source::Roboflow(eval) => {
                 let client = self.client.as_ref().ok_or_else(|| {
                     Failure::new(
@@ -132,10 +167,10 @@ impl Loader {
                     )
                 })?;
                 let progress = |p: Progress| report_progress(role, &p);
-                let Fetched { body, meta } = client
-                    .fetch(eval, &progress, &self.cancel)
+                let Fetched { body, meta, panels } = client
+                    .fetch(eval, &self.plan, &progress, &self.cancel)
                     .map_err(|e| fetch_failure(role, Some(src), &e))?;
-                (body, Some(meta))
+                (body, Some(meta), panels)
             }
             Source::Stdin if io::stdin().is_terminal() => {
                 return Err(Failure::new(
@@ -153,7 +188,7 @@ impl Loader {
                         self.api.timeout.into(),
                     )
                     .map_err(|e| source_failure(role, src, &e))?;
-                (bytes, None)
+                (bytes, None, PanelBodies::default())
             }
         };
         // A fetched body is the server's text: its parse errors say where, never what.
@@ -185,19 +220,73 @@ impl Loader {
         })?;
         if let Some(meta) = fetched_meta {
             eval.meta = meta;
+            eval.panels = panels
+                .parse()
+                .map_err(|e| fail(elide_quoted(&e.to_string())))?;
+        }
+        if let Some(needs) = &self.needs {
+            let missing = needs
+                .by_task
+                .iter()
+                .find(|(t, _)| *t == eval.task)
+                .map(|(_, n)| n.missing_in(&eval))
+                .unwrap_or_default();
+            if !missing.is_empty() {
+                return Err(fail(lacking(&missing, &eval, src, &needs.path)));
+            }
         }
         // Said once per eval, before any report: the reports carry the same notes.
         for note in &eval.notes {
             say!("warning: {role}: {src}: {note}");
         }
-        Ok(Loaded { eval, bytes })
+        Ok(Loaded {
+            eval,
+            bytes,
+            panels,
+        })
     }
 }
 
-/// A parsed eval and the bytes it came from (which `fetch` saves).
+/// Why an eval that lacks panels the policy needs is refused, and how to get them.
+fn lacking(missing: &[MissingPanel], eval: &Eval, src: &Source, policy: &str) -> String {
+    let mut list: Vec<String> = missing.iter().map(ToString::to_string).collect();
+    let last = list.pop().unwrap_or_default();
+    let what = if list.is_empty() {
+        last
+    } else {
+        format!("{} and {last}", list.join(", "))
+    };
+    match src {
+        Source::Roboflow(_) => format!(
+            "the API's answers lack {what}, which policy {policy} needs; the server did not return what evalgate asked for"
+        ),
+        _ => {
+            // The file's own words, so only when they read as plain identifiers: nothing a
+            // file says may shape a line of the log.
+            fn plain(s: &Option<String>) -> Option<&str> {
+                s.as_deref().filter(|s| {
+                    !s.is_empty()
+                        && s.len() <= 100
+                        && s.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                })
+            }
+            let eval_ref = match (plain(&eval.meta.workspace), plain(&eval.meta.eval_id)) {
+                (Some(ws), Some(id)) => format!("rf:{ws}/{id}"),
+                _ => "rf:WORKSPACE/EVAL_ID".to_owned(),
+            };
+            format!(
+                "the eval lacks {what}, which policy {policy} needs; save the eval with what the policy needs: evalgate fetch --policy {policy} {eval_ref} -o FILE"
+            )
+        }
+    }
+}
+
+/// A parsed eval, the bytes it came from and the panels fetched with it (which `fetch` saves).
 pub(crate) struct Loaded {
     pub(crate) eval: Eval,
     pub(crate) bytes: Vec<u8>,
+    pub(crate) panels: PanelBodies,
 }
 
 fn source_failure(role: &str, src: &Source, e: &SourceError) -> Failure {

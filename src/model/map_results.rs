@@ -17,7 +17,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{Classes, Eval, EvalMeta, Metric, Metrics, Note, ScopeMetrics, Size, SplitEval, Task};
+use super::saved_eval::{FORMAT, MetaMember, SavedPanels};
+use super::{Classes, Eval, Metric, Metrics, Note, ScopeMetrics, Size, SplitEval, Task};
 
 /// Why bytes could not be read as an eval.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -73,6 +74,20 @@ pub enum ParseEvalError {
         "the eval's status is \"failed\": Roboflow could not evaluate this model; re-run the evaluation"
     )]
     EvalFailed,
+    /// A panel (confidence sweep, performance by class, confusion matrix) that is not what
+    /// its endpoint documents.
+    #[error("{path}: {why}")]
+    BadPanel {
+        /// Where, e.g. `confusionMatrix.valid[0].classes`.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A saved eval written by a newer evalgate.
+    #[error(
+        "the file is saved eval format {0}, newer than this evalgate reads (up to {FORMAT}); update evalgate"
+    )]
+    NewerFormat(u64),
 }
 
 /// Parses the body of `GET /{workspace}/model-evals/{evalId}/map-results`.
@@ -99,6 +114,9 @@ pub fn parse_eval(bytes: &[u8]) -> Result<Eval, ParseEvalError> {
     let Some(mut splits) = top.splits else {
         return Err(not_metrics(&top));
     };
+    if let Some(member) = &top.evalgate {
+        member.check_format()?;
+    }
     let task = match top.task_type.as_ref().map(|t| &*t.0) {
         None | Some("object-detection-like") => Task::ObjectDetection,
         Some("semantic-segmentation") => Task::SemanticSegmentation,
@@ -138,12 +156,13 @@ pub fn parse_eval(bytes: &[u8]) -> Result<Eval, ParseEvalError> {
                 .collect()
         }
     };
+    let panels = top.panels.parse()?;
     Ok(Eval {
         task,
         splits,
-        meta: top.evalgate.unwrap_or_default(),
+        meta: top.evalgate.map(|m| m.meta).unwrap_or_default(),
         notes,
-        panels: super::Panels::default(),
+        panels,
         read_at: None,
     })
 }
@@ -233,7 +252,9 @@ struct Top<'de> {
     /// Whether the body has an `evalId`: an eval record rather than an error body.
     record: bool,
     /// Metadata that `evalgate fetch` stores beside the metrics.
-    evalgate: Option<EvalMeta>,
+    evalgate: Option<MetaMember>,
+    /// The panels `evalgate fetch` stores beside the metrics, unparsed.
+    panels: SavedPanels<'de>,
 }
 
 /// An eval's `status`; anything but `done` and `failed` means "not finished".
@@ -323,7 +344,7 @@ fn not_metrics(top: &Top<'_>) -> ParseEvalError {
     }
 }
 
-fn json_error(e: serde_json::Error) -> ParseEvalError {
+pub(super) fn json_error(e: serde_json::Error) -> ParseEvalError {
     let full = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
@@ -335,7 +356,7 @@ fn json_error(e: serde_json::Error) -> ParseEvalError {
 }
 
 /// Renders an object key for a path: bare when it reads unambiguously, quoted otherwise.
-fn key(name: &str) -> String {
+pub(super) fn key(name: &str) -> String {
     if !name.is_empty()
         && name
             .chars()
@@ -404,6 +425,9 @@ enum Field {
     Status,
     EvalId,
     Evalgate,
+    ConfidenceSweep,
+    PerformanceByClass,
+    ConfusionMatrix,
     Other,
 }
 
@@ -433,6 +457,9 @@ impl Field {
             (9, b"className") => Field::ClassName,
             (16, b"optimalThreshold") => Field::OptimalThreshold,
             (7, b"message") => Field::Message,
+            (15, b"confidenceSweep") => Field::ConfidenceSweep,
+            (15, b"confusionMatrix") => Field::ConfusionMatrix,
+            (18, b"performanceByClass") => Field::PerformanceByClass,
             _ => Field::Other,
         }
     }
@@ -462,6 +489,9 @@ impl Field {
             Field::Status => "status",
             Field::EvalId => "evalId",
             Field::Evalgate => "evalgate",
+            Field::ConfidenceSweep => "confidenceSweep",
+            Field::PerformanceByClass => "performanceByClass",
+            Field::ConfusionMatrix => "confusionMatrix",
             Field::Other => "",
         }
     }
@@ -607,6 +637,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
             status: None,
             record: false,
             evalgate: None,
+            panels: SavedPanels::default(),
         };
         let mut seen = Seen::default();
         while let Some(field) = map.next_key::<Field>()? {
@@ -618,6 +649,9 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                     | Field::Message
                     | Field::Status
                     | Field::Evalgate
+                    | Field::ConfidenceSweep
+                    | Field::PerformanceByClass
+                    | Field::ConfusionMatrix
             ) {
                 seen.first(field)?;
             }
@@ -628,6 +662,9 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                 Field::Message => top.message = map.next_value()?,
                 Field::Status => top.status = Some(map.next_value()?),
                 Field::Evalgate => top.evalgate = map.next_value()?,
+                Field::ConfidenceSweep => top.panels.sweep = Some(map.next_value()?),
+                Field::PerformanceByClass => top.panels.by_class = Some(map.next_value()?),
+                Field::ConfusionMatrix => top.panels.confusion = Some(map.next_value()?),
                 Field::EvalId => {
                     map.next_value::<IgnoredAny>()?;
                     top.record = true;

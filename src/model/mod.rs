@@ -6,19 +6,27 @@
 //!
 //! This module does no I/O; [`parse_eval`] turns bytes into an `Eval`.
 
+mod confidence_sweep;
+mod confusion_matrix;
 mod map_results;
 mod panels;
+mod performance_by_class;
 mod roboflow_meta;
+mod saved_eval;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use confidence_sweep::parse_confidence_sweep;
+pub use confusion_matrix::{ConfusionMatrixBody, parse_confusion_matrix};
 pub use map_results::{ParseEvalError, parse_eval};
 pub use panels::{
     ClassPerformance, ConfusionMatrix, Curve, DEFAULT_MATRIX_CONFIDENCE, ImageOutcome,
     ImageOutcomes, MatrixError, OperatingPoint, Panels, Percent, Prf, ReadAt, Sweep,
 };
+pub use performance_by_class::{ClassPerformanceBody, parse_performance_by_class};
 pub use roboflow_meta::{EvalMeta, META_KEY};
+pub use saved_eval::{BY_CLASS_KEY, CONFUSION_KEY, FORMAT, PanelBodies, SWEEP_KEY};
 
 /// The kind of model an eval measured. Decides which metrics exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

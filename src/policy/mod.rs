@@ -185,6 +185,75 @@ impl Needs {
             Some(OperatingPoint::Optimal) => optimal.and_then(crate::model::Percent::nearest),
         }
     }
+
+    /// The splits a selector list covers in `eval`: `"*"` is every split the eval has, and a
+    /// named split the eval lacks is the gate's to report (as a missing split), not a panel's.
+    pub fn splits_in<'e>(selectors: &[SplitSelector], eval: &'e Eval) -> Vec<&'e str> {
+        eval.splits
+            .keys()
+            .filter(|s| selectors.iter().any(|sel| sel.matches(s)))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// What `eval` lacks of what these needs ask for, in a fixed order (sweep, performance
+    /// by class, confusion matrices; splits in name order). At `optimal`, a split whose sweep
+    /// has no F1-optimal threshold asks for no particular matrix: the checks that need it
+    /// follow `missing.metric`.
+    pub fn missing_in(&self, eval: &Eval) -> Vec<MissingPanel> {
+        let mut missing = Vec::new();
+        if self.sweep && eval.panels.sweep.is_none() {
+            missing.push(MissingPanel::Sweep);
+        }
+        for split in Needs::splits_in(&self.by_class, eval) {
+            if !eval.panels.by_class.contains_key(split) {
+                missing.push(MissingPanel::ByClass(split.to_owned()));
+            }
+        }
+        for split in Needs::splits_in(&self.confusion, eval) {
+            let optimal = eval
+                .panels
+                .sweep
+                .as_ref()
+                .and_then(|s| s.get(split))
+                .and_then(|s| s.overall.optimal_threshold);
+            let Some(confidence) = self.matrix_confidence(optimal) else {
+                continue;
+            };
+            if eval.panels.matrix(split, confidence).is_none() {
+                missing.push(MissingPanel::Confusion(split.to_owned(), confidence));
+            }
+        }
+        missing
+    }
+}
+
+/// A panel an eval lacks that the policy needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MissingPanel {
+    /// The confidence sweep.
+    Sweep,
+    /// Performance by class of a split.
+    ByClass(String),
+    /// A split's confusion matrix at a confidence.
+    Confusion(String, crate::model::Percent),
+}
+
+impl std::fmt::Display for MissingPanel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MissingPanel::Sweep => f.write_str("the confidence sweep"),
+            MissingPanel::ByClass(split) => {
+                write!(f, "performance by class of split {split:?}")
+            }
+            MissingPanel::Confusion(split, at) => {
+                write!(
+                    f,
+                    "the confusion matrix of split {split:?} at confidence {at}"
+                )
+            }
+        }
+    }
 }
 
 /// The `missing:` block.
@@ -783,5 +852,112 @@ fn check_metrics(diags: &mut Diagnostics, task: Task, kind: ScopeKind, rules: &[
                 .with_help(format!("{where_}-level metrics here: {}", names.join(", "))),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod needs_tests {
+    use super::*;
+    use crate::model::{PanelBodies, Percent, parse_eval};
+
+    fn policy(text: &str) -> Policy {
+        parse_policy(text).unwrap().0
+    }
+
+    const MAP: &[u8] = br#"{"splits": {"valid": {"map50": 0.5}, "test": {"map50": 0.5}}}"#;
+
+    fn with_panels(bodies: &PanelBodies) -> Eval {
+        let mut eval = parse_eval(MAP).unwrap();
+        eval.panels = bodies.parse().unwrap();
+        eval
+    }
+
+    fn matrix(split: &str, confidence: f64) -> Vec<u8> {
+        format!(
+            r#"{{"split": "{split}", "confidenceThreshold": {confidence}, "classes": ["car", "background"], "matrix": [[3, 1], [2, 0]]}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_map_results_policy_needs_nothing_and_misses_nothing() {
+        let p = policy("version: 1\nsplits:\n  valid:\n    map50: 0.5\n");
+        let needs = p.needs(None);
+        assert!(needs.is_empty());
+        assert!(needs.missing_in(&parse_eval(MAP).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn names_every_missing_panel_and_split() {
+        let p = policy(
+            "version: 1\noperating_point: {confidence: 0.40}\nsplits:\n  \"*\":\n    recall: {min: 0.5}\n    classes:\n      \"*\": {min_support: 5}\nconfusions:\n  - {split: valid, actual: car, predicted: background, max: 0.5}\n",
+        );
+        let needs = p.needs(Some(Task::ObjectDetection));
+        let plain = parse_eval(MAP).unwrap();
+        let forty = Percent::new(40).unwrap();
+        assert_eq!(
+            needs.missing_in(&plain),
+            [
+                MissingPanel::Sweep,
+                MissingPanel::Confusion("test".into(), forty),
+                MissingPanel::Confusion("valid".into(), forty),
+            ]
+        );
+        assert_eq!(
+            MissingPanel::Confusion("valid".into(), forty).to_string(),
+            "the confusion matrix of split \"valid\" at confidence 0.40"
+        );
+        // A matrix at another confidence is no substitute.
+        let mut bodies = PanelBodies {
+            confidence_sweep: Some(br#"{"splits": {}}"#.to_vec()),
+            ..PanelBodies::default()
+        };
+        bodies
+            .confusion_matrix
+            .insert("valid".into(), vec![matrix("valid", 0.5)]);
+        bodies
+            .confusion_matrix
+            .insert("test".into(), vec![matrix("test", 0.4)]);
+        assert_eq!(
+            needs.missing_in(&with_panels(&bodies)),
+            [MissingPanel::Confusion("valid".into(), forty)]
+        );
+        bodies
+            .confusion_matrix
+            .get_mut("valid")
+            .unwrap()
+            .push(matrix("valid", 0.4));
+        assert!(needs.missing_in(&with_panels(&bodies)).is_empty());
+    }
+
+    #[test]
+    fn at_optimal_the_matrix_is_the_one_at_each_splits_threshold() {
+        let p = policy(
+            "version: 1\noperating_point: {confidence: optimal}\nsplits:\n  valid:\n    classes:\n      \"*\":\n        recall: {min: 0.5}\nconfusions:\n  - {split: valid, actual: car, predicted: background, max: 0.5}\n",
+        );
+        let needs = p.needs(Some(Task::ObjectDetection));
+        assert!(needs.sweep);
+        let mut bodies = PanelBodies {
+            confidence_sweep: Some(
+                br#"{"splits": {"valid": {"optimalThreshold": 0.374}}}"#.to_vec(),
+            ),
+            ..PanelBodies::default()
+        };
+        bodies
+            .confusion_matrix
+            .insert("valid".into(), vec![matrix("valid", 0.4)]);
+        assert_eq!(
+            needs.missing_in(&with_panels(&bodies)),
+            [
+                MissingPanel::ByClass("valid".into()),
+                MissingPanel::Confusion("valid".into(), Percent::new(37).unwrap()),
+            ]
+        );
+        // Without a threshold in the sweep, no matrix can be asked for by name.
+        bodies.confidence_sweep = Some(br#"{"splits": {"valid": {}}}"#.to_vec());
+        assert_eq!(
+            needs.missing_in(&with_panels(&bodies)),
+            [MissingPanel::ByClass("valid".into())]
+        );
     }
 }

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use roboflow::{
-    ApiConfig, Auth, Client, DEFAULT_API_URL, EvalRef, FetchError, Fetched, Progress,
+    ApiConfig, Auth, Client, DEFAULT_API_URL, EvalRef, FetchError, Fetched, MatrixAt, Plan,
+    Progress,
 };
 
 /// A place to read an eval from.

@@ -1,5 +1,6 @@
-//! Roboflow's Model Evaluations API: two GETs per eval, patient with a flaky network, never
-//! leaking the key.
+//! Roboflow's Model Evaluations API: the record and map-results of each eval, and the panels
+//! a policy needs (confidence sweep, performance by class, confusion matrices), all at once,
+//! patient with a flaky network, never leaking the key.
 //!
 //! The key travels in an `Authorization: Bearer` header by default, or, with
 //! [`Auth::Query`], as the `api_key` query parameter Roboflow's own clients use; then no
@@ -8,9 +9,11 @@
 //! check. Bodies are read up to a cap and the key is redacted from them before anything reads
 //! them. Nothing here prints: progress goes to a callback.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,7 +23,8 @@ use crate::http::{
     Attempt, Secret, Stopped, agent, endpoint, parse_error, parse_retry_after, path_segment,
     read_body, redact_bytes, retry, sleep_unless, tame,
 };
-use crate::model::EvalMeta;
+use crate::model::{EvalMeta, OperatingPoint, PanelBodies, Percent, parse_confidence_sweep};
+use crate::policy::{Needs, SplitSelector};
 
 /// The API's address unless told otherwise.
 pub const DEFAULT_API_URL: &str = "https://api.roboflow.com";
@@ -29,6 +33,81 @@ const FIRST_POLL: Duration = Duration::from_secs(1);
 const MAX_POLL: Duration = Duration::from_secs(30);
 /// Error bodies are read only this far: enough for a message, never a page of HTML.
 const MAX_ERROR_BODY: u64 = 64 << 10;
+/// Requests in flight at once, over every eval of a run. A gate of two evals that needs every
+/// panel of three splits makes 12 at first (record, map-results, sweep and three panels
+/// each): they fit in one round trip, and a policy over more splits still cannot flood the
+/// API.
+const MAX_IN_FLIGHT: usize = 16;
+/// The splits `performance-by-class` takes (it refuses `all`).
+const API_SPLITS: [&str; 3] = ["train", "valid", "test"];
+
+/// What to fetch of an eval beyond its record and map-results.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    /// The confidence sweep (one response for every split).
+    pub sweep: bool,
+    /// Splits to fetch performance by class for; `"*"` is every split map-results has.
+    pub by_class: Vec<SplitSelector>,
+    /// Splits to fetch a confusion matrix for, and at which confidence.
+    pub confusion: Vec<(SplitSelector, MatrixAt)>,
+    /// Whether `"*"` covers only the splits the panels take (train, valid, test) rather than
+    /// every split map-results has.
+    pub api_splits_only: bool,
+}
+
+/// The confidence a confusion matrix is asked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatrixAt {
+    /// This one.
+    Percent(Percent),
+    /// The split's F1-optimal threshold from the sweep, to the nearest percent.
+    Optimal,
+}
+
+impl Plan {
+    /// Exactly what a policy needs.
+    pub fn for_needs(needs: &Needs) -> Plan {
+        let at = match needs.point {
+            Some(OperatingPoint::Optimal) => MatrixAt::Optimal,
+            Some(OperatingPoint::Confidence(p)) => MatrixAt::Percent(p),
+            None => MatrixAt::Percent(crate::model::DEFAULT_MATRIX_CONFIDENCE),
+        };
+        Plan {
+            sweep: needs.sweep || at == MatrixAt::Optimal && !needs.confusion.is_empty(),
+            by_class: needs.by_class.clone(),
+            confusion: needs.confusion.iter().map(|s| (s.clone(), at)).collect(),
+            api_splits_only: false,
+        }
+    }
+
+    /// Every panel of every split: the sweep, performance by class, and the confusion matrix
+    /// at each split's F1-optimal threshold and at the default confidence (50), for each of
+    /// train, valid and test that map-results has.
+    pub fn everything() -> Plan {
+        Plan {
+            sweep: true,
+            by_class: vec![SplitSelector::All],
+            confusion: vec![
+                (SplitSelector::All, MatrixAt::Optimal),
+                (
+                    SplitSelector::All,
+                    MatrixAt::Percent(crate::model::DEFAULT_MATRIX_CONFIDENCE),
+                ),
+            ],
+            api_splits_only: true,
+        }
+    }
+
+    /// Whether only the record and map-results are fetched.
+    pub fn is_empty(&self) -> bool {
+        !self.sweep && self.by_class.is_empty() && self.confusion.is_empty()
+    }
+
+    fn needs_splits(&self) -> bool {
+        let all = |s: &SplitSelector| *s == SplitSelector::All;
+        self.by_class.iter().any(all) || self.confusion.iter().any(|(s, _)| all(s))
+    }
+}
 
 /// One eval in Roboflow.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,13 +179,15 @@ pub enum Progress {
     },
 }
 
-/// An eval as fetched: the map-results body and the eval's metadata.
+/// An eval as fetched: the map-results body, the eval's metadata and the panels' bodies.
 #[derive(Clone, Debug)]
 pub struct Fetched {
     /// The body of `map-results`, as the server sent it.
     pub body: Vec<u8>,
     /// From the eval's own record.
     pub meta: EvalMeta,
+    /// The panels the plan asked for, as the server sent them.
+    pub panels: PanelBodies,
 }
 
 /// Why an eval could not be fetched.
@@ -222,15 +303,80 @@ pub struct Client {
     config: ApiConfig,
     key: Secret,
     base: String,
+    slots: Slots,
+}
+
+/// A counting semaphore: at most [`MAX_IN_FLIGHT`] requests at once, whichever eval they
+/// are for.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Slots {
+    fn take(&self) -> SlotGuard<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        SlotGuard(self)
+    }
+}
+
+struct SlotGuard<'a>(&'a Slots);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 /// One request: where it goes, and how messages name it.
 struct Request<'a> {
     eval: &'a EvalRef,
-    /// `record` or `map-results`.
-    what: &'static str,
+    /// `record`, `map-results`, or a panel with its parameters
+    /// (`confusion-matrix?split=valid&confidence=40`).
+    what: String,
     url: String,
+    /// The panel and its parameters, for messages about a refused value.
+    panel: Option<PanelRequest>,
 }
+
+/// A panel request: which one, for which split, at which confidence.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum PanelRequest {
+    Sweep,
+    ByClass(String),
+    Confusion(String, Percent),
+}
+
+impl PanelRequest {
+    fn endpoint(&self) -> &'static str {
+        match self {
+            PanelRequest::Sweep => "confidence-sweep",
+            PanelRequest::ByClass(_) => "performance-by-class",
+            PanelRequest::Confusion(..) => "confusion-matrix",
+        }
+    }
+
+    /// The path and query after the eval's URL, as messages show it.
+    fn what(&self) -> String {
+        let q = path_segment;
+        match self {
+            PanelRequest::Sweep => "confidence-sweep".to_owned(),
+            PanelRequest::ByClass(split) => format!("performance-by-class?split={}", q(split)),
+            PanelRequest::Confusion(split, at) => format!(
+                "confusion-matrix?split={}&confidence={}",
+                q(split),
+                at.get()
+            ),
+        }
+    }
+}
+
+type Outcome = Result<Vec<u8>, RequestFailure>;
 
 impl Client {
     /// Checks the configuration and builds a client.
@@ -258,10 +404,19 @@ impl Client {
             config,
             key,
             base,
+            slots: Slots {
+                free: Mutex::new(MAX_IN_FLIGHT),
+                freed: Condvar::new(),
+            },
         })
     }
 
-    /// Fetches an eval's metrics and record, waiting for it to finish if so configured.
+    /// Fetches an eval's metrics and record, and the panels `plan` asks for, waiting for the
+    /// eval to finish if so configured.
+    ///
+    /// Every request goes out at once, except those that need an answer first: a `"*"` split
+    /// waits for map-results (which says what splits there are), a matrix at the F1-optimal
+    /// threshold for the sweep (which says what that is).
     ///
     /// `cancel` is shared by every fetch of a run: a failure that retrying cannot fix sets it,
     /// and every other fetch then stops retrying and waiting, so one bad eval id does not keep
@@ -269,10 +424,11 @@ impl Client {
     pub fn fetch(
         &self,
         eval: &EvalRef,
+        plan: &Plan,
         progress: &(dyn Fn(Progress) + Sync),
         cancel: &AtomicBool,
     ) -> Result<Fetched, FetchError> {
-        let result = self.fetch_inner(eval, progress, cancel);
+        let result = self.fetch_inner(eval, plan, progress, cancel);
         if matches!(&result, Err(e) if !matches!(e, FetchError::NotFinished { .. } | FetchError::Cancelled))
         {
             cancel.store(true, Ordering::SeqCst);
@@ -283,6 +439,7 @@ impl Client {
     fn fetch_inner(
         &self,
         eval: &EvalRef,
+        plan: &Plan,
         progress: &(dyn Fn(Progress) + Sync),
         cancel: &AtomicBool,
     ) -> Result<Fetched, FetchError> {
@@ -296,25 +453,26 @@ impl Client {
         );
         let record_req = Request {
             eval,
-            what: "record",
+            what: "record".to_owned(),
             url: prefix.clone(),
+            panel: None,
         };
         let metrics_req = Request {
             eval,
-            what: "map-results",
+            what: "map-results".to_owned(),
             url: format!("{prefix}/map-results"),
+            panel: None,
         };
         loop {
-            // The record and the metrics are independent: ask for both at once.
-            let (record, metrics) = thread::scope(|s| {
-                let record = s.spawn(|| self.get(&record_req, progress, cancel));
-                let metrics = self.get(&metrics_req, progress, cancel);
-                (record.join(), metrics)
-            });
-            let record = match record {
-                Ok(r) => r,
-                Err(panic) => std::panic::resume_unwind(panic),
-            };
+            let (record, metrics, panels) = self.round(
+                eval,
+                &prefix,
+                plan,
+                &record_req,
+                &metrics_req,
+                progress,
+                cancel,
+            );
             let record = match record {
                 // A 409 means "not done" on either endpoint.
                 Err(RequestFailure::Status { status: 409, .. }) => None,
@@ -329,14 +487,42 @@ impl Client {
                 Some(_) | None => true,
             };
             if !running {
-                match metrics {
-                    Ok(body) => {
-                        let meta = record.map_or_else(EvalMeta::default, |r| r.meta(eval));
-                        return Ok(Fetched { body, meta });
-                    }
+                let body = match metrics {
+                    Ok(body) => Some(body),
                     // The record may lag behind: a 409 from the metrics also means not done.
-                    Err(RequestFailure::Status { status: 409, .. }) => {}
+                    Err(RequestFailure::Status { status: 409, .. }) => None,
                     Err(e) => return Err(self.explain(&metrics_req, &e)),
+                };
+                let mut bodies = PanelBodies::default();
+                let mut done = body.is_some();
+                for (req, outcome) in panels {
+                    let body = match outcome {
+                        Ok(body) => body,
+                        // A panel of an eval still being written is "not done" too.
+                        Err(RequestFailure::Status { status: 409, .. }) => {
+                            done = false;
+                            continue;
+                        }
+                        Err(e) => return Err(self.explain(&req, &e)),
+                    };
+                    match req.panel {
+                        Some(PanelRequest::Sweep) => bodies.confidence_sweep = Some(body),
+                        Some(PanelRequest::ByClass(split)) => {
+                            bodies.performance_by_class.insert(split, body);
+                        }
+                        Some(PanelRequest::Confusion(split, _)) => {
+                            bodies.confusion_matrix.entry(split).or_default().push(body);
+                        }
+                        None => {}
+                    }
+                }
+                if let (true, Some(body)) = (done, body) {
+                    let meta = record.map_or_else(EvalMeta::default, |r| r.meta(eval));
+                    return Ok(Fetched {
+                        body,
+                        meta,
+                        panels: bodies,
+                    });
                 }
             }
             let waited = start.elapsed();
@@ -362,6 +548,110 @@ impl Client {
             }
             pause = (pause * 3 / 2).min(MAX_POLL);
         }
+    }
+
+    /// One look at an eval: its record, its map-results and the panels of `plan`, each request
+    /// as soon as what it depends on has come back.
+    #[allow(clippy::too_many_arguments)]
+    fn round<'e>(
+        &self,
+        eval: &'e EvalRef,
+        prefix: &str,
+        plan: &Plan,
+        record_req: &Request<'_>,
+        metrics_req: &Request<'_>,
+        progress: &(dyn Fn(Progress) + Sync),
+        cancel: &AtomicBool,
+    ) -> (Outcome, Outcome, Vec<(Request<'e>, Outcome)>) {
+        let panel_req = |panel: PanelRequest| {
+            let what = panel.what();
+            Request {
+                eval,
+                url: format!("{prefix}/{what}"),
+                what,
+                panel: Some(panel),
+            }
+        };
+        thread::scope(|s| {
+            let get = |req: Request<'e>| {
+                s.spawn(move || {
+                    let outcome = self.get(&req, progress, cancel);
+                    (req, outcome)
+                })
+            };
+            let record = s.spawn(|| self.get(record_req, progress, cancel));
+            let metrics = s.spawn(|| self.get(metrics_req, progress, cancel));
+            let sweep = plan.sweep.then(|| get(panel_req(PanelRequest::Sweep)));
+            let mut asked = BTreeSet::new();
+            let mut handles = Vec::new();
+            let mut ask = |panel: PanelRequest, handles: &mut Vec<_>| {
+                if asked.insert(panel.clone()) {
+                    handles.push(get(panel_req(panel)));
+                }
+            };
+            // Named splits at a known confidence need nothing first.
+            for sel in &plan.by_class {
+                if let SplitSelector::Name(split) = sel {
+                    ask(PanelRequest::ByClass(split.clone()), &mut handles);
+                }
+            }
+            for (sel, at) in &plan.confusion {
+                if let (SplitSelector::Name(split), MatrixAt::Percent(p)) = (sel, at) {
+                    ask(PanelRequest::Confusion(split.clone(), *p), &mut handles);
+                }
+            }
+            // `"*"` is every split map-results has.
+            let metrics = if plan.needs_splits() {
+                let metrics = join(metrics);
+                let splits = metrics
+                    .as_ref()
+                    .ok()
+                    .map(|b| split_names(b))
+                    .unwrap_or_default();
+                let splits = splits
+                    .into_iter()
+                    .filter(|s| !plan.api_splits_only || API_SPLITS.contains(&s.as_str()));
+                for split in splits {
+                    if plan.by_class.contains(&SplitSelector::All) {
+                        ask(PanelRequest::ByClass(split.clone()), &mut handles);
+                    }
+                    for (sel, at) in &plan.confusion {
+                        if let (SplitSelector::All, MatrixAt::Percent(p)) = (sel, at) {
+                            ask(PanelRequest::Confusion(split.clone(), *p), &mut handles);
+                        }
+                    }
+                }
+                Ok(metrics)
+            } else {
+                Err(metrics)
+            };
+            // A matrix at the F1-optimal threshold waits for the sweep to say what it is.
+            let mut sweep = sweep.map(join);
+            let optimal = plan
+                .confusion
+                .iter()
+                .filter(|(_, at)| *at == MatrixAt::Optimal);
+            if let Some((_, Ok(body))) = &sweep {
+                let thresholds = optimal_thresholds(body);
+                for (sel, _) in optimal {
+                    for (split, threshold) in &thresholds {
+                        let api = !plan.api_splits_only || API_SPLITS.contains(&split.as_str());
+                        if sel.matches(split)
+                            && api
+                            && let Some(p) = Percent::nearest(*threshold)
+                        {
+                            ask(PanelRequest::Confusion(split.clone(), p), &mut handles);
+                        }
+                    }
+                }
+            }
+            let mut panels: Vec<(Request<'e>, Outcome)> = sweep.take().into_iter().collect();
+            panels.extend(handles.into_iter().map(join));
+            // A saved eval lists each split's matrices by confidence, however they came in.
+            panels.sort_by(|a, b| a.0.panel.cmp(&b.0.panel));
+            let metrics = metrics.unwrap_or_else(join);
+            (join(record), metrics, panels)
+        })
     }
 
     /// How messages name a request: its URL, unless the URL holds the key.
@@ -420,14 +710,17 @@ impl Client {
     }
 
     fn attempt(&self, req: &Request<'_>) -> Result<Vec<u8>, RequestFailure> {
+        // Held until the body is read: the bound is on connections, not on threads.
+        let _slot = self.slots.take();
         let call = match self.config.auth {
             Auth::Header => self
                 .agent
                 .get(&req.url)
                 .header("Authorization", &format!("Bearer {}", self.key.expose())),
             Auth::Query => self.agent.get(&format!(
-                "{}?api_key={}",
+                "{}{}api_key={}",
                 req.url,
+                if req.url.contains('?') { '&' } else { '?' },
                 path_segment(self.key.expose())
             )),
         };
@@ -534,6 +827,9 @@ impl Client {
                         eval.eval_id, eval.workspace
                     ),
                     (409, _) => "the eval is not finished yet".to_owned(),
+                    (400, Some(code @ ("invalid_split" | "invalid_confidence"))) if req.panel.is_some() => {
+                        refused_value(req.panel.as_ref().expect("a panel request"), code)
+                    }
                     (300..=399, _) => "evalgate does not follow redirects (they could carry the API key elsewhere); check --api-url".to_owned(),
                     (402 | 423, _) => "the workspace's plan or quota does not allow this; check billing in Roboflow".to_owned(),
                     (s, _) if is_transient(s) => "the server kept failing; try again later".to_owned(),
@@ -616,6 +912,58 @@ impl RequestFailure {
             RequestFailure::Cancelled => "stopped".to_owned(),
         }
     }
+}
+
+/// A thread's result; its panic goes on in the caller.
+fn join<T>(handle: thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// What a 400 `invalid_split` or `invalid_confidence` refused, and what the endpoint takes.
+fn refused_value(panel: &PanelRequest, code: &str) -> String {
+    let endpoint = panel.endpoint();
+    match (panel, code) {
+        (PanelRequest::Confusion(_, at), "invalid_confidence") => format!(
+            "{endpoint} refused confidence {}; it takes a whole percent from 0 to 100 (the policy's operating_point, or the split's F1-optimal threshold at `optimal`)",
+            at.get()
+        ),
+        (PanelRequest::ByClass(split), _) => format!(
+            "{endpoint} refused split {split:?}; it takes train, valid or test (per-class metrics are not summed over splits); name one of those in the policy"
+        ),
+        (PanelRequest::Confusion(split, _), _) => format!(
+            "{endpoint} refused split {split:?}; it takes train, valid, test or all; name one of those in the policy"
+        ),
+        (PanelRequest::Sweep, _) => format!("{endpoint} refused the request ({code})"),
+    }
+}
+
+/// The split names of a map-results body, read without building anything else; none when
+/// the body is not one (its parse says why, later).
+fn split_names(body: &[u8]) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct Top {
+        splits: Option<BTreeMap<String, serde::de::IgnoredAny>>,
+    }
+    serde_json::from_slice::<Top>(body)
+        .ok()
+        .and_then(|t| t.splits)
+        .map(|s| s.into_keys().collect())
+        .unwrap_or_default()
+}
+
+/// Each split's F1-optimal threshold from a confidence-sweep body; none when the body is not
+/// one (its parse says why, later).
+fn optimal_thresholds(body: &[u8]) -> Vec<(String, f64)> {
+    parse_confidence_sweep(body, crate::model::SWEEP_KEY)
+        .map(|splits| {
+            splits
+                .into_iter()
+                .filter_map(|(name, s)| Some((name, s.overall.optimal_threshold?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn is_transient(status: u16) -> bool {
@@ -720,6 +1068,70 @@ mod tests {
             (None, Some("upstream\nreset".into()))
         );
         assert_eq!(envelope(b"", false), (None, None));
+    }
+
+    #[test]
+    fn a_refused_value_is_named_with_what_the_endpoint_takes() {
+        let p40 = Percent::new(40).unwrap();
+        assert_eq!(
+            refused_value(&PanelRequest::ByClass("all".into()), "invalid_split"),
+            "performance-by-class refused split \"all\"; it takes train, valid or test (per-class metrics are not summed over splits); name one of those in the policy"
+        );
+        assert_eq!(
+            refused_value(
+                &PanelRequest::Confusion("valid".into(), p40),
+                "invalid_confidence"
+            ),
+            "confusion-matrix refused confidence 40; it takes a whole percent from 0 to 100 (the policy's operating_point, or the split's F1-optimal threshold at `optimal`)"
+        );
+        assert_eq!(
+            PanelRequest::Confusion("a b".into(), p40).what(),
+            "confusion-matrix?split=a%20b&confidence=40"
+        );
+    }
+
+    #[test]
+    fn a_plan_asks_what_the_needs_say() {
+        let needs = Needs {
+            sweep: false,
+            by_class: Vec::new(),
+            confusion: vec![SplitSelector::Name("valid".into())],
+            point: None,
+        };
+        let plan = Plan::for_needs(&needs);
+        assert!(!plan.sweep);
+        assert_eq!(
+            plan.confusion,
+            [(
+                SplitSelector::Name("valid".into()),
+                MatrixAt::Percent(crate::model::DEFAULT_MATRIX_CONFIDENCE)
+            )]
+        );
+        let optimal = Plan::for_needs(&Needs {
+            point: Some(OperatingPoint::Optimal),
+            ..needs
+        });
+        assert!(
+            optimal.sweep,
+            "the matrix's confidence comes from the sweep"
+        );
+        assert_eq!(optimal.confusion[0].1, MatrixAt::Optimal);
+        assert!(Plan::for_needs(&Needs::default()).is_empty());
+        assert!(Plan::everything().api_splits_only);
+    }
+
+    #[test]
+    fn split_names_and_thresholds_come_from_the_bodies() {
+        assert_eq!(
+            split_names(br#"{"splits": {"valid": {"perClass": {}}, "test": null}}"#),
+            ["test", "valid"]
+        );
+        assert!(split_names(b"<html>").is_empty());
+        assert_eq!(
+            optimal_thresholds(br#"{"splits": {"valid": {"optimalThreshold": 0.37}, "test": {}}}"#),
+            [("valid".to_owned(), 0.37)]
+        );
+        assert!(optimal_thresholds(b"[]").is_empty());
     }
 
     #[test]

@@ -4,39 +4,84 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::server::{Reply, Seen, Server};
+use crate::server::{Reply, Seen, Server, panel};
 use crate::{Run, evalgate, finish, repo};
 
-const CANARY: &str = "canary-2f9c1e7d-key";
+pub(crate) const CANARY: &str = "canary-2f9c1e7d-key";
 const POLICY: &str = "policies/detection.yaml";
 
-fn record(id: &str, status: &str) -> String {
+pub(crate) fn record(id: &str, status: &str) -> String {
     format!(
         r#"{{"evalId": "{id}", "status": "{status}", "project": "cars", "versionId": "7", "modelId": null, "createdAt": "2026-11-20T10:00:00.000Z"}}"#
     )
 }
 
-fn example(name: &str) -> String {
+pub(crate) fn example(name: &str) -> String {
     std::fs::read_to_string(repo(&format!("examples/evals/{name}.json"))).unwrap()
 }
 
 /// A well-behaved API with a baseline eval `base` and a candidate eval `cand` in workspace `ws`.
-fn healthy() -> Server {
-    Server::start(|req: &Seen, _| match req.path.as_str() {
+pub(crate) fn healthy() -> Server {
+    Server::start(|req: &Seen, _| stand_in(req))
+}
+
+const BASE_CLASSES: [&str; 5] = [
+    "Car-rims",
+    "headlight",
+    "license-plate",
+    "side-mirror",
+    "wheel",
+];
+const CAND_CLASSES: [&str; 6] = [
+    "Car-rims",
+    "headlight",
+    "license-plate",
+    "side-mirror",
+    "wheel",
+    "tail-light",
+];
+
+/// What [`healthy`] answers: the examples' map-results, and panels for their splits and
+/// classes in the documented shapes.
+pub(crate) fn stand_in(req: &Seen) -> Reply {
+    let splits = ["test", "valid"];
+    // The key as a query parameter (ROBOFLOW_AUTH=query) is no part of what is asked.
+    let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+    let query: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("api_key="))
+        .collect();
+    let target = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    };
+    let panels = |eval: &str| {
+        target.strip_prefix(&format!("/ws/model-evals/{eval}/"))?;
+        match eval {
+            "base" => panel(&target, &splits, &BASE_CLASSES, 0.0),
+            _ => panel(&target, &splits, &CAND_CLASSES, -0.03),
+        }
+    };
+    match target.as_str() {
         "/ws/model-evals/base" => Reply::json(200, &record("base", "done")),
         "/ws/model-evals/base/map-results" => Reply::json(200, &example("baseline")),
         "/ws/model-evals/cand" => Reply::json(200, &record("cand", "done")),
         "/ws/model-evals/cand/map-results" => Reply::json(200, &example("candidate")),
-        _ => Reply::json(
-            404,
-            r#"{"error": "model_eval_not_found", "message": "Eval not found"}"#,
-        ),
-    })
+        _ => panels("base")
+            .or_else(|| panels("cand"))
+            .unwrap_or_else(|| {
+                Reply::json(
+                    404,
+                    r#"{"error": "model_eval_not_found", "message": "Eval not found"}"#,
+                )
+            }),
+    }
 }
 
 /// `evalgate` pointed at `server`, with the canary key and no proxy or workspace from the
 /// machine's environment.
-fn api(server: &Server) -> Command {
+pub(crate) fn api(server: &Server) -> Command {
     let mut c = evalgate();
     c.env("ROBOFLOW_API_KEY", CANARY)
         .env("ROBOFLOW_API_URL", server.url())
@@ -836,7 +881,15 @@ fn fetch_never_saves_what_check_cannot_read() {
         });
         let dir = tempfile::tempdir().unwrap();
         let saved = dir.path().join("e.json");
-        let r = finish(api(&server).args(["fetch", "rf:ws/e", "-o", saved.to_str().unwrap()]));
+        // A policy that needs map-results only: these bodies are map-results bodies.
+        let r = finish(api(&server).args([
+            "fetch",
+            "--policy",
+            POLICY,
+            "rf:ws/e",
+            "-o",
+            saved.to_str().unwrap(),
+        ]));
         if r.code != 0 {
             assert!(
                 !saved.exists(),
@@ -867,7 +920,7 @@ fn fetch_never_saves_what_check_cannot_read() {
         "/ws/model-evals/e" => Reply::json(200, &record("e", "done")),
         _ => Reply::json(200, &with_key.to_string()),
     });
-    let r = finish(api(&server).args(["fetch", "rf:ws/e"]));
+    let r = finish(api(&server).args(["fetch", "--policy", POLICY, "rf:ws/e"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let saved: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(saved["evalgate"]["evalId"], "e");

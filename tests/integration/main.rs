@@ -9,6 +9,7 @@ mod first_run;
 mod http;
 mod limits;
 mod markdown;
+mod panels;
 mod policies;
 mod properties;
 mod report_paths;

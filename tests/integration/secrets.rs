@@ -156,7 +156,15 @@ fn fetch(server: &Server) -> Run {
     let mut c = evalgate();
     with_secrets(&mut c)
         .env("ROBOFLOW_API_URL", server.url())
-        .args(["fetch", "rf:ws/cand", "-o", out.to_str().unwrap()]);
+        // Map-results only: the stand-ins here answer every path with one body.
+        .args([
+            "fetch",
+            "--policy",
+            "policies/detection.yaml",
+            "rf:ws/cand",
+            "-o",
+        ])
+        .arg(&out);
     let r = finish(&mut c);
     let saved = std::fs::read_to_string(&out).unwrap_or_default();
     assert_clean("the saved eval", &[&saved]);

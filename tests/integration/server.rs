@@ -192,3 +192,129 @@ fn serve(conn: TcpStream, seen: &Mutex<Vec<Seen>>, handler: &Handler) {
         .and_then(|()| out.write_all(body));
     let _ = out.flush();
 }
+
+/// The panel endpoints of Roboflow's Model Evaluations API for one eval, as documented:
+/// `confidence-sweep` (every split, two-decimal `perThreshold` keys from 0.00 to 0.99),
+/// `performance-by-class?split=` (a list; the last class absent, `map50: null`, P/R/F1 0;
+/// `invalid_split` for anything but train, valid and test) and
+/// `confusion-matrix?split=&confidence=` (classes with a trailing background; `invalid_split`
+/// beyond train, valid, test and all, `invalid_confidence` for anything but a whole percent
+/// from 0 to 100). `None` for any other path. `skill` shifts the curves, so two evals differ.
+pub(crate) fn panel(target: &str, splits: &[&str], classes: &[&str], skill: f64) -> Option<Reply> {
+    use serde_json::{Map, Value, json};
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+    };
+    let round = |x: f64| (x * 10_000.0).round() / 10_000.0;
+    // Precision rises and recall falls with the confidence; a class's curve is the split's,
+    // shifted by its index.
+    let prf = |t: f64, shift: f64| {
+        let p = (0.3 + 0.65 * t + skill + shift).clamp(0.0, 1.0);
+        let r = (0.98 - 0.9 * t * t + skill - shift).clamp(0.0, 1.0);
+        let f = if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        };
+        (round(p), round(r), round(f))
+    };
+    let curve = |shift: f64| {
+        let mut per = Map::new();
+        let mut best = (0, -1.0);
+        for i in 0..100 {
+            let (p, r, f) = prf(f64::from(i) / 100.0, shift);
+            per.insert(
+                format!("{:.2}", f64::from(i) / 100.0),
+                json!({"precision": p, "recall": r, "f1": f}),
+            );
+            if f > best.1 {
+                best = (i, f);
+            }
+        }
+        let t = f64::from(best.0) / 100.0;
+        let (p, r, f) = prf(t, shift);
+        json!({"perThreshold": per, "optimalThreshold": t,
+               "optimalMetrics": {"precision": p, "recall": r, "f1": f}})
+    };
+    let shift = |i: usize| 0.01 * i as f64;
+    let refuse = |code: &str, message: &str| {
+        Some(Reply::json(
+            400,
+            &json!({"error": code, "message": message}).to_string(),
+        ))
+    };
+    if path.ends_with("/confidence-sweep") {
+        let mut out = Map::new();
+        for split in splits {
+            let mut c = curve(0.0);
+            let per_class: Map<String, Value> = classes
+                .iter()
+                .enumerate()
+                .map(|(i, name)| ((*name).to_owned(), curve(shift(i))))
+                .collect();
+            c["perClass"] = Value::Object(per_class);
+            out.insert((*split).to_owned(), c);
+        }
+        return Some(Reply::json(200, &json!({"splits": out}).to_string()));
+    }
+    if path.ends_with("/performance-by-class") {
+        let split = param("split").unwrap_or("test");
+        if !["train", "valid", "test"].contains(&split) {
+            return refuse("invalid_split", "Invalid split");
+        }
+        let list: Vec<Value> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                if i + 1 == classes.len() {
+                    return json!({"className": name, "map50": null, "map50_95": null,
+                        "map75": null, "precision": 0, "recall": 0, "f1": 0,
+                        "optimalThreshold": 0.5});
+                }
+                let c = curve(shift(i));
+                json!({"className": name, "map50": 0.9, "map50_95": 0.7, "map75": 0.8,
+                    "precision": c["optimalMetrics"]["precision"],
+                    "recall": c["optimalMetrics"]["recall"],
+                    "f1": c["optimalMetrics"]["f1"],
+                    "optimalThreshold": c["optimalThreshold"]})
+            })
+            .collect();
+        let body = json!({"taskType": "object-detection-like", "split": split, "classes": list});
+        return Some(Reply::json(200, &body.to_string()));
+    }
+    if path.ends_with("/confusion-matrix") {
+        let split = param("split").unwrap_or("test");
+        if !["train", "valid", "test", "all"].contains(&split) {
+            return refuse("invalid_split", "Invalid split");
+        }
+        let confidence = match param("confidence").map(str::parse::<u32>) {
+            None => 20,
+            Some(Ok(n)) if n <= 100 => n,
+            Some(_) => return refuse("invalid_confidence", "out of range"),
+        };
+        let c = f64::from(confidence) / 100.0;
+        let n = classes.len();
+        let mut rows = Vec::new();
+        for i in 0..n {
+            let mut row = vec![0u64; n + 1];
+            let found = 20 + 3 * i as u64;
+            let missed = (found as f64 * c * (0.6 - skill)).round() as u64;
+            row[i] = found;
+            row[(i + 1) % n] += 1;
+            row[n] = missed;
+            rows.push(row);
+        }
+        let mut background = vec![(10.0 * (1.0 - c)).round() as u64; n];
+        background.push(0);
+        rows.push(background);
+        let mut names: Vec<&str> = classes.to_vec();
+        names.push("background");
+        let body = json!({"split": split, "confidenceThreshold": c, "classes": names,
+            "matrix": rows});
+        return Some(Reply::json(200, &body.to_string()));
+    }
+    None
+}
