@@ -32,6 +32,9 @@ pub(crate) enum Command {
     /// Write a starting policy from an existing eval (e.g. the model in production).
     #[command(after_help = help(ROBOFLOW_ENV, INIT_EXAMPLES))]
     Init(InitArgs),
+    /// For one eval, the smallest drop each noise-tested rule of a policy can detect.
+    #[command(after_help = help(ROBOFLOW_ENV, CALIBRATE_EXAMPLES))]
+    Calibrate(CalibrateArgs),
     /// Check, explain and compare policies; print the policy JSON Schema.
     #[command(subcommand, after_help = help(ROBOFLOW_ENV, POLICY_EXAMPLES))]
     Policy(PolicyCommand),
@@ -45,6 +48,29 @@ pub(crate) enum Command {
     #[command(after_help = help(NO_ENV, MAN_EXAMPLES))]
     Man(ManArgs),
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct CalibrateArgs {
+    /// The policy whose noise-tested rules to calibrate (it needs a `statistics` block).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: PathBuf,
+
+    /// The eval: rf:WORKSPACE/EVAL_ID, rf:EVAL_ID with --workspace, a saved eval file, or -.
+    #[arg(long, value_name = "SRC")]
+    pub(crate) eval: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+}
+
+const CALIBRATE_EXAMPLES: &str = "\
+Examples:
+  evalgate calibrate --policy policies/operating-point.yaml --eval rf:my-workspace/huUF720inUcymARwqAGK
+  evalgate calibrate --policy policy.yaml --eval production.json --format json";
 
 #[derive(Debug, Args)]
 pub(crate) struct ManArgs {

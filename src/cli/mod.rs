@@ -3,6 +3,7 @@
 //! `exit.rs` alone.
 
 mod args;
+mod calibrate;
 mod check;
 mod comment;
 mod diag;
@@ -40,6 +41,7 @@ pub(crate) fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Fetch(args) => fetch::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
         Command::Comment(args) => comment::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Policy(PolicyCommand::Check(args)) => policy::check(&args),
