@@ -6,6 +6,7 @@ mod args;
 mod check;
 mod comment;
 mod diag;
+mod eval;
 mod exit;
 mod fetch;
 mod github;
@@ -39,6 +40,7 @@ pub(crate) fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Fetch(args) => fetch::run(&args),
         Command::Comment(args) => comment::run(&args),
         Command::Init(args) => init::run(&args),

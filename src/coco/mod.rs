@@ -1,0 +1,203 @@
+//! Local COCO evaluation: ground truth and a model's predictions in, an [`Eval`] out, with
+//! pycocotools' numbers.
+//!
+//! The matching and accumulation are hotcoco's (a port of pycocotools' `COCOeval`); this
+//! module reads the files (`read.rs`: Roboflow exports as they are, refusals named by record),
+//! hands hotcoco what it needs, and takes pycocotools' summary means over hotcoco's precision
+//! array for every scope evalgate gates (`summary.rs`): the split, each object size, each
+//! class, and each class × size. It does no I/O: the caller reads the files (with a size cap)
+//! and passes their bytes.
+//!
+//! [`Evaluation::matched`] keeps hotcoco's per-image matching, so that resampling images
+//! (a paired bootstrap) can reuse it without matching again.
+
+mod read;
+mod summary;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use hotcoco::{COCO, COCOeval, EvalImg};
+
+use crate::model::{Eval, EvalMeta, SplitEval, Task};
+
+pub use summary::{split_json, write_split};
+
+/// What is compared: boxes, or masks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IouType {
+    /// Box IoU (`bbox`).
+    #[default]
+    Bbox,
+    /// Mask IoU (`segm`): polygons and RLE.
+    Segm,
+}
+
+impl IouType {
+    /// The name pycocotools gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            IouType::Bbox => "bbox",
+            IouType::Segm => "segm",
+        }
+    }
+
+    fn hotcoco(self) -> hotcoco::IouType {
+        match self {
+            IouType::Bbox => hotcoco::IouType::Bbox,
+            IouType::Segm => hotcoco::IouType::Segm,
+        }
+    }
+}
+
+impl fmt::Display for IouType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A file's name (for messages) and its bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Named<'a> {
+    /// How the file is named in messages (its path).
+    pub name: &'a str,
+    /// Its contents.
+    pub bytes: &'a [u8],
+}
+
+/// Why an evaluation could not be made.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CocoError {
+    /// A file is not JSON, not COCO, or holds a record evalgate refuses.
+    #[error("{file}: {at}: {message}")]
+    Input {
+        /// The file, as named by the caller.
+        file: String,
+        /// Where: the record (`annotations[3]`, `result 17`) and/or line and column.
+        at: String,
+        /// What is wrong, and what to do.
+        message: String,
+    },
+    /// hotcoco refused the inputs (a mask it cannot decode, say).
+    #[error("the evaluation failed: {0}")]
+    Engine(String),
+}
+
+/// One evaluation: the metrics of one split, and the matching they came from.
+pub struct Evaluation {
+    split: SplitEval,
+    engine: COCOeval,
+}
+
+impl fmt::Debug for Evaluation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Evaluation")
+            .field("split", &self.split)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Evaluation {
+    /// The split's metrics, as evalgate gates them.
+    pub fn split(&self) -> &SplitEval {
+        &self.split
+    }
+
+    /// The split's metrics, keeping nothing else.
+    pub fn into_split(self) -> SplitEval {
+        self.split
+    }
+
+    /// hotcoco's per-image, per-category, per-area-range matching (pycocotools'
+    /// `evalImgs`): which detection matched which ground truth at every IoU threshold,
+    /// with scores and ignore flags. Ground-truth ids are positions in the file's
+    /// `annotations` plus one; detection ids are positions in the results file plus one.
+    pub fn matched(&self) -> &[Option<EvalImg>] {
+        self.engine.eval_imgs()
+    }
+
+    /// The hotcoco evaluator itself (parameters, accumulated arrays).
+    pub fn engine(&self) -> &COCOeval {
+        &self.engine
+    }
+}
+
+/// A ground truth read once, to evaluate one or more prediction files against.
+pub struct GroundTruth {
+    read: read::GroundTruth,
+    coco: std::sync::Arc<COCO>,
+    iou: IouType,
+}
+
+impl fmt::Debug for GroundTruth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroundTruth")
+            .field("images", &self.read.images.len())
+            .field("iou", &self.iou)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroundTruth {
+    /// Reads a COCO dataset (images, annotations, categories; anything else is skipped, so
+    /// Roboflow's export with its string `info.year` reads as it is) for evaluation by `iou`.
+    pub fn read(file: Named<'_>, iou: IouType) -> Result<GroundTruth, CocoError> {
+        let mut read = read::ground_truth(file.name, file.bytes, iou)?;
+        let dataset = std::mem::take(&mut read.dataset);
+        Ok(GroundTruth {
+            read,
+            coco: std::sync::Arc::new(COCO::from_dataset(dataset)),
+            iou,
+        })
+    }
+
+    /// Evaluates `predictions` (a pycocotools results file: a JSON array of detections)
+    /// against this ground truth, as pycocotools' `COCOeval` would, with its default
+    /// parameters (IoU 0.50:0.95, 101 recall points, at most 100 detections per image and
+    /// category, COCO's area ranges).
+    ///
+    /// Refused, where pycocotools would evaluate silently: a detection on a category the
+    /// ground truth does not have (pycocotools drops it), a box with a NaN or a negative
+    /// size, a NaN score. Refused as pycocotools refuses: a detection on an image that is
+    /// not in the ground truth, a polygon of fewer than 3 points under `segm`.
+    pub fn evaluate(&self, predictions: Named<'_>) -> Result<Evaluation, CocoError> {
+        let results = read::results(
+            predictions.name,
+            predictions.bytes,
+            &self.read,
+            &self.coco,
+            self.iou,
+        )?;
+        let dt = self
+            .coco
+            .load_res_anns(results)
+            .map_err(|e| CocoError::Engine(e.to_string()))?;
+        let mut engine = COCOeval::new(self.coco.clone(), dt, self.iou.hotcoco());
+        engine
+            .evaluate()
+            .map_err(|e| CocoError::Engine(e.to_string()))?;
+        engine.accumulate();
+        let split = summary::split_eval(&engine)?;
+        Ok(Evaluation { split, engine })
+    }
+}
+
+/// [`GroundTruth::read`], then [`GroundTruth::evaluate`].
+pub fn evaluate(
+    ground_truth: Named<'_>,
+    predictions: Named<'_>,
+    iou: IouType,
+) -> Result<Evaluation, CocoError> {
+    GroundTruth::read(ground_truth, iou)?.evaluate(predictions)
+}
+
+/// An eval of splits evaluated locally.
+pub fn eval_of(splits: BTreeMap<String, SplitEval>) -> Eval {
+    Eval {
+        task: Task::ObjectDetection,
+        splits,
+        meta: EvalMeta::default(),
+        notes: Vec::new(),
+    }
+}
