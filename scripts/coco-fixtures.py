@@ -283,6 +283,37 @@ def roboflow():
     write("roboflow", gt, {"predictions.json": preds})
 
 
+def example():
+    """examples/coco/: a small test split and two models' predictions on it. The candidate
+    finds trucks worse than the baseline does (it drops a third of its truck detections)."""
+    rng = random.Random(8)
+    names = ["car", "truck", "person"]
+    anns, base, i = [], [], 1
+    for img in range(1, 21):
+        for _ in range(rng.randint(2, 5)):
+            cat = rng.randint(1, 3)
+            box = random_box(rng, 10, 140)
+            anns.append(gt_ann(i, img, cat, box))
+            i += 1
+            if rng.random() < 0.9:
+                base.append(det(img, cat, jitter(rng, box, rng.choice([1, 3, 8])), round(rng.uniform(0.3, 1.0), 3)))
+        base.append(det(img, rng.randint(1, 3), random_box(rng), round(rng.random() * 0.4, 3)))
+    cand = []
+    for p in base:
+        if p["category_id"] == 2 and rng.random() < 0.35:
+            continue
+        q = dict(p)
+        # Elsewhere a little more confident, and the boxes a little tighter.
+        q["score"] = round(min(1.0, p["score"] * 1.05), 3)
+        cand.append(q)
+    d = ROOT.parent.parent.parent / "examples" / "coco"
+    d.mkdir(parents=True, exist_ok=True)
+    gt = {"info": {"year": "2024", "description": "evalgate example"}, "images": images(20), "annotations": anns, "categories": cats(names)}
+    (d / "gt.json").write_text(json.dumps(gt, separators=(",", ":")) + "\n")
+    (d / "baseline-predictions.json").write_text(json.dumps(base, separators=(",", ":")) + "\n")
+    (d / "candidate-predictions.json").write_text(json.dumps(cand, separators=(",", ":")) + "\n")
+
+
 if __name__ == "__main__":
-    for make in (ties, crowd, empty, absent_category, many, borders, masks, roboflow):
+    for make in (ties, crowd, empty, absent_category, many, borders, masks, roboflow, example):
         make()

@@ -128,7 +128,11 @@ const CHECK_EXAMPLES: &str = "  # Gate the candidate against production, both fe
     --wait 20m --junit evalgate.xml --markdown evalgate.md --json evalgate.json
 
   # From saved evals, with the Markdown report on stdout
-  evalgate check --policy evalgate.yaml --baseline production.json --candidate candidate.json --markdown -";
+  evalgate check --policy evalgate.yaml --baseline production.json --candidate candidate.json --markdown -
+
+  # Two models' COCO predictions on the same ground truth, evaluated here
+  evalgate check --policy evalgate.yaml --ground-truth test/_annotations.coco.json \\
+    --baseline coco:production-preds.json --candidate coco:candidate-preds.json";
 
 const EVAL_EXAMPLES: &str = "  # A Roboflow export's test split and a model's predictions on it
   evalgate eval --ground-truth test/_annotations.coco.json --predictions predictions.json -o candidate.json
@@ -524,14 +528,23 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_name = "FILE", help = format!("The YAML policy ({}/policy.md)", evalgate::DOCS_URL))]
     pub(crate) policy: PathBuf,
 
-    /// The eval under test: rf:WORKSPACE/EVAL_ID, a map-results JSON file, or - for stdin.
+    /// The eval under test: rf:WORKSPACE/EVAL_ID, a map-results JSON file, - for stdin, or
+    /// coco:[SPLIT=]PRED.json,… (COCO predictions, evaluated against --ground-truth).
     #[arg(long, value_name = "SRC")]
     pub(crate) candidate: String,
 
-    /// The eval to compare against (e.g. the model in production). Without it, drop rules
-    /// follow `missing.baseline`.
+    /// The eval to compare against (e.g. the model in production), as --candidate. Without
+    /// it, drop rules follow `missing.baseline`.
     #[arg(long, value_name = "SRC")]
     pub(crate) baseline: Option<String>,
+
+    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
+    /// coco: sources; once per split, and each coco: source names the same splits.
+    #[arg(long, value_name = "[SPLIT=]FILE")]
+    pub(crate) ground_truth: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) coco: CocoArgs,
 
     /// Write a JUnit XML report here (- for stdout).
     #[arg(long, value_name = "FILE")]

@@ -312,3 +312,197 @@ fn output_adds_or_replaces_a_split_and_keeps_the_rest() {
     ]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+const EXAMPLE_CHECK: [&str; 9] = [
+    "check",
+    "--policy",
+    "examples/coco/policy.yaml",
+    "--ground-truth",
+    "examples/coco/gt.json",
+    "--baseline",
+    "coco:examples/coco/baseline-predictions.json",
+    "--candidate",
+    "coco:examples/coco/candidate-predictions.json",
+];
+
+/// A JSON report without the two sources' names, which differ by design.
+fn checks_of(report: &str) -> Value {
+    let mut doc: Value = serde_json::from_str(report).unwrap();
+    for side in ["baseline", "candidate"] {
+        doc[side]["source"] = Value::Null;
+    }
+    doc
+}
+
+#[test]
+fn check_gates_coco_predictions_as_it_gates_the_evals_they_make() {
+    let r = run(&[&EXAMPLE_CHECK[..], &["--json", "-"]].concat());
+    // The example's candidate drops a third of its truck detections.
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let direct = checks_of(&r.stdout);
+    let truck = direct["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "truck")
+        .expect("a truck check");
+    assert_eq!(truck["status"], "fail", "{truck}");
+
+    // The same gate over the evals `evalgate eval` writes.
+    let dir = tempfile::tempdir().unwrap();
+    let mut saved = Vec::new();
+    for side in ["baseline", "candidate"] {
+        let out = dir.path().join(format!("{side}.json"));
+        let preds = format!("examples/coco/{side}-predictions.json");
+        let r = run(&[
+            "eval",
+            "--ground-truth",
+            "examples/coco/gt.json",
+            "--predictions",
+            &preds,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        saved.push(out.to_str().unwrap().to_owned());
+    }
+    let r = run(&[
+        "check",
+        "--policy",
+        "examples/coco/policy.yaml",
+        "--baseline",
+        &saved[0],
+        "--candidate",
+        &saved[1],
+        "--json",
+        "-",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(checks_of(&r.stdout), direct);
+
+    // A saved baseline and a coco: candidate mix.
+    let r = run(&[
+        "check",
+        "--policy",
+        "examples/coco/policy.yaml",
+        "--ground-truth",
+        "test=examples/coco/gt.json",
+        "--baseline",
+        &saved[0],
+        "--candidate",
+        "coco:test=examples/coco/candidate-predictions.json",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(checks_of(&r.stdout), direct);
+}
+
+#[test]
+fn check_reads_one_ground_truth_per_split() {
+    let gt = "examples/coco/gt.json";
+    let preds = "examples/coco/baseline-predictions.json";
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\nsplits:\n  valid:\n    map50: {max_drop: 0}\n  test:\n    map50: {max_drop: 0}\n",
+    );
+    let both = format!("coco:valid={preds},test={preds}");
+    let r = run(&[
+        "check",
+        "--policy",
+        &policy,
+        "--ground-truth",
+        &format!("valid={gt}"),
+        "--ground-truth",
+        &format!("test={gt}"),
+        "--baseline",
+        &both,
+        "--candidate",
+        &both,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("2 checks (2 pass)"), "{}", r.stdout);
+}
+
+#[test]
+fn a_split_on_one_side_only_is_a_usage_error() {
+    let gt = "examples/coco/gt.json";
+    let preds = "coco:examples/coco/baseline-predictions.json";
+    let base = ["check", "--policy", "examples/coco/policy.yaml"];
+    for (args, says) in [
+        (
+            vec![
+                "--ground-truth",
+                gt,
+                "--baseline",
+                preds,
+                "--candidate",
+                "coco:valid=x.json",
+            ],
+            "split \"valid\" has predictions but no ground truth",
+        ),
+        (
+            vec![
+                "--ground-truth",
+                gt,
+                "--ground-truth",
+                "valid=v.json",
+                "--candidate",
+                preds,
+            ],
+            "split \"valid\" has ground truth but no predictions",
+        ),
+        (
+            vec![
+                "--ground-truth",
+                gt,
+                "--ground-truth",
+                gt,
+                "--candidate",
+                preds,
+            ],
+            "names split \"test\" twice",
+        ),
+        (vec!["--candidate", preds], "add --ground-truth"),
+        (
+            vec![
+                "--ground-truth",
+                gt,
+                "--candidate",
+                "examples/evals/candidate.json",
+            ],
+            "read only for coco: sources",
+        ),
+        (
+            vec!["--ground-truth", gt, "--candidate", "coco:"],
+            "not a COCO source",
+        ),
+    ] {
+        let r = run(&[&base[..], &args].concat());
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn broken_predictions_in_check_name_the_side_the_file_and_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        r#"[{"image_id": 1, "category_id": 99, "bbox": [1, 1, 2, 2], "score": 0.5}]"#,
+    );
+    let candidate = format!("coco:{bad}");
+    let r = run(&[&EXAMPLE_CHECK[..7], &["--candidate", &candidate]].concat());
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("candidate: ") && r.stderr.contains("bad.json: result 0"),
+        "{}",
+        r.stderr
+    );
+    // A report never overwrites a COCO input.
+    let r = run(&[&EXAMPLE_CHECK[..], &["--json", "examples/coco/gt.json"]].concat());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
