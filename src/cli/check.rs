@@ -236,7 +236,7 @@ fn gate_failure(e: GateError, text: &str, name: &str) -> Failure {
 mod tests {
     use super::{Links, ci_links};
     use std::collections::HashMap;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     fn links(vars: &[(&str, &str)], policy: &Path) -> Links {
         let vars: HashMap<String, String> = vars
