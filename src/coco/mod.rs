@@ -201,3 +201,78 @@ pub fn eval_of(splits: BTreeMap<String, SplitEval>) -> Eval {
         notes: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Metric, Size};
+
+    const GT: &str = r#"{"images": [{"id": 1, "width": 200, "height": 200}, {"id": 2, "width": 200, "height": 200}],
+      "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "bus"}, {"id": 3, "name": "van"}],
+      "annotations": [
+        {"id": 0, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0},
+        {"id": 0, "image_id": 1, "category_id": 2, "bbox": [50, 50, 100, 100], "area": 10000, "iscrowd": 0},
+        {"id": 7, "image_id": 2, "category_id": 1, "bbox": [0, 0, 40, 40], "area": 1600, "iscrowd": 0}]}"#;
+    const DT: &str = r#"[
+      {"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9},
+      {"image_id": 1, "category_id": 2, "bbox": [60, 60, 100, 100], "score": 0.8},
+      {"image_id": 2, "category_id": 1, "bbox": [100, 100, 40, 40], "score": 0.95},
+      {"image_id": 2, "category_id": 2, "bbox": [0, 0, 30, 30], "score": 0.3}]"#;
+
+    fn run() -> Evaluation {
+        let named = |name, text: &'static str| Named {
+            name,
+            bytes: text.as_bytes(),
+        };
+        evaluate(named("gt", GT), named("dt", DT), IouType::Bbox).unwrap()
+    }
+
+    #[test]
+    fn the_summary_is_hotcocos_own_for_the_scopes_it_has() {
+        let ev = run();
+        let mut engine = run().engine;
+        engine.summarize_lines();
+        let stats = engine.stats().unwrap().to_vec();
+        let o = &ev.split().overall;
+        let ours = [
+            o.metrics.get(Metric::Map50_95),
+            o.metrics.get(Metric::Map50),
+            o.metrics.get(Metric::Map75),
+            o.size(Size::Small).get(Metric::Map50_95),
+            o.size(Size::Medium).get(Metric::Map50_95),
+            o.size(Size::Large).get(Metric::Map50_95),
+        ];
+        for (mine, theirs) in ours.iter().zip(&stats) {
+            match mine {
+                Some(v) => assert!((v - theirs).abs() < 1e-15, "{v} {theirs}"),
+                None => assert_eq!(*theirs, -1.0),
+            }
+        }
+        // van has no ground truth: every value is missing, not zero.
+        let van = &ev.split().classes["van"];
+        assert_eq!(van.metrics.get(Metric::Map50), None);
+        assert_eq!(van.size(Size::Small).get(Metric::Map50), None);
+        // car: one of two found, small found, medium missed.
+        let car = &ev.split().classes["car"];
+        assert!(car.size(Size::Small).get(Metric::Map50).unwrap() > 0.99);
+        assert_eq!(car.size(Size::Medium).get(Metric::Map50), Some(0.0));
+        assert_eq!(car.size(Size::Large).get(Metric::Map50), None);
+    }
+
+    #[test]
+    fn the_matching_is_kept_with_ids_that_point_back_into_the_files() {
+        let ev = run();
+        // Image 1, car, area "all": the one ground truth (annotations[0], id 1 here although
+        // the file says 0) matched by the first detection (result 0, id 1) at every IoU.
+        let cell = ev
+            .matched()
+            .iter()
+            .flatten()
+            .find(|e| e.image_id == 1 && e.category_id == 1 && e.area_rng == [0.0, 1e10])
+            .expect("a record for image 1, car");
+        assert_eq!(cell.gt_ids, [1]);
+        assert_eq!(cell.dt_ids, [1]);
+        assert!((0..10).all(|t| cell.dt_matched[(t, 0)]));
+        assert_eq!(cell.dt_scores, [0.9]);
+    }
+}
