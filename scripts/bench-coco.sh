@@ -45,3 +45,24 @@ peak "pycocotools" "$py" bench/python-coco/pycocotools_eval.py "$gt" "$preds"
 if "$py" -c "import faster_coco_eval" 2>/dev/null; then
   peak "faster-coco-eval" "$py" bench/python-coco/pycocotools_eval.py --faster "$gt" "$preds"
 fi
+
+# Not timed: every number evalgate wrote against pycocotools' on this set.
+"$py" bench/python-coco/pycocotools_eval.py "$gt" "$preds" --write-eval "$dir/pycocotools.json" >/dev/null
+"$py" - "$dir/eval.json" "$dir/pycocotools.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p))["splits"]["test"] for p in sys.argv[1:3])
+diffs, nulls = [], 0
+def walk(x, y, path):
+    global nulls
+    if isinstance(y, dict):
+        assert sorted(x) == sorted(y), path
+        for k in y:
+            walk(x[k], y[k], f"{path}.{k}")
+    elif y is None:
+        assert x is None, path
+        nulls += 1
+    else:
+        diffs.append(abs(x - y))
+walk(a, b, "test")
+print(f"\nevalgate vs pycocotools: {len(diffs)} numbers, largest difference {max(diffs):.3g}, {nulls} nulls alike")
+PY
