@@ -108,19 +108,22 @@ pub(crate) fn evaluate(
     path: &Path,
     limits: Limits,
 ) -> Result<SplitEval, Failure> {
-    let bytes = read(path, limits, role)?;
     let name = format!("{role} {}", path.display());
-    let evaluation = gt
-        .evaluate(Named {
+    let fail = |e: coco::CocoError| {
+        let message = match e {
+            coco::CocoError::Input { .. } => e.to_string(),
+            e => format!("{name}: {e}"),
+        };
+        Failure::new(Kind::EvalUnavailable, message)
+    };
+    let predictions = {
+        // The file's bytes go before the matching starts: on COCO val they are 40 MB.
+        let bytes = read(path, limits, role)?;
+        gt.predictions(Named {
             name: &name,
             bytes: &bytes,
         })
-        .map_err(|e| {
-            let message = match e {
-                coco::CocoError::Input { .. } => e.to_string(),
-                e => format!("{name}: {e}"),
-            };
-            Failure::new(Kind::EvalUnavailable, message)
-        })?;
-    Ok(evaluation.into_split())
+        .map_err(fail)?
+    };
+    Ok(gt.evaluate(predictions).map_err(fail)?.into_split())
 }

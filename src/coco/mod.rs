@@ -152,26 +152,24 @@ impl GroundTruth {
         })
     }
 
-    /// Evaluates `predictions` (a pycocotools results file: a JSON array of detections)
-    /// against this ground truth, as pycocotools' `COCOeval` would, with its default
-    /// parameters (IoU 0.50:0.95, 101 recall points, at most 100 detections per image and
-    /// category, COCO's area ranges).
+    /// Reads `file`, a pycocotools results file (a JSON array of detections), against this
+    /// ground truth. The file's bytes can be dropped once this returns.
     ///
     /// Refused, where pycocotools would evaluate silently: a detection on a category the
     /// ground truth does not have (pycocotools drops it), a box with a NaN or a negative
     /// size, a NaN score. Refused as pycocotools refuses: a detection on an image that is
     /// not in the ground truth, a polygon of fewer than 3 points under `segm`.
-    pub fn evaluate(&self, predictions: Named<'_>) -> Result<Evaluation, CocoError> {
-        let results = read::results(
-            predictions.name,
-            predictions.bytes,
-            &self.read,
-            &self.coco,
-            self.iou,
-        )?;
+    pub fn predictions(&self, file: Named<'_>) -> Result<Predictions, CocoError> {
+        read::results(file.name, file.bytes, &self.read, &self.coco, self.iou).map(Predictions)
+    }
+
+    /// Evaluates `predictions` as pycocotools' `COCOeval` would, with its default parameters
+    /// (IoU 0.50:0.95, 101 recall points, at most 100 detections per image and category,
+    /// COCO's area ranges).
+    pub fn evaluate(&self, predictions: Predictions) -> Result<Evaluation, CocoError> {
         let dt = self
             .coco
-            .load_res_anns(results)
+            .load_res_anns(predictions.0)
             .map_err(|e| CocoError::Engine(e.to_string()))?;
         let mut engine = COCOeval::new(self.coco.clone(), dt, self.iou.hotcoco());
         engine
@@ -183,13 +181,36 @@ impl GroundTruth {
     }
 }
 
+/// A model's detections, read and checked against a [`GroundTruth`].
+pub struct Predictions(Vec<hotcoco::Annotation>);
+
+impl Predictions {
+    /// How many detections there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Predictions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Predictions({} detections)", self.0.len())
+    }
+}
+
 /// [`GroundTruth::read`], then [`GroundTruth::evaluate`].
 pub fn evaluate(
     ground_truth: Named<'_>,
     predictions: Named<'_>,
     iou: IouType,
 ) -> Result<Evaluation, CocoError> {
-    GroundTruth::read(ground_truth, iou)?.evaluate(predictions)
+    let gt = GroundTruth::read(ground_truth, iou)?;
+    let predictions = gt.predictions(predictions)?;
+    gt.evaluate(predictions)
 }
 
 /// An eval of splits evaluated locally.
