@@ -7,6 +7,7 @@ mod calibrate;
 mod check;
 mod comment;
 mod diag;
+mod eval;
 mod exit;
 mod fetch;
 mod github;
@@ -40,6 +41,7 @@ pub(crate) fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Fetch(args) => fetch::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
         Command::Comment(args) => comment::run(&args),

@@ -1096,6 +1096,7 @@ mod tests {
             sweep: false,
             by_class: Vec::new(),
             confusion: vec![SplitSelector::Name("valid".into())],
+            images: Vec::new(),
             point: None,
         };
         let plan = Plan::for_needs(&needs);

@@ -197,6 +197,7 @@ fn man_pages_cover_every_command_and_reference_only_each_other() {
     let expected: BTreeSet<String> = [
         "evalgate",
         "evalgate-check",
+        "evalgate-eval",
         "evalgate-fetch",
         "evalgate-comment",
         "evalgate-init",
