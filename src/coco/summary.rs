@@ -92,7 +92,10 @@ pub(super) fn split_eval(engine: &COCOeval) -> Result<SplitEval, CocoError> {
 
 fn metrics_json(m: &Metrics) -> Map<String, Value> {
     let mut out = Map::new();
-    for metric in Task::ObjectDetection.metrics(crate::model::ScopeKind::Split) {
+    // Precision, recall and F1 at an operating point come from a confidence sweep, which
+    // a local evaluation does not write.
+    let written = Task::ObjectDetection.metrics(crate::model::ScopeKind::Split);
+    for metric in written.iter().filter(|m| !m.at_operating_point()) {
         out.insert(metric.name().to_owned(), json!(m.get(*metric)));
     }
     out

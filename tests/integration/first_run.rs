@@ -199,6 +199,7 @@ fn man_pages_cover_every_command_and_reference_only_each_other() {
         "evalgate-check",
         "evalgate-eval",
         "evalgate-fetch",
+        "evalgate-calibrate",
         "evalgate-comment",
         "evalgate-init",
         "evalgate-policy",
