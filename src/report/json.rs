@@ -142,22 +142,22 @@ fn block(w: &mut Writer<'_>, report: &GateReport, checks: &[&Check], scratch: &m
         message.clear();
         super::words::write_message(message, report, c);
         w.element();
-        w.object(|w| {
-            w.field("id", id.as_str());
-            w.field("split", &*c.split);
-            w.field("class", c.class.as_deref());
-            w.field("size", c.size.map(|s| s.name()));
-            w.field("metric", c.metric.map(|m| m.name()));
-            w.field("rule", c.rule.name());
-            w.field("severity", c.severity.name());
-            w.field("status", c.status.name());
-            w.field("candidate", c.candidate());
-            w.field("baseline", c.baseline());
-            w.field("delta", c.delta());
-            w.field("threshold", c.threshold());
-            w.field("message", message.as_str());
-            w.field("line", c.line());
-        });
+        compact_object!(w,
+            "id" => id.as_str(),
+            "split" => &*c.split,
+            "class" => c.class.as_deref(),
+            "size" => c.size.map(|s| Name(s.name())),
+            "metric" => c.metric.map(|m| Name(m.name())),
+            "rule" => Name(c.rule.name()),
+            "severity" => Name(c.severity.name()),
+            "status" => Name(c.status.name()),
+            "candidate" => c.candidate(),
+            "baseline" => c.baseline(),
+            "delta" => c.delta(),
+            "threshold" => c.threshold(),
+            "message" => message.as_str(),
+            "line" => c.line(),
+        );
         w.spill();
     }
 }
@@ -209,6 +209,26 @@ fn eval(w: &mut Writer<'_>, info: &EvalInfo) {
     });
 }
 
+/// Writes an object of `"name" => value` members on one line, as [`Writer::object`] writes
+/// one nested [`COMPACT_FROM`] deep: each name, with its quotes and the separator before it,
+/// is one constant, so that a member of the 120,000 checks costs one fixed-size copy and its
+/// value.
+macro_rules! compact_object {
+    ($w:expr, $first:literal => $v:expr $(, $name:literal => $value:expr)* $(,)?) => {{
+        let w: &mut Writer<'_> = $w;
+        debug_assert!(w.depth + 1 >= COMPACT_FROM);
+        w.buf.extend_from_slice(concat!("{\"", $first, "\": ").as_bytes());
+        Value::write($v, &mut w.buf);
+        $(
+            w.buf.extend_from_slice(concat!(", \"", $name, "\": ").as_bytes());
+            Value::write($value, &mut w.buf);
+        )*
+        w.buf.push(b'}');
+        w.empty = false;
+    }};
+}
+use compact_object;
+
 /// Containers nested this deep or deeper are written compactly: depth 1 is the report, 2 the
 /// list of checks, 3 a check.
 const COMPACT_FROM: usize = 3;
@@ -248,6 +268,7 @@ impl<'o> Writer<'o> {
         }
     }
 
+    #[inline]
     fn pretty(&self) -> bool {
         self.depth < COMPACT_FROM
     }
@@ -259,12 +280,14 @@ impl<'o> Writer<'o> {
         }
     }
 
+    #[inline]
     fn open(&mut self, bracket: u8) {
         self.buf.push(bracket);
         self.depth += 1;
         self.empty = true;
     }
 
+    #[inline]
     fn close(&mut self, bracket: u8) {
         let pretty = self.pretty();
         self.depth -= 1;
@@ -275,6 +298,7 @@ impl<'o> Writer<'o> {
         self.empty = false;
     }
 
+    #[inline]
     fn object(&mut self, members: impl FnOnce(&mut Self)) {
         self.open(b'{');
         members(self);
@@ -289,6 +313,7 @@ impl<'o> Writer<'o> {
 
     /// Before a member or an element: a comma after the first, then a new line (pretty) or
     /// a space (compact).
+    #[inline]
     fn element(&mut self) {
         if !self.empty {
             self.buf.push(b',');
@@ -302,6 +327,7 @@ impl<'o> Writer<'o> {
     }
 
     /// An object member's name; the report's names are plain ASCII and need no escapes.
+    #[inline]
     fn key(&mut self, name: &str) {
         debug_assert!(name.bytes().all(|b| ESCAPE[usize::from(b)] == 0));
         self.element();
@@ -310,10 +336,12 @@ impl<'o> Writer<'o> {
         self.buf.extend_from_slice(b"\": ");
     }
 
+    #[inline]
     fn value(&mut self, v: impl Value) {
         v.write(&mut self.buf);
     }
 
+    #[inline]
     fn field(&mut self, name: &str, v: impl Value) {
         self.key(name);
         self.value(v);
@@ -366,12 +394,14 @@ trait Value {
 
 /// `null`.
 impl Value for () {
+    #[inline]
     fn write(self, buf: &mut Vec<u8>) {
         buf.extend_from_slice(b"null");
     }
 }
 
 impl<T: Value> Value for Option<T> {
+    #[inline]
     fn write(self, buf: &mut Vec<u8>) {
         match self {
             Some(v) => v.write(buf),
@@ -381,14 +411,30 @@ impl<T: Value> Value for Option<T> {
 }
 
 impl Value for bool {
+    #[inline]
     fn write(self, buf: &mut Vec<u8>) {
         buf.extend_from_slice(if self { b"true" } else { b"false" });
     }
 }
 
 impl Value for &str {
+    #[inline]
     fn write(self, buf: &mut Vec<u8>) {
         write_str(buf, self);
+    }
+}
+
+/// One of evalgate's own names for a rule, a status, a metric or a size: plain ASCII that
+/// needs no escapes, so none are looked for.
+struct Name(&'static str);
+
+impl Value for Name {
+    #[inline]
+    fn write(self, buf: &mut Vec<u8>) {
+        debug_assert!(self.0.bytes().all(|b| ESCAPE[usize::from(b)] == 0));
+        buf.push(b'"');
+        buf.extend_from_slice(self.0.as_bytes());
+        buf.push(b'"');
     }
 }
 
@@ -396,6 +442,7 @@ impl Value for &str {
 struct Display<'a, T>(&'a T);
 
 impl<T: std::fmt::Display> Value for Display<'_, T> {
+    #[inline]
     fn write(self, buf: &mut Vec<u8>) {
         write_str(buf, &self.0.to_string());
     }
@@ -404,6 +451,7 @@ impl<T: std::fmt::Display> Value for Display<'_, T> {
 /// A number as serde_json writes it: the shortest digits that read back as the same double
 /// (`0.0` for zero), and `null` for what JSON cannot hold (NaN, infinities).
 impl Value for f64 {
+    #[inline]
     fn write(self, buf: &mut Vec<u8>) {
         if self.is_finite() {
             // Writing to a Vec cannot fail.
@@ -417,6 +465,7 @@ impl Value for f64 {
 macro_rules! unsigned {
     ($($t:ty)*) => {$(
         impl Value for $t {
+            #[inline]
             fn write(self, buf: &mut Vec<u8>) {
                 let _ = CompactFormatter.write_u64(buf, self as u64);
             }
@@ -447,30 +496,50 @@ static ESCAPE: [u8; 256] = {
 fn write_str(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
     let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape = ESCAPE[usize::from(b)];
-        if escape == 0 {
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        // Eight bytes at a time while none needs an escape: most strings need none.
+        if let Some(chunk) = bytes.get(i..i + 8)
+            && !needs_escape(u64::from_le_bytes(chunk.try_into().unwrap_or_default()))
+        {
+            i += 8;
             continue;
         }
-        buf.extend_from_slice(&bytes[start..i]);
-        start = i + 1;
-        if escape == b'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            buf.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xF)],
-            ]);
-        } else {
-            buf.extend_from_slice(&[b'\\', escape]);
+        let b = bytes[i];
+        let escape = ESCAPE[usize::from(b)];
+        if escape != 0 {
+            buf.extend_from_slice(&bytes[start..i]);
+            start = i + 1;
+            if escape == b'u' {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                buf.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xF)],
+                ]);
+            } else {
+                buf.extend_from_slice(&[b'\\', escape]);
+            }
         }
+        i += 1;
     }
     buf.extend_from_slice(&bytes[start..]);
     buf.push(b'"');
+}
+
+/// Whether any of eight bytes is a control character, a quote or a backslash (the bit tricks
+/// of "Bit Twiddling Hacks": a byte below `n`, a byte equal to zero).
+fn needs_escape(chunk: u64) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let control = below(chunk, 0x20);
+    let quote = below(chunk ^ (ONES * u64::from(b'"')), 1);
+    let backslash = below(chunk ^ (ONES * u64::from(b'\\')), 1);
+    control | quote | backslash != 0
 }
 
 #[cfg(test)]
@@ -554,6 +623,20 @@ mod tests {
         // The report's strings and numbers are byte for byte what serde_json wrote before.
         #[test]
         fn strings_are_escaped_as_serde_json_escapes_them(s in any::<String>()) {
+            let mut buf = Vec::new();
+            write_str(&mut buf, &s);
+            prop_assert_eq!(String::from_utf8(buf).unwrap(), serde_json::to_string(&s).unwrap());
+        }
+
+        // Escapes at every offset of the eight-byte runs, next to multi-byte characters.
+        #[test]
+        fn strings_dense_with_escapes_are_escaped_as_serde_json_escapes_them(
+            chars in proptest::collection::vec(
+                proptest::sample::select(vec!['"', '\\', '\n', '\u{1}', '\u{1f}', ' ', 'a', '\u{7f}', 'é', '💥']),
+                0..40,
+            )
+        ) {
+            let s: String = chars.into_iter().collect();
             let mut buf = Vec::new();
             write_str(&mut buf, &s);
             prop_assert_eq!(String::from_utf8(buf).unwrap(), serde_json::to_string(&s).unwrap());
