@@ -22,8 +22,8 @@ fn capped_message(report: &GateReport, c: &Check) -> String {
     let m = message(report, c);
     cap(&m, MAX_MESSAGE_CHARS, &m).into_owned()
 }
-use crate::gate::{Check, GateReport, Status};
-use crate::model::Size;
+use crate::gate::{Check, GateReport, RuleKind, Status};
+use crate::model::{Metric, Size};
 
 pub(super) fn render(
     report: &GateReport,
@@ -130,10 +130,8 @@ fn testcase(
     failed: bool,
     names: &mut Names,
 ) {
-    let label = test_label(c);
-    let name = xml_safe(&label);
-    let classname = names.classname(c);
-    let case = [("name", &*name), ("classname", classname)];
+    let (name, classname) = names.of(c);
+    let case = [("name", name), ("classname", classname)];
     // Built only for failures and skips: most checks pass and need none of it.
     let one_line = || {
         let at = c
@@ -313,16 +311,19 @@ fn escape(buf: &mut Vec<u8>, s: &str) {
 /// A scope by the names it shares with its checks: split, class and size.
 type ScopeKey = (Arc<str>, Option<Arc<str>>, Option<Size>);
 
-/// The `classname` of the last scope, kept while the checks of one scope (a dozen, next to
-/// each other) are written: labelling, capping and filtering it once per scope, not per check.
+/// The `name` and `classname` of a check, labelled, capped and filtered once, not per check:
+/// the classname of the last scope is kept while the checks of one scope (a dozen, next to
+/// each other) are written, and the name of each metric and rule (a policy has a handful; its
+/// 120,000 checks repeat them) is kept for the run.
 #[derive(Default)]
 struct Names {
     scope: Option<ScopeKey>,
     classname: String,
+    tests: Vec<((Option<Metric>, RuleKind), String)>,
 }
 
 impl Names {
-    fn classname(&mut self, c: &Check) -> &str {
+    fn of(&mut self, c: &Check) -> (&str, &str) {
         let same = matches!(&self.scope, Some((split, class, size))
             if Arc::ptr_eq(split, &c.split)
                 && class.as_ref().map(Arc::as_ptr) == c.class.as_ref().map(Arc::as_ptr)
@@ -332,7 +333,16 @@ impl Names {
             self.classname = xml_safe(&cap(&label, MAX_NAME_CHARS, &label)).into_owned();
             self.scope = Some((Arc::clone(&c.split), c.class.clone(), c.size));
         }
-        &self.classname
+        let key = (c.metric, c.rule);
+        let i = match self.tests.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.tests
+                    .push((key, xml_safe(&test_label(c)).into_owned()));
+                self.tests.len() - 1
+            }
+        };
+        (&self.tests[i].1, &self.classname)
     }
 }
 
