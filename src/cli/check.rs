@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use evalgate::gate::{Gate, GateError, GateOptions, Verdict};
 use evalgate::report::{
@@ -103,12 +104,14 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
     };
     let runner = github::Runner::detect(args.github);
     // Rendered once for both the report file and the job summary.
-    let markdown = (runner.is_some() || outputs.iter().any(|o| o.format == Format::Markdown))
-        .then(|| evalgate::report::render_markdown(&report, &ctx));
-    let to_stdout = output::write_all(&outputs, &report, &ctx, markdown.as_deref())?;
-    let annotations = match (&runner, &markdown) {
-        (Some(runner), Some(md)) => runner.publish(&report, &ctx, &outputs, md)?,
-        _ => Vec::new(),
+    let markdown = OnceLock::new();
+    let to_stdout = output::write_all(&outputs, &report, &ctx, &markdown)?;
+    let annotations = match &runner {
+        Some(runner) => {
+            let md = markdown.get_or_init(|| evalgate::report::render_markdown(&report, &ctx));
+            runner.publish(&report, &ctx, &outputs, md)?
+        }
+        None => Vec::new(),
     };
 
     // stdout belongs to a report written there; everything else goes to stderr then.
