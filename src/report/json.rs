@@ -15,6 +15,8 @@ use serde_json::ser::{CompactFormatter, Formatter};
 
 use super::{EvalInfo, ReportContext};
 use crate::gate::{Check, GateReport, Status};
+use crate::model::OperatingPoint;
+use crate::stats::Correction;
 
 pub(super) fn render(
     report: &GateReport,
@@ -29,6 +31,39 @@ pub(super) fn render(
         w.field("exit_code", ctx.exit_code);
         w.field("strict", report.strict);
         w.field("policy", ctx.policy.as_str());
+        w.key("operating_point");
+        match &report.operating_point {
+            Some(used) => w.object(|w| {
+                match used.point {
+                    OperatingPoint::Confidence(p) => w.field("confidence", p.fraction()),
+                    OperatingPoint::Optimal => w.field("confidence", Name("optimal")),
+                }
+                w.key("baseline");
+                match &used.baseline {
+                    Some(b) => confidences(w, b),
+                    None => w.value(()),
+                }
+                w.key("candidate");
+                confidences(w, &used.candidate);
+            }),
+            None => w.value(()),
+        }
+        if let Some(st) = &report.statistics {
+            w.key("statistics");
+            w.object(|w| {
+                w.field("significance", st.significance);
+                w.field(
+                    "correction",
+                    Name(match st.correction {
+                        Correction::Holm => "holm",
+                        Correction::BenjaminiHochberg => "bh",
+                        Correction::None => "none",
+                    }),
+                );
+                w.field("resamples", st.resamples);
+                w.field("seed", st.seed);
+            });
+        }
         w.key("baseline");
         match &ctx.baseline {
             Some(info) => eval(w, info),
@@ -147,7 +182,7 @@ fn block(w: &mut Writer<'_>, report: &GateReport, checks: &[&Check], scratch: &m
             "split" => &*c.split,
             "class" => c.class.as_deref(),
             "size" => c.size.map(|s| Name(s.name())),
-            "metric" => c.metric.map(|m| Name(m.name())),
+            "metric" => c.measure().map(Name),
             "rule" => Name(c.rule.name()),
             "severity" => Name(c.severity.name()),
             "status" => Name(c.status.name()),
@@ -158,8 +193,92 @@ fn block(w: &mut Writer<'_>, report: &GateReport, checks: &[&Check], scratch: &m
             "message" => message.as_str(),
             "line" => c.line(),
         );
+        extras(w, report, c);
         w.spill();
     }
+}
+
+/// The members only some checks have, appended to the check's line: `predicted` for a
+/// confusion check, `support` for every class check (`null` when unknown), `statistics` and
+/// `evidence` for a noise-tested one. Checks without them keep the line they always had.
+fn extras(w: &mut Writer<'_>, report: &GateReport, c: &Check) {
+    let test = super::words::test_of(report, c);
+    if c.class.is_none() && c.predicted().is_none() && test.is_none() {
+        return;
+    }
+    // Reopen the object `compact_object!` closed.
+    debug_assert_eq!(w.buf.last(), Some(&b'}'));
+    w.buf.pop();
+    let member = |w: &mut Writer<'_>, name: &str| {
+        w.buf.extend_from_slice(b", \"");
+        w.buf.extend_from_slice(name.as_bytes());
+        w.buf.extend_from_slice(b"\": ");
+    };
+    if let Some(p) = c.predicted() {
+        member(w, "predicted");
+        p.write(&mut w.buf);
+    }
+    if c.class.is_some() {
+        member(w, "support");
+        c.support().write(&mut w.buf);
+    }
+    if let Some(t) = test {
+        member(w, "statistics");
+        w.buf.extend_from_slice(b"{");
+        let fields: [(&str, f64); 5] = [
+            ("delta", t.delta),
+            ("ci_low", t.ci_low),
+            ("ci_high", t.ci_high),
+            ("p_value", t.p_value),
+            ("p_adjusted", t.p_adjusted),
+        ];
+        for (i, (name, v)) in fields.into_iter().enumerate() {
+            if i > 0 {
+                w.buf.extend_from_slice(b", ");
+            }
+            w.buf.push(b'"');
+            w.buf.extend_from_slice(name.as_bytes());
+            w.buf.extend_from_slice(b"\": ");
+            v.write(&mut w.buf);
+        }
+        member(w, "significant");
+        t.significant.write(&mut w.buf);
+        member(w, "images");
+        t.images.write(&mut w.buf);
+        member(w, "resamples");
+        t.resamples.write(&mut w.buf);
+        member(w, "recomputed_baseline");
+        t.recomputed_baseline.write(&mut w.buf);
+        member(w, "recomputed_candidate");
+        t.recomputed_candidate.write(&mut w.buf);
+        w.buf.push(b'}');
+        if !t.evidence.is_empty() {
+            member(w, "evidence");
+            w.buf.push(b'[');
+            for (i, e) in t.evidence.iter().enumerate() {
+                if i > 0 {
+                    w.buf.extend_from_slice(b", ");
+                }
+                w.buf.extend_from_slice(b"{\"image_id\": ");
+                e.image_id.as_str().write(&mut w.buf);
+                member(w, "image_name");
+                e.image_name.as_str().write(&mut w.buf);
+                member(w, "baseline_fn");
+                e.baseline_fn.write(&mut w.buf);
+                member(w, "baseline_fp");
+                e.baseline_fp.write(&mut w.buf);
+                member(w, "candidate_fn");
+                e.candidate_fn.write(&mut w.buf);
+                member(w, "candidate_fp");
+                e.candidate_fp.write(&mut w.buf);
+                w.buf.push(b'}');
+            }
+            w.buf.push(b']');
+            member(w, "worse_images");
+            t.worse_images.write(&mut w.buf);
+        }
+    }
+    w.buf.push(b'}');
 }
 
 /// How many checks [`warm`] loads at once.
@@ -182,6 +301,16 @@ fn warm<'c>(checks: impl Iterator<Item = &'c &'c Check>) {
         seen ^= c.status as u8;
     }
     std::hint::black_box(seen);
+}
+
+/// Each split's confidence, a fraction.
+fn confidences(w: &mut Writer<'_>, by_split: &std::collections::BTreeMap<String, f64>) {
+    w.object(|w| {
+        for (split, c) in by_split {
+            w.data_key(split);
+            w.value(*c);
+        }
+    });
 }
 
 fn eval(w: &mut Writer<'_>, info: &EvalInfo) {
@@ -328,6 +457,13 @@ impl<'o> Writer<'o> {
 
     /// An object member's name; the report's names are plain ASCII and need no escapes.
     #[inline]
+    /// A key from the data (a split's name): escaped like any string.
+    fn data_key(&mut self, name: &str) {
+        self.element();
+        write_str(&mut self.buf, name);
+        self.buf.extend_from_slice(b": ");
+    }
+
     fn key(&mut self, name: &str) {
         debug_assert!(name.bytes().all(|b| ESCAPE[usize::from(b)] == 0));
         self.element();
@@ -472,7 +608,7 @@ macro_rules! unsigned {
         }
     )*};
 }
-unsigned!(u8 u32 usize);
+unsigned!(u8 u32 u64 usize);
 
 /// Which bytes a JSON string escapes, and how: `u` for `\u00XX`, anything else for a
 /// backslash and that byte. serde_json's table, so that strings read the same as they did.
