@@ -96,6 +96,30 @@ fn properties(w: &mut Xml<'_>, report: &GateReport, ctx: &ReportContext) {
     if let Some(b) = &ctx.baseline {
         props.push(("evalgate.baseline".into(), b.source.clone()));
     }
+    if let Some(used) = &report.operating_point {
+        // "P/R/F1 at confidence 0.40", or at each split's F1-optimal one, per eval.
+        let at = |by_split: &std::collections::BTreeMap<String, f64>| {
+            by_split
+                .iter()
+                .map(|(split, c)| format!("{split} {c:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let point = match used.point {
+            crate::model::OperatingPoint::Confidence(p) => format!("P/R/F1 at confidence {p}"),
+            crate::model::OperatingPoint::Optimal => {
+                let mut s = format!(
+                    "P/R/F1 at each eval's F1-optimal confidence: candidate {}",
+                    at(&used.candidate)
+                );
+                if let Some(b) = &used.baseline {
+                    s.push_str(&format!("; baseline {}", at(b)));
+                }
+                s
+            }
+        };
+        props.push(("evalgate.operating_point".into(), point));
+    }
     for (role, info) in [
         ("candidate", Some(&ctx.candidate)),
         ("baseline", ctx.baseline.as_ref()),
