@@ -19,6 +19,9 @@ pub(crate) fn run(args: &InitArgs) -> Result<u8, Failure> {
         ));
     }
     let (loader, sources) = Loader::new(&args.api, &[("eval", args.from.as_str())])?;
+    // Every panel, so that the policy can start from the eval's F1-optimal threshold and
+    // its classes' support.
+    let loader = loader.with_plan(evalgate::source::Plan::everything());
     let eval = loader.load("eval", &sources[0])?.eval;
     let text = init::generate(&eval, &sources[0].to_string(), args.margin);
     match &args.output {

@@ -18,6 +18,9 @@ use evalgate::report::words::plural;
 
 fn load_eval(api: &super::args::ApiArgs, src: &str) -> Result<Eval, Failure> {
     let (loader, sources) = Loader::new(api, &[("eval", src)])?;
+    // Every panel an `rf:` eval has, so that explain can show the operating point and each
+    // confusion pair; a file is checked with whatever it holds.
+    let loader = loader.with_plan(evalgate::source::Plan::everything());
     Ok(loader.load("eval", &sources[0])?.eval)
 }
 
