@@ -561,17 +561,7 @@ impl Judge<'_> {
         let mut out = Vec::new();
         let point = self.policy.operating_point.map(|p| p.value);
         for rule in &self.policy.confusions {
-            let mut splits: BTreeSet<&str> = candidate.splits.keys().map(String::as_str).collect();
-            splits.extend(
-                baseline
-                    .iter()
-                    .flat_map(|b| b.splits.keys().map(String::as_str)),
-            );
-            if let SplitSelector::Name(n) = &rule.split {
-                splits.retain(|s| s == n);
-                splits.insert(n);
-            }
-            for split in splits {
+            for split in plan::confusion_splits(rule, baseline, candidate) {
                 let cand = candidate.matrix_at(split, point);
                 let base = baseline.map(|b| b.matrix_at(split, point));
                 self.confusion_split(rule, split, cand, base, &mut out);

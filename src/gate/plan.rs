@@ -112,6 +112,26 @@ pub fn plan_each(
     confusion_items(policy, baseline, candidate, sink);
 }
 
+/// The splits a confusion rule covers: every split of either eval its `split` matches, and a
+/// named split even when neither eval has it (its checks then fail for want of a matrix).
+pub(crate) fn confusion_splits<'e>(
+    rule: &'e ConfusionRule,
+    baseline: Option<&'e Eval>,
+    candidate: &'e Eval,
+) -> BTreeSet<&'e str> {
+    let mut splits: BTreeSet<&str> = candidate.splits.keys().map(String::as_str).collect();
+    splits.extend(
+        baseline
+            .iter()
+            .flat_map(|b| b.splits.keys().map(String::as_str)),
+    );
+    if let SplitSelector::Name(n) = &rule.split {
+        splits.retain(|s| s == n);
+        splits.insert(n);
+    }
+    splits
+}
+
 /// The confusion rules' items, enumerated as the gate's confusion checks are: every split of
 /// either eval that the rule's split covers (a named split even when neither has it), the
 /// matrices at the operating point, and [`confusion_pairs`] over both matrices' classes.
@@ -123,16 +143,7 @@ fn confusion_items(
 ) {
     let point = policy.operating_point.map(|p| p.value);
     for rule in &policy.confusions {
-        let mut splits: BTreeSet<&str> = candidate.splits.keys().map(String::as_str).collect();
-        splits.extend(
-            baseline
-                .iter()
-                .flat_map(|b| b.splits.keys().map(String::as_str)),
-        );
-        if let SplitSelector::Name(n) = &rule.split {
-            splits.retain(|s| s == n);
-            splits.insert(n);
-        }
+        let splits = confusion_splits(rule, baseline, candidate);
         let background = matches!(rule.predicted, Predicted::Background);
         let item =
             |split: &str, actual: &str, predicted: &str, matrix: Option<Percent>| Item::Confusion {

@@ -13,6 +13,7 @@ use std::sync::mpsc;
 
 use serde_json::ser::{CompactFormatter, Formatter};
 
+use super::output::Output;
 use super::{EvalInfo, ReportContext};
 use crate::gate::{Check, GateReport, Status};
 use crate::model::OperatingPoint;
@@ -370,11 +371,10 @@ const SPILL_AT: usize = 1 << 16;
 /// fills. The first write error is kept and returned by [`Writer::finish`]; what comes after
 /// it is dropped, so that the calls that build the document need no error handling.
 struct Writer<'o> {
-    out: &'o mut dyn io::Write,
+    out: Output<'o>,
     buf: Vec<u8>,
     /// The buffer's size when it goes to the output.
     spill_at: usize,
-    error: Option<io::Error>,
     /// How many containers are open.
     depth: usize,
     /// Whether the innermost open container has no member yet.
@@ -388,10 +388,9 @@ impl<'o> Writer<'o> {
 
     fn with_buffer(out: &'o mut dyn io::Write, buf: Vec<u8>, spill_at: usize) -> Writer<'o> {
         Writer {
-            out,
+            out: Output::new(out),
             buf,
             spill_at,
-            error: None,
             depth: 0,
             empty: true,
         }
@@ -487,11 +486,7 @@ impl<'o> Writer<'o> {
     fn raw(&mut self, bytes: &[u8]) {
         if self.buf.len() + bytes.len() > self.spill_at {
             self.write_out();
-            if self.error.is_none()
-                && let Err(e) = self.out.write_all(bytes)
-            {
-                self.error = Some(e);
-            }
+            self.out.write(bytes);
         } else {
             self.buf.extend_from_slice(bytes);
         }
@@ -506,20 +501,12 @@ impl<'o> Writer<'o> {
     }
 
     fn write_out(&mut self) {
-        if self.error.is_none()
-            && let Err(e) = self.out.write_all(&self.buf)
-        {
-            self.error = Some(e);
-        }
+        self.out.write(&self.buf);
         self.buf.clear();
     }
 
-    fn finish(mut self) -> io::Result<()> {
-        self.write_out();
-        match self.error.take() {
-            Some(e) => Err(e),
-            None => self.out.flush(),
-        }
+    fn finish(self) -> io::Result<()> {
+        self.out.finish(&self.buf)
     }
 }
 

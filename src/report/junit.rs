@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
 
+use super::output::Output;
 use super::text::cap;
 use super::{ReportContext, message, place_label, scope_label, test_label};
 
@@ -215,9 +216,8 @@ const SPILL_AT: usize = 1 << 16;
 /// (`<>&'"`); making them characters XML allows is [`xml_safe`]'s job. The first write error
 /// is kept and returned by [`Xml::finish`].
 struct Xml<'o> {
-    out: &'o mut dyn io::Write,
+    out: Output<'o>,
     buf: Vec<u8>,
-    error: Option<io::Error>,
     /// How many elements are open.
     depth: usize,
     /// Whether the next tag starts a new line (not after text).
@@ -227,9 +227,8 @@ struct Xml<'o> {
 impl<'o> Xml<'o> {
     fn new(out: &'o mut dyn io::Write) -> Xml<'o> {
         Xml {
-            out,
+            out: Output::new(out),
             buf: Vec::with_capacity(SPILL_AT + 4096),
-            error: None,
             depth: 0,
             line_break: false,
         }
@@ -295,20 +294,12 @@ impl<'o> Xml<'o> {
     }
 
     fn write_out(&mut self) {
-        if self.error.is_none()
-            && let Err(e) = self.out.write_all(&self.buf)
-        {
-            self.error = Some(e);
-        }
+        self.out.write(&self.buf);
         self.buf.clear();
     }
 
-    fn finish(mut self) -> io::Result<()> {
-        self.write_out();
-        match self.error.take() {
-            Some(e) => Err(e),
-            None => self.out.flush(),
-        }
+    fn finish(self) -> io::Result<()> {
+        self.out.finish(&self.buf)
     }
 }
 

@@ -8,6 +8,7 @@ mod json;
 mod junit;
 mod markdown;
 pub mod number;
+mod output;
 pub mod text;
 pub mod words;
 
