@@ -7,6 +7,7 @@ mod cli;
 mod eval_shapes;
 mod first_run;
 mod http;
+mod images;
 mod limits;
 mod markdown;
 mod panels;
