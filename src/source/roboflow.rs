@@ -1279,6 +1279,50 @@ mod tests {
         assert_eq!(optimal.confusion[0].1, MatrixAt::Optimal);
         assert!(Plan::for_needs(&Needs::default()).is_empty());
         assert!(Plan::everything().api_splits_only);
+        // Images at the matrix's confidence; never without a policy that tests noise.
+        let noise = Plan::for_needs(&Needs {
+            images: vec![SplitSelector::Name("valid".into())],
+            point: Some(OperatingPoint::Optimal),
+            ..needs
+        });
+        assert_eq!(
+            noise.images,
+            [(SplitSelector::Name("valid".into()), MatrixAt::Optimal)]
+        );
+        assert!(Plan::everything().images.is_empty());
+    }
+
+    #[test]
+    fn image_pages_are_asked_by_offset_at_the_servers_page_size() {
+        let p40 = Percent::new(40).unwrap();
+        assert_eq!(
+            PanelRequest::Images("valid".into(), p40, 2000).what(),
+            "image-predictions?split=valid&confidence=40&limit=1000&offset=2000"
+        );
+        // Sorted by offset as a number, as a saved eval lists them.
+        let mut pages = [2000, 10_000, 0, 1000].map(|o| PanelRequest::Images("v".into(), p40, o));
+        pages.sort();
+        assert_eq!(pages[1], PanelRequest::Images("v".into(), p40, 1000));
+        assert_eq!(pages[3], PanelRequest::Images("v".into(), p40, 10_000));
+        assert_eq!(
+            page_extent(br#"{"totalImages": 5000, "limit": 1000, "images": []}"#),
+            (5000, 1000)
+        );
+        // A server that serves smaller pages says so; a nonsense limit is not followed.
+        assert_eq!(
+            page_extent(br#"{"totalImages": 192, "limit": 50}"#),
+            (192, 50)
+        );
+        assert_eq!(
+            page_extent(br#"{"totalImages": 192, "limit": 0}"#),
+            (192, 1000)
+        );
+        assert_eq!(
+            page_extent(br#"{"totalImages": 192, "limit": 5000}"#),
+            (192, 1000)
+        );
+        assert_eq!(page_extent(b"<html>"), (0, 1000));
+        assert_eq!(page_extent(br#"{"totalImages": -1}"#), (0, 1000));
     }
 
     #[test]
