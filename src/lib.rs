@@ -31,6 +31,7 @@
 )]
 
 pub mod authoring;
+pub mod coco;
 pub mod comment;
 mod error;
 pub mod gate;

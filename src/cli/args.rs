@@ -23,6 +23,10 @@ pub(crate) enum Command {
     /// Judge a candidate eval against a baseline under a policy.
     #[command(after_help = check_help())]
     Check(CheckArgs),
+    /// Evaluate a model's COCO predictions against COCO ground truth, locally, and write the
+    /// eval (pycocotools' numbers, on hotcoco).
+    #[command(after_help = help(NO_ENV, EVAL_EXAMPLES))]
+    Eval(EvalArgs),
     /// Save an eval (metrics and metadata) as a file that `check` accepts.
     #[command(after_help = help(ROBOFLOW_ENV, FETCH_EXAMPLES))]
     Fetch(FetchArgs),
@@ -32,6 +36,9 @@ pub(crate) enum Command {
     /// Write a starting policy from an existing eval (e.g. the model in production).
     #[command(after_help = help(ROBOFLOW_ENV, INIT_EXAMPLES))]
     Init(InitArgs),
+    /// For one eval, the smallest drop each noise-tested rule of a policy can detect.
+    #[command(after_help = help(ROBOFLOW_ENV, CALIBRATE_EXAMPLES))]
+    Calibrate(CalibrateArgs),
     /// Check, explain and compare policies; print the policy JSON Schema.
     #[command(subcommand, after_help = help(ROBOFLOW_ENV, POLICY_EXAMPLES))]
     Policy(PolicyCommand),
@@ -45,6 +52,29 @@ pub(crate) enum Command {
     #[command(after_help = help(NO_ENV, MAN_EXAMPLES))]
     Man(ManArgs),
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct CalibrateArgs {
+    /// The policy whose noise-tested rules to calibrate (it needs a `statistics` block).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: PathBuf,
+
+    /// The eval: rf:WORKSPACE/EVAL_ID, rf:EVAL_ID with --workspace, a saved eval file, or -.
+    #[arg(long, value_name = "SRC")]
+    pub(crate) eval: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+}
+
+const CALIBRATE_EXAMPLES: &str = "\
+Examples:
+  evalgate calibrate --policy policies/operating-point.yaml --eval rf:my-workspace/huUF720inUcymARwqAGK
+  evalgate calibrate --policy policy.yaml --eval production.json --format json";
 
 #[derive(Debug, Args)]
 pub(crate) struct ManArgs {
@@ -124,7 +154,17 @@ const CHECK_EXAMPLES: &str = "  # Gate the candidate against production, both fe
     --wait 20m --junit evalgate.xml --markdown evalgate.md --json evalgate.json
 
   # From saved evals, with the Markdown report on stdout
-  evalgate check --policy evalgate.yaml --baseline production.json --candidate candidate.json --markdown -";
+  evalgate check --policy evalgate.yaml --baseline production.json --candidate candidate.json --markdown -
+
+  # Two models' COCO predictions on the same ground truth, evaluated here
+  evalgate check --policy evalgate.yaml --ground-truth test/_annotations.coco.json \\
+    --baseline coco:production-preds.json --candidate coco:candidate-preds.json";
+
+const EVAL_EXAMPLES: &str = "  # A Roboflow export's test split and a model's predictions on it
+  evalgate eval --ground-truth test/_annotations.coco.json --predictions predictions.json -o candidate.json
+
+  # Masks, and a second split in the same eval file
+  evalgate eval --ground-truth valid.json --predictions valid-preds.json --iou-type segm --split valid -o candidate.json";
 
 const FETCH_EXAMPLES: &str =
     "  ROBOFLOW_API_KEY=... evalgate fetch rf:my-workspace/PRODUCTION_EVAL_ID -o production.json
@@ -424,6 +464,77 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is not a usable size"))
 }
 
+/// Which overlap COCO matching uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum IouArg {
+    /// Box IoU.
+    #[default]
+    Bbox,
+    /// Mask IoU (polygons and RLE).
+    Segm,
+}
+
+impl IouArg {
+    pub(crate) fn coco(self) -> evalgate::coco::IouType {
+        match self {
+            IouArg::Bbox => evalgate::coco::IouType::Bbox,
+            IouArg::Segm => evalgate::coco::IouType::Segm,
+        }
+    }
+}
+
+/// How COCO files are read, for `eval` and for `check`'s `coco:` sources.
+#[derive(Clone, Debug, Args)]
+pub(crate) struct CocoArgs {
+    /// Compare boxes or masks.
+    #[arg(long, value_enum, default_value_t = IouArg::Bbox)]
+    pub(crate) iou_type: IouArg,
+
+    /// The largest COCO file accepted (ground truth or predictions), in bytes (suffixes
+    /// KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub(crate) max_coco_size: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// The COCO ground truth: a dataset JSON with images, annotations and categories (a
+    /// Roboflow export's _annotations.coco.json reads as it is).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ground_truth: PathBuf,
+
+    /// The model's predictions: a pycocotools results file, a JSON array of
+    /// {image_id, category_id, bbox or segmentation, score}.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) predictions: PathBuf,
+
+    /// The split the numbers are written under.
+    #[arg(long, value_name = "NAME", default_value = "test", value_parser = split_name)]
+    pub(crate) split: String,
+
+    /// Write the eval here instead of stdout; an existing eval file keeps its other splits
+    /// and gets this one added or replaced.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    /// A FIFO or device input must deliver its end within this long.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = positive_duration)]
+    pub(crate) timeout: humantime::Duration,
+
+    #[command(flatten)]
+    pub(crate) coco: CocoArgs,
+}
+
+/// A split name: not empty, no `=` or `,` (they separate `coco:` source parts).
+pub(crate) fn split_name(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.contains(['=', ',']) || text.chars().any(char::is_control) {
+        return Err(format!(
+            "{text:?} is not a split name; use a word such as test or valid"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct FetchArgs {
     /// The eval: rf:WORKSPACE/EVAL_ID, rf:EVAL_ID with --workspace, a file, or - for stdin.
@@ -448,14 +559,23 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_name = "FILE", help = format!("The YAML policy ({}/policy.md)", evalgate::DOCS_URL))]
     pub(crate) policy: PathBuf,
 
-    /// The eval under test: rf:WORKSPACE/EVAL_ID, a map-results JSON file, or - for stdin.
+    /// The eval under test: rf:WORKSPACE/EVAL_ID, a map-results JSON file, - for stdin, or
+    /// coco:[SPLIT=]PRED.json,… (COCO predictions, evaluated against --ground-truth).
     #[arg(long, value_name = "SRC")]
     pub(crate) candidate: String,
 
-    /// The eval to compare against (e.g. the model in production). Without it, drop rules
-    /// follow `missing.baseline`.
+    /// The eval to compare against (e.g. the model in production), as --candidate. Without
+    /// it, drop rules follow `missing.baseline`.
     #[arg(long, value_name = "SRC")]
     pub(crate) baseline: Option<String>,
+
+    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
+    /// coco: sources; once per split, and each coco: source names the same splits.
+    #[arg(long, value_name = "[SPLIT=]FILE")]
+    pub(crate) ground_truth: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) coco: CocoArgs,
 
     /// Write a JUnit XML report here (- for stdout).
     #[arg(long, value_name = "FILE")]

@@ -2,7 +2,8 @@
 //! names, checks) → reports (written atomically, on failure too) → terminal summary.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use evalgate::gate::{Gate, GateError, GateOptions, Verdict};
 use evalgate::report::{
@@ -11,7 +12,7 @@ use evalgate::report::{
 
 use super::args::CheckArgs;
 use super::exit::{self, Failure};
-use super::load::Loader;
+use super::load::{CocoSetup, Loader};
 use super::output::{self, Output};
 use super::policy_file::{load_policy, read_policy_within};
 use super::{diag, github, summary};
@@ -19,6 +20,14 @@ use super::{diag, github, summary};
 pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
     // Every report path is checked before any eval is read: a typo in `--junit` should not
     // cost a fetch, and must never leave the run half done.
+    let coco_files = super::load::coco_inputs(
+        args.ground_truth
+            .iter()
+            .map(String::as_str)
+            .chain([args.candidate.as_str()])
+            .chain(args.baseline.as_deref())
+            .filter(|t| t.starts_with("coco:") || args.ground_truth.iter().any(|g| g == t)),
+    );
     let inputs: Vec<&Path> = [
         Some(args.policy.as_path()),
         Some(Path::new(&args.candidate)),
@@ -26,6 +35,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
     ]
     .into_iter()
     .flatten()
+    .chain(coco_files.iter().map(PathBuf::as_path))
     .filter(|p| p.as_os_str() != "-")
     .collect();
     let outputs = Output::plan(
@@ -49,6 +59,17 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
         .into_iter()
         .zip(&sources)
         .collect();
+    let limits = super::eval::Limits {
+        max_bytes: args.coco.max_coco_size,
+        timeout: args.api.timeout.into(),
+    };
+    let coco = CocoSetup::new(
+        &args.ground_truth,
+        args.coco.iou_type.coco(),
+        limits,
+        &with_roles,
+    )?;
+    let loader = loader.with_coco(coco);
     let mut loaded = loader.load_all(&with_roles)?.into_iter().map(|l| l.eval);
     let candidate = loaded.next().expect("the candidate is always loaded");
     let baseline = loaded.next();
@@ -83,12 +104,14 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
     };
     let runner = github::Runner::detect(args.github);
     // Rendered once for both the report file and the job summary.
-    let markdown = (runner.is_some() || outputs.iter().any(|o| o.format == Format::Markdown))
-        .then(|| evalgate::report::render_markdown(&report, &ctx));
-    let to_stdout = output::write_all(&outputs, &report, &ctx, markdown.as_deref())?;
-    let annotations = match (&runner, &markdown) {
-        (Some(runner), Some(md)) => runner.publish(&report, &ctx, &outputs, md)?,
-        _ => Vec::new(),
+    let markdown = OnceLock::new();
+    let to_stdout = output::write_all(&outputs, &report, &ctx, &markdown)?;
+    let annotations = match &runner {
+        Some(runner) => {
+            let md = markdown.get_or_init(|| evalgate::report::render_markdown(&report, &ctx));
+            runner.publish(&report, &ctx, &outputs, md)?
+        }
+        None => Vec::new(),
     };
 
     // stdout belongs to a report written there; everything else goes to stderr then.

@@ -1,14 +1,18 @@
-//! Loading evals for `check` and `fetch`: files, stdin and Roboflow, the latter concurrently.
+//! Loading evals for `check` and `fetch`: files, stdin and Roboflow, the latter concurrently,
+//! and `coco:` predictions, evaluated against the ground truth (each source on its own thread).
 
+use std::collections::BTreeMap;
 use std::io::{self, IsTerminal};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
+use evalgate::coco::IouType;
 use evalgate::http::{Secret, elide_quoted};
 use evalgate::model::{Eval, PanelBodies, ParseEvalError, Task, parse_eval};
 use evalgate::policy::{MissingPanel, Needs, Policy};
 use evalgate::source::{
-    ApiConfig, Auth, Client, FetchError, Fetched, Plan, Progress, Source, SourceError,
+    ApiConfig, Auth, Client, CocoFile, FetchError, Fetched, Plan, Progress, Source, SourceError,
 };
 
 use super::args::ApiArgs;
@@ -27,6 +31,9 @@ pub(crate) struct Loader {
     plan: Plan,
     /// What each eval must hold once loaded, when a policy says.
     needs: Option<PolicyNeeds>,
+
+    /// What `coco:` sources are evaluated against.
+    coco: Option<CocoSetup>,
 }
 
 /// What a policy needs of an eval, per task (known only once the eval is read).
@@ -87,6 +94,7 @@ impl Loader {
                 secret,
                 plan: Plan::default(),
                 needs: None,
+                coco: None,
             },
             parsed,
         ))
@@ -156,8 +164,17 @@ impl Loader {
         }
     }
 
+    /// The ground truth `coco:` sources are evaluated against.
+    pub(crate) fn with_coco(mut self, coco: Option<CocoSetup>) -> Loader {
+        self.coco = coco;
+        self
+    }
+
     /// Reads or fetches one source and parses it.
     pub(crate) fn load(&self, role: &str, src: &Source) -> Result<Loaded, Failure> {
+        if let Source::Coco(files) = src {
+            return self.load_coco(role, src, files);
+        }
         let (bytes, fetched_meta, panels) = match src {
             Source::Roboflow(eval) => {
                 let client = self.client.as_ref().ok_or_else(|| {
@@ -279,6 +296,140 @@ fn lacking(missing: &[MissingPanel], eval: &Eval, src: &Source, policy: &str) ->
                 "the eval lacks {what}, which policy {policy} needs; save the eval with what the policy needs: evalgate fetch --policy {policy} {eval_ref} -o FILE"
             )
         }
+    }
+}
+
+impl Loader {
+    /// Evaluates a `coco:` source, split by split.
+    fn load_coco(&self, role: &str, src: &Source, files: &[CocoFile]) -> Result<Loaded, Failure> {
+        let setup = self.coco.as_ref().ok_or_else(|| {
+            Failure::new(
+                Kind::Usage,
+                format!("{role}: {src}: a coco: source needs --ground-truth"),
+            )
+        })?;
+        let mut splits = BTreeMap::new();
+        for (split, gt_path) in &setup.ground_truths {
+            if self.cancel.load(Ordering::SeqCst) {
+                let mut f = Failure::new(Kind::EvalUnavailable, "cancelled");
+                f.cancelled = true;
+                return Err(f);
+            }
+            let file = files
+                .iter()
+                .find(|f| f.split.as_deref().unwrap_or(DEFAULT_SPLIT) == split)
+                .expect("CocoSetup::new checked that every split has predictions");
+            let in_role = |f: Failure| Failure::new(f.kind, format!("{role}: {}", f.message));
+            let gt =
+                super::eval::read_ground_truth("--ground-truth", gt_path, setup.iou, setup.limits)
+                    .map_err(in_role)?;
+            let eval = super::eval::evaluate(&format!("{role}:"), &gt, &file.path, setup.limits)?;
+            splits.insert(split.clone(), eval);
+        }
+        Ok(Loaded {
+            eval: evalgate::coco::eval_of(splits),
+            bytes: Vec::new(),
+            panels: PanelBodies::default(),
+        })
+    }
+}
+
+/// The files `coco:` sources and `--ground-truth` name, which no report may overwrite.
+pub(crate) fn coco_inputs<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<PathBuf> {
+    texts
+        .into_iter()
+        .flat_map(|t| match t.strip_prefix("coco:") {
+            Some(rest) => rest.split(',').collect::<Vec<_>>(),
+            None => vec![t],
+        })
+        .filter_map(CocoFile::parse)
+        .map(|f| f.path)
+        .collect()
+}
+
+/// The split of a `--ground-truth` or `coco:` file that names none.
+pub(crate) const DEFAULT_SPLIT: &str = "test";
+
+/// What `coco:` sources are evaluated against: one ground truth per split.
+pub(crate) struct CocoSetup {
+    pub(crate) ground_truths: Vec<(String, PathBuf)>,
+    pub(crate) iou: IouType,
+    pub(crate) limits: super::eval::Limits,
+}
+
+impl CocoSetup {
+    /// Checks `--ground-truth` against the `coco:` sources: every split on both sides, each
+    /// once. `None` when there is neither.
+    pub(crate) fn new(
+        ground_truths: &[String],
+        iou: IouType,
+        limits: super::eval::Limits,
+        sources: &[(&str, &Source)],
+    ) -> Result<Option<CocoSetup>, Failure> {
+        let usage = |m: String| Failure::new(Kind::Usage, m);
+        let coco: Vec<(&str, &Source, &Vec<CocoFile>)> = sources
+            .iter()
+            .filter_map(|(role, s)| match s {
+                Source::Coco(files) => Some((*role, *s, files)),
+                _ => None,
+            })
+            .collect();
+        if coco.is_empty() {
+            return match ground_truths.first() {
+                None => Ok(None),
+                Some(gt) => Err(usage(format!(
+                    "--ground-truth {gt} is read only for coco: sources; write --candidate coco:PRED.json (and --baseline coco:…) to evaluate predictions against it"
+                ))),
+            };
+        }
+        if ground_truths.is_empty() {
+            let (role, src, _) = coco[0];
+            return Err(usage(format!(
+                "{role}: {src}: a coco: source is evaluated against ground truth; add --ground-truth [SPLIT=]GT.json"
+            )));
+        }
+        let mut gts: Vec<(String, PathBuf)> = Vec::new();
+        for text in ground_truths {
+            let file = CocoFile::parse(text).ok_or_else(|| {
+                usage(format!(
+                    "--ground-truth {text:?}: write [SPLIT=]GT.json, e.g. test=_annotations.coco.json"
+                ))
+            })?;
+            let split = file.split.unwrap_or_else(|| DEFAULT_SPLIT.to_owned());
+            if gts.iter().any(|(s, _)| *s == split) {
+                return Err(usage(format!(
+                    "--ground-truth names split {split:?} twice; give one file per split"
+                )));
+            }
+            gts.push((split, file.path));
+        }
+        for (role, src, files) in &coco {
+            let mut seen: Vec<&str> = Vec::new();
+            for f in files.iter() {
+                let split = f.split.as_deref().unwrap_or(DEFAULT_SPLIT);
+                if seen.contains(&split) {
+                    return Err(usage(format!(
+                        "{role}: {src}: split {split:?} has two predictions files; give one per split"
+                    )));
+                }
+                seen.push(split);
+                if !gts.iter().any(|(s, _)| s == split) {
+                    return Err(usage(format!(
+                        "{role}: {src}: split {split:?} has predictions but no ground truth; add --ground-truth {split}=GT.json or drop it"
+                    )));
+                }
+            }
+            if let Some((split, _)) = gts.iter().find(|(s, _)| !seen.contains(&s.as_str())) {
+                return Err(usage(format!(
+                    "{role}: {src}: split {split:?} has ground truth but no predictions here; add {split}=PRED.json to the coco: source, or drop that --ground-truth"
+                )));
+            }
+        }
+        Ok(Some(CocoSetup {
+            ground_truths: gts,
+            iou,
+            limits,
+        }))
     }
 }
 

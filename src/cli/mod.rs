@@ -3,9 +3,11 @@
 //! `exit.rs` alone.
 
 mod args;
+mod calibrate;
 mod check;
 mod comment;
 mod diag;
+mod eval;
 mod exit;
 mod fetch;
 mod github;
@@ -39,7 +41,9 @@ pub(crate) fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Fetch(args) => fetch::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
         Command::Comment(args) => comment::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Policy(PolicyCommand::Check(args)) => policy::check(&args),

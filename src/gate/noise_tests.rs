@@ -295,6 +295,12 @@ fn markdown_and_junit_show_the_interval_and_the_images_to_look_at() {
         "{md}"
     );
     assert!(
+        junit.contains(
+            r#"<property name="evalgate.operating_point" value="P/R/F1 at confidence 0.40"/>"#
+        ),
+        "{junit}"
+    );
+    assert!(
         junit.contains("paired bootstrap over 2000 images: Δ −5.0 pt ["),
         "{junit}"
     );

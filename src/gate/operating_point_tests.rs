@@ -225,6 +225,35 @@ fn confusions_compare_shares_of_ground_truth_by_class_name() {
         ]
     );
     let c = &r.checks[0];
+    let ctx = crate::report::ReportContext {
+        exit_code: 0,
+        policy: "p.yaml".into(),
+        baseline: None,
+        candidate: crate::report::EvalInfo::new("c.json".into(), &cand),
+        policy_url: None,
+        run_url: None,
+    };
+    let mut json = Vec::new();
+    crate::report::Format::Json
+        .render(&r, &ctx, &mut json)
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let first = &doc["checks"][0];
+    assert_eq!(
+        (
+            &first["metric"],
+            &first["class"],
+            &first["predicted"],
+            &first["support"]
+        ),
+        (
+            &serde_json::json!("confusion"),
+            &serde_json::json!("person"),
+            &serde_json::json!("background"),
+            &serde_json::json!(53)
+        )
+    );
+    assert_eq!(first["rule"], "max_rise");
     assert_eq!(c.baseline(), Some(7.0 / 50.0));
     assert_eq!(c.candidate(), Some(8.0 / 53.0));
     assert_eq!((c.support(), c.baseline_support()), (Some(53), Some(50)));

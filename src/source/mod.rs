@@ -1,4 +1,5 @@
-//! Where evals come from: a file, standard input, or Roboflow's API (`rf:`).
+//! Where evals come from: a file, standard input, Roboflow's API (`rf:`), or a model's COCO
+//! predictions evaluated locally (`coco:`, see [`crate::coco`]).
 //!
 //! Every source is read with a size cap, so that a wrong path (a dataset, a log) or a runaway
 //! server cannot make evalgate read gigabytes before failing, and anything but a regular file
@@ -26,6 +27,42 @@ pub enum Source {
     File(PathBuf),
     /// An eval in Roboflow (`rf:WORKSPACE/EVAL_ID`).
     Roboflow(EvalRef),
+    /// COCO predictions to evaluate against ground truth given elsewhere
+    /// (`coco:[SPLIT=]PRED.json,…`), one file per split.
+    Coco(Vec<CocoFile>),
+}
+
+/// One predictions file of a `coco:` source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CocoFile {
+    /// The split it predicts, when named (`test=preds.json`).
+    pub split: Option<String>,
+    /// The pycocotools results file.
+    pub path: PathBuf,
+}
+
+impl CocoFile {
+    /// `[SPLIT=]PATH`: a split name is a word without `=` or `,`.
+    pub fn parse(text: &str) -> Option<CocoFile> {
+        let (split, path) = match text.split_once('=') {
+            Some((split, path)) => (Some(split), path),
+            None => (None, text),
+        };
+        let split_ok = split.is_none_or(|s| !s.is_empty() && !s.chars().any(char::is_control));
+        (split_ok && !path.is_empty()).then(|| CocoFile {
+            split: split.map(str::to_owned),
+            path: PathBuf::from(path),
+        })
+    }
+}
+
+impl fmt::Display for CocoFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.split {
+            Some(s) => write!(f, "{s}={}", self.path.display()),
+            None => write!(f, "{}", self.path.display()),
+        }
+    }
 }
 
 impl Source {
@@ -37,6 +74,13 @@ impl Source {
         }
         if text == "-" {
             return Ok(Source::Stdin);
+        }
+        if let Some(rest) = text.strip_prefix("coco:") {
+            let files: Option<Vec<CocoFile>> = rest.split(',').map(CocoFile::parse).collect();
+            return match files {
+                Some(files) => Ok(Source::Coco(files)),
+                None => Err(SourceError::BadCoco(text.to_owned())),
+            };
         }
         let Some(rest) = text.strip_prefix("rf:") else {
             return Ok(Source::File(PathBuf::from(text)));
@@ -88,6 +132,7 @@ impl Source {
                 })?
             }
             Source::Roboflow(_) => return Err(SourceError::NeedsClient),
+            Source::Coco(_) => return Err(SourceError::NeedsGroundTruth),
         };
         if bytes.len() as u64 > max_bytes {
             return Err(SourceError::TooLarge(max_bytes));
@@ -144,6 +189,13 @@ impl fmt::Display for Source {
             Source::Stdin => f.write_str("-"),
             Source::File(p) => write!(f, "{}", p.display()),
             Source::Roboflow(r) => write!(f, "{r}"),
+            Source::Coco(files) => {
+                f.write_str("coco:")?;
+                for (i, file) in files.iter().enumerate() {
+                    write!(f, "{}{file}", if i == 0 { "" } else { "," })?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -180,6 +232,14 @@ pub enum SourceError {
     /// A Roboflow source was read like a file.
     #[error("a Roboflow source must be fetched, not read")]
     NeedsClient,
+    /// `coco:` with an empty part, or an empty split name.
+    #[error(
+        "{0:?} is not a COCO source; write coco:PRED.json, or coco:SPLIT=PRED.json,SPLIT=PRED.json,… (one predictions file per split)"
+    )]
+    BadCoco(String),
+    /// A `coco:` source was read like a file.
+    #[error("a coco: source is evaluated against --ground-truth, not read")]
+    NeedsGroundTruth,
 }
 
 #[cfg(test)]
@@ -277,6 +337,40 @@ mod tests {
             );
         }
         assert_eq!(Source::parse("-", None), Ok(Source::Stdin));
+        let coco = Source::parse("coco:valid=v.json,test=dir/t.json", None).unwrap();
+        assert_eq!(
+            coco,
+            Source::Coco(vec![
+                CocoFile {
+                    split: Some("valid".into()),
+                    path: "v.json".into()
+                },
+                CocoFile {
+                    split: Some("test".into()),
+                    path: "dir/t.json".into()
+                },
+            ])
+        );
+        assert_eq!(coco.to_string(), "coco:valid=v.json,test=dir/t.json");
+        assert_eq!(
+            Source::parse("coco:p.json", None),
+            Ok(Source::Coco(vec![CocoFile {
+                split: None,
+                path: "p.json".into()
+            }]))
+        );
+        for bad in [
+            "coco:",
+            "coco:a.json,",
+            "coco:=a.json",
+            "coco:test=",
+            "coco:,a",
+        ] {
+            assert!(
+                matches!(Source::parse(bad, None), Err(SourceError::BadCoco(_))),
+                "{bad}"
+            );
+        }
         for empty in ["", " "] {
             assert_eq!(Source::parse(empty, None), Err(SourceError::Empty));
         }

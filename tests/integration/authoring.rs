@@ -332,31 +332,15 @@ fn explain_shows_the_operating_point_keys_and_names_every_check_the_gate_makes()
         "--json",
         json.path().to_str().unwrap(),
     ]);
-    // Without panels, recall and the confusion shares are not there: fail closed.
-    assert_eq!(r.code, 1, "{}", r.stdout);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
-    let checks = report["checks"].as_array().unwrap();
-    let fields = [
-        "min",
-        "max",
-        "max_drop",
-        "max_drop_rel",
-        "max_shift",
-        "max_rise",
-    ];
-    let explained: usize = rules
-        .iter()
-        .map(|r| fields.iter().filter(|f| !r[**f].is_null()).count())
-        .sum();
-    assert_eq!(checks.len(), explained);
-    let mut confusion_classes: Vec<&str> = checks
-        .iter()
-        .filter(|c| c["id"].as_str().unwrap().contains("/confusion/"))
-        .map(|c| c["class"].as_str().unwrap())
-        .collect();
-    confusion_classes.sort_unstable();
-    assert_eq!(confusion_classes, ["*", "wheel"]);
+    // Without panels, recall and the confusion shares are not there: refused before the
+    // gate, naming what to fetch (the gate's own checks of such evals are unit-tested).
+    assert_eq!(r.code, 4, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("the eval lacks the confidence sweep"),
+        "{}",
+        r.stderr
+    );
+    assert!(!json.path().exists() || std::fs::read(json.path()).unwrap().is_empty());
 }
 
 #[test]

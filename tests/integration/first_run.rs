@@ -197,7 +197,9 @@ fn man_pages_cover_every_command_and_reference_only_each_other() {
     let expected: BTreeSet<String> = [
         "evalgate",
         "evalgate-check",
+        "evalgate-eval",
         "evalgate-fetch",
+        "evalgate-calibrate",
         "evalgate-comment",
         "evalgate-init",
         "evalgate-policy",

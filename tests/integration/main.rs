@@ -4,6 +4,7 @@ mod action;
 mod authoring;
 mod ci;
 mod cli;
+mod coco;
 mod eval_shapes;
 mod first_run;
 mod http;

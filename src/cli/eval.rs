@@ -1,0 +1,129 @@
+//! `evalgate eval`: COCO ground truth and predictions → an eval file, computed locally.
+//! Also the COCO evaluation behind `check`'s `coco:` sources.
+
+use std::path::Path;
+use std::time::Duration;
+
+use evalgate::coco::{self, GroundTruth, IouType, Named};
+use evalgate::model::SplitEval;
+use evalgate::source::read_file;
+
+use super::args::EvalArgs;
+use super::exit::{self, Failure, Kind};
+use super::output::{self, Output};
+
+pub(crate) fn run(args: &EvalArgs) -> Result<u8, Failure> {
+    // The destination first: a typo in -o should not cost an evaluation.
+    let output = match &args.output {
+        Some(path) => Output::plan(
+            &[(evalgate::report::Format::Json, Some(path.as_path()))],
+            &[args.ground_truth.as_path(), args.predictions.as_path()],
+        )?
+        .pop(),
+        None => None,
+    };
+    let limits = Limits {
+        max_bytes: args.coco.max_coco_size,
+        timeout: args.timeout.into(),
+    };
+    let gt = read_ground_truth(
+        "--ground-truth",
+        &args.ground_truth,
+        args.coco.iou_type.coco(),
+        limits,
+    )?;
+    let split = evaluate("--predictions", &gt, &args.predictions, limits)?;
+    let existing = match &args.output {
+        Some(path) if path.is_file() => Some(read(path, limits, "-o")?),
+        _ => None,
+    };
+    let bytes = coco::write_split(existing.as_deref(), &args.split, &split).map_err(|why| {
+        let path = args
+            .output
+            .as_deref()
+            .map_or("-".into(), |p| p.display().to_string());
+        Failure::new(Kind::EvalUnavailable, format!("-o {path}: {why}"))
+    })?;
+    match &output {
+        Some(o) => output::write_one(o, &bytes)?,
+        None => output::write_stdout(&bytes)?,
+    }
+    Ok(exit::PASS)
+}
+
+/// How COCO files are read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_bytes: u64,
+    pub(crate) timeout: Duration,
+}
+
+fn read(path: &Path, limits: Limits, role: &str) -> Result<Vec<u8>, Failure> {
+    let fail = |what: String| {
+        Failure::new(
+            Kind::EvalUnavailable,
+            format!("{role} {}: {what}", path.display()),
+        )
+    };
+    if path.is_dir() {
+        return Err(fail("is a directory, not a JSON file".into()));
+    }
+    let bytes =
+        read_file(path, limits.max_bytes, limits.timeout).map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(fail(format!(
+            "larger than {} bytes; raise --max-coco-size if the file really is that large",
+            limits.max_bytes
+        )));
+    }
+    if bytes.trim_ascii().is_empty() {
+        return Err(fail("is empty; expected COCO JSON".into()));
+    }
+    Ok(bytes)
+}
+
+/// Reads and checks a ground-truth file.
+pub(crate) fn read_ground_truth(
+    role: &str,
+    path: &Path,
+    iou: IouType,
+    limits: Limits,
+) -> Result<GroundTruth, Failure> {
+    let bytes = read(path, limits, role)?;
+    let name = format!("{role} {}", path.display());
+    GroundTruth::read(
+        Named {
+            name: &name,
+            bytes: &bytes,
+        },
+        iou,
+    )
+    .map_err(|e| Failure::new(Kind::EvalUnavailable, e.to_string()))
+}
+
+/// Evaluates one predictions file against `gt`.
+pub(crate) fn evaluate(
+    role: &str,
+    gt: &GroundTruth,
+    path: &Path,
+    limits: Limits,
+) -> Result<SplitEval, Failure> {
+    let name = format!("{role} {}", path.display());
+    let fail = |e: coco::CocoError| {
+        let message = match e {
+            coco::CocoError::Input { .. } => e.to_string(),
+            e => format!("{name}: {e}"),
+        };
+        Failure::new(Kind::EvalUnavailable, message)
+    };
+    let predictions = {
+        // The file's bytes go before the matching starts: on COCO val they are 40 MB.
+        let bytes = read(path, limits, role)?;
+        gt.predictions(Named {
+            name: &name,
+            bytes: &bytes,
+        })
+        .map_err(fail)?
+    };
+    Ok(gt.evaluate(predictions).map_err(fail)?.into_split())
+}

@@ -1,0 +1,508 @@
+//! `evalgate eval` and `coco:` sources: pycocotools' numbers on the awkward cases under
+//! tests/fixtures/coco/ (scripts/coco-fixtures.py writes the inputs, scripts/coco-reference.py
+//! the expected values from pycocotools), and the refusals of untrusted input.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{repo, run};
+
+const TOLERANCE: f64 = 1e-9;
+
+/// Compares `got` with `want` key by key; returns how many numbers were compared.
+fn compare(got: &Value, want: &Value, path: &str) -> usize {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            let (gk, wk): (Vec<_>, Vec<_>) = (g.keys().collect(), w.keys().collect());
+            assert_eq!(gk, wk, "{path}: keys differ");
+            w.iter()
+                .map(|(k, wv)| compare(&g[k], wv, &format!("{path}.{k}")))
+                .sum()
+        }
+        (Value::Number(g), Value::Number(w)) => {
+            let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+            assert!(
+                (g - w).abs() <= TOLERANCE,
+                "{path}: evalgate {g}, pycocotools {w}"
+            );
+            1
+        }
+        (Value::Null, Value::Null) => 0,
+        _ => panic!("{path}: evalgate wrote {got}, pycocotools has {want}"),
+    }
+}
+
+fn eval_json(gt: &Path, preds: &Path, iou: &str) -> Value {
+    let r = run(&[
+        "eval",
+        "--ground-truth",
+        gt.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+        "--iou-type",
+        iou,
+    ]);
+    assert_eq!(r.code, 0, "{}: {}", preds.display(), r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["taskType"], "object-detection-like");
+    doc["splits"]["test"].clone()
+}
+
+#[test]
+fn every_number_is_pycocotools_on_every_case() {
+    let root = repo("tests/fixtures/coco");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 8, "the cases are missing: {cases:?}");
+    let (mut numbers, mut segm, mut nulls) = (0, 0, 0);
+    for case in &cases {
+        let expected: Value =
+            serde_json::from_slice(&std::fs::read(case.join("expected.json")).unwrap()).unwrap();
+        for (file, by_iou) in expected["expected"].as_object().unwrap() {
+            for (iou, want) in by_iou.as_object().unwrap() {
+                let got = eval_json(&case.join("gt.json"), &case.join(file), iou);
+                let name = format!(
+                    "{}/{file} {iou}",
+                    case.file_name().unwrap().to_string_lossy()
+                );
+                let n = compare(&got, want, &name);
+                numbers += n;
+                segm += if iou == "segm" { n } else { 0 };
+                nulls += got.to_string().matches("null").count();
+            }
+        }
+    }
+    // Overall, 3 sizes, and per class with 3 sizes, 3 metrics each, over 21 evaluations.
+    assert!(
+        numbers > 700 && segm > 300 && nulls > 100,
+        "{numbers} {segm} {nulls}"
+    );
+}
+
+#[test]
+fn score_ties_follow_file_order_as_in_pycocotools() {
+    // The reversed file gives other numbers in pycocotools, and the same ones here.
+    let case = repo("tests/fixtures/coco/ties");
+    let forward = eval_json(
+        &case.join("gt.json"),
+        &case.join("predictions.json"),
+        "bbox",
+    );
+    let reversed = eval_json(
+        &case.join("gt.json"),
+        &case.join("predictions-reversed.json"),
+        "bbox",
+    );
+    assert_ne!(forward["map50_95"], reversed["map50_95"]);
+}
+
+#[test]
+fn a_roboflow_export_reads_and_its_parent_category_is_null() {
+    let case = repo("tests/fixtures/coco/roboflow");
+    let got = eval_json(
+        &case.join("gt.json"),
+        &case.join("predictions.json"),
+        "bbox",
+    );
+    let parent = &got["perClass"]["cars-parent"];
+    assert_eq!(parent["map50_95"], Value::Null);
+    assert_eq!(parent["byObjectSize"]["small"]["map50"], Value::Null);
+    assert!(got["perClass"]["car"]["map50"].as_f64().unwrap() > 0.0);
+    // Its boxes have `"segmentation": []`: there is nothing to evaluate masks on.
+    let r = run(&[
+        "eval",
+        "--ground-truth",
+        case.join("gt.json").to_str().unwrap(),
+        "--predictions",
+        case.join("predictions.json").to_str().unwrap(),
+        "--iou-type",
+        "segm",
+    ]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("annotations[0]") && r.stderr.contains("--iou-type bbox"),
+        "{}",
+        r.stderr
+    );
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+const GT: &str = r#"{"info": {"year": "2024"},
+ "images": [{"id": 1, "width": 100, "height": 100}, {"id": 2, "width": 100, "height": 100}],
+ "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "bus"}],
+ "annotations": [
+  {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0,
+   "segmentation": [[10, 10, 30, 10, 30, 30, 10, 30]]},
+  {"id": 2, "image_id": 2, "category_id": 2, "bbox": [50, 50, 40, 40], "area": 1600, "iscrowd": 0,
+   "segmentation": [[50, 50, 90, 50, 90, 90]]}]}"#;
+
+const GOOD: &str = r#"{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9}"#;
+
+/// Runs `eval` on GT and a predictions file holding `GOOD`, then `record`.
+fn refuse(record: &str, extra: &[&str]) -> super::Run {
+    let dir = tempfile::tempdir().unwrap();
+    let gt = write(dir.path(), "gt.json", GT);
+    let preds = write(dir.path(), "preds.json", &format!("[{GOOD},\n {record}]"));
+    let mut args = vec!["eval", "--ground-truth", &gt, "--predictions", &preds];
+    args.extend(extra);
+    run(&args)
+}
+
+#[test]
+fn untrusted_predictions_are_refused_with_the_file_and_record() {
+    for (record, says) in [
+        (
+            r#"{"image_id": 1, "category_id": 7, "bbox": [1, 1, 5, 5], "score": 0.5}"#,
+            "category_id 7 is not a category of the ground truth",
+        ),
+        (
+            r#"{"image_id": 9, "category_id": 1, "bbox": [1, 1, 5, 5], "score": 0.5}"#,
+            "image_id 9 is not in the ground truth",
+        ),
+        (
+            r#"{"image_id": 1, "category_id": 1, "bbox": [1, 1, -5, 5], "score": 0.5}"#,
+            "negative size",
+        ),
+        (
+            r#"{"image_id": 1, "category_id": 1, "bbox": [1, 1, NaN, 5], "score": 0.5}"#,
+            "NaN and Infinity are not JSON numbers",
+        ),
+        (
+            r#"{"image_id": 1, "category_id": 1, "bbox": [1, 1, 5], "score": 0.5}"#,
+            "bbox has 3 numbers",
+        ),
+        (
+            r#"{"image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}"#,
+            "has no score",
+        ),
+        (
+            r#"{"image_id": "1.jpg", "category_id": 1, "bbox": [1, 1, 5, 5], "score": 0.5}"#,
+            "is a string",
+        ),
+        (
+            r#"{"image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5], "score": 0.5"#,
+            "line 2",
+        ),
+    ] {
+        let r = refuse(record, &[]);
+        assert_eq!(r.code, 4, "{record}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("--predictions ")
+                && r.stderr.contains("preds.json: result 1")
+                && r.stderr.contains(says),
+            "{record}: {}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty());
+    }
+}
+
+#[test]
+fn a_three_coordinate_polygon_is_refused_under_segm_only() {
+    // A triangle (6 numbers) is a polygon.
+    let r = refuse(GOOD, &["--iou-type", "segm"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Three numbers are not.
+    let dir = tempfile::tempdir().unwrap();
+    let gt = write(
+        dir.path(),
+        "gt.json",
+        &GT.replace("[[50, 50, 90, 50, 90, 90]]", "[[50, 50, 90]]"),
+    );
+    let preds = write(dir.path(), "preds.json", &format!("[{GOOD}]"));
+    let args = ["eval", "--ground-truth", &gt, "--predictions", &preds];
+    let r = run(&[&args[..], &["--iou-type", "segm"]].concat());
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--ground-truth ")
+            && r.stderr.contains("gt.json: annotations[1]")
+            && r.stderr.contains("3 coordinates"),
+        "{}",
+        r.stderr
+    );
+    // Box evaluation never reads the masks.
+    assert_eq!(run(&args).code, 0);
+}
+
+#[test]
+fn a_file_over_the_cap_is_refused_before_it_is_parsed() {
+    let r = refuse(GOOD, &["--max-coco-size", "100"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("gt.json: larger than 100 bytes") && r.stderr.contains("--max-coco-size"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn output_adds_or_replaces_a_split_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let gt = write(dir.path(), "gt.json", GT);
+    let preds = write(dir.path(), "preds.json", &format!("[{GOOD}]"));
+    let out = dir.path().join("eval.json");
+    let out = out.to_str().unwrap();
+    let eval = |split: &str, preds: &str| {
+        run(&[
+            "eval",
+            "--ground-truth",
+            &gt,
+            "--predictions",
+            preds,
+            "--split",
+            split,
+            "-o",
+            out,
+        ])
+    };
+    assert_eq!(eval("valid", &preds).code, 0);
+    assert_eq!(eval("test", &preds).code, 0);
+    let doc: Value = serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
+    let splits: Vec<&String> = doc["splits"].as_object().unwrap().keys().collect();
+    assert_eq!(splits, ["test", "valid"]);
+    // car found, bus missed: map50 is the mean of 1 and 0 (less pycocotools' epsilon).
+    let map50 = |doc: &Value, split: &str| doc["splits"][split]["map50"].as_f64().unwrap();
+    assert!((map50(&doc, "test") - 0.5).abs() < 1e-12);
+    // Replacing test with an empty prediction set leaves valid as it was.
+    let none = write(dir.path(), "none.json", "[]");
+    assert_eq!(eval("test", &none).code, 0);
+    let doc: Value = serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
+    assert_eq!(map50(&doc, "test"), 0.0);
+    assert!((map50(&doc, "valid") - 0.5).abs() < 1e-12);
+    // The file is an eval the other commands read.
+    let r = run(&["init", "--from", out]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("valid"), "{}", r.stdout);
+
+    // -o onto something that is not an eval, or onto an input, writes nothing.
+    let other = write(dir.path(), "other.json", "{\"not\": \"an eval\"}");
+    let r = run(&[
+        "eval",
+        "--ground-truth",
+        &gt,
+        "--predictions",
+        &preds,
+        "-o",
+        &other,
+    ]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("other.json"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&other).unwrap(),
+        "{\"not\": \"an eval\"}"
+    );
+    let r = run(&[
+        "eval",
+        "--ground-truth",
+        &gt,
+        "--predictions",
+        &preds,
+        "-o",
+        &preds,
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+const EXAMPLE_CHECK: [&str; 9] = [
+    "check",
+    "--policy",
+    "examples/coco/policy.yaml",
+    "--ground-truth",
+    "examples/coco/gt.json",
+    "--baseline",
+    "coco:examples/coco/baseline-predictions.json",
+    "--candidate",
+    "coco:examples/coco/candidate-predictions.json",
+];
+
+/// A JSON report without the two sources' names, which differ by design.
+fn checks_of(report: &str) -> Value {
+    let mut doc: Value = serde_json::from_str(report).unwrap();
+    for side in ["baseline", "candidate"] {
+        doc[side]["source"] = Value::Null;
+    }
+    doc
+}
+
+#[test]
+fn check_gates_coco_predictions_as_it_gates_the_evals_they_make() {
+    let r = run(&[&EXAMPLE_CHECK[..], &["--json", "-"]].concat());
+    // The example's candidate drops a third of its truck detections.
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let direct = checks_of(&r.stdout);
+    let truck = direct["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "truck")
+        .expect("a truck check");
+    assert_eq!(truck["status"], "fail", "{truck}");
+
+    // The same gate over the evals `evalgate eval` writes.
+    let dir = tempfile::tempdir().unwrap();
+    let mut saved = Vec::new();
+    for side in ["baseline", "candidate"] {
+        let out = dir.path().join(format!("{side}.json"));
+        let preds = format!("examples/coco/{side}-predictions.json");
+        let r = run(&[
+            "eval",
+            "--ground-truth",
+            "examples/coco/gt.json",
+            "--predictions",
+            &preds,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        saved.push(out.to_str().unwrap().to_owned());
+    }
+    let r = run(&[
+        "check",
+        "--policy",
+        "examples/coco/policy.yaml",
+        "--baseline",
+        &saved[0],
+        "--candidate",
+        &saved[1],
+        "--json",
+        "-",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(checks_of(&r.stdout), direct);
+
+    // A saved baseline and a coco: candidate mix.
+    let r = run(&[
+        "check",
+        "--policy",
+        "examples/coco/policy.yaml",
+        "--ground-truth",
+        "test=examples/coco/gt.json",
+        "--baseline",
+        &saved[0],
+        "--candidate",
+        "coco:test=examples/coco/candidate-predictions.json",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(checks_of(&r.stdout), direct);
+}
+
+#[test]
+fn check_reads_one_ground_truth_per_split() {
+    let gt = "examples/coco/gt.json";
+    let preds = "examples/coco/baseline-predictions.json";
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\nsplits:\n  valid:\n    map50: {max_drop: 0}\n  test:\n    map50: {max_drop: 0}\n",
+    );
+    let both = format!("coco:valid={preds},test={preds}");
+    let r = run(&[
+        "check",
+        "--policy",
+        &policy,
+        "--ground-truth",
+        &format!("valid={gt}"),
+        "--ground-truth",
+        &format!("test={gt}"),
+        "--baseline",
+        &both,
+        "--candidate",
+        &both,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("2 checks (2 pass)"), "{}", r.stdout);
+}
+
+#[test]
+fn a_split_on_one_side_only_is_a_usage_error() {
+    let gt = "examples/coco/gt.json";
+    let preds = "coco:examples/coco/baseline-predictions.json";
+    let base = ["check", "--policy", "examples/coco/policy.yaml"];
+    for (args, says) in [
+        (
+            vec![
+                "--ground-truth",
+                gt,
+                "--baseline",
+                preds,
+                "--candidate",
+                "coco:valid=x.json",
+            ],
+            "split \"valid\" has predictions but no ground truth",
+        ),
+        (
+            vec![
+                "--ground-truth",
+                gt,
+                "--ground-truth",
+                "valid=v.json",
+                "--candidate",
+                preds,
+            ],
+            "split \"valid\" has ground truth but no predictions",
+        ),
+        (
+            vec![
+                "--ground-truth",
+                gt,
+                "--ground-truth",
+                gt,
+                "--candidate",
+                preds,
+            ],
+            "names split \"test\" twice",
+        ),
+        (vec!["--candidate", preds], "add --ground-truth"),
+        (
+            vec![
+                "--ground-truth",
+                gt,
+                "--candidate",
+                "examples/evals/candidate.json",
+            ],
+            "read only for coco: sources",
+        ),
+        (
+            vec!["--ground-truth", gt, "--candidate", "coco:"],
+            "not a COCO source",
+        ),
+    ] {
+        let r = run(&[&base[..], &args].concat());
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn broken_predictions_in_check_name_the_side_the_file_and_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        r#"[{"image_id": 1, "category_id": 99, "bbox": [1, 1, 2, 2], "score": 0.5}]"#,
+    );
+    let candidate = format!("coco:{bad}");
+    let r = run(&[&EXAMPLE_CHECK[..7], &["--candidate", &candidate]].concat());
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("candidate: ") && r.stderr.contains("bad.json: result 0"),
+        "{}",
+        r.stderr
+    );
+    // A report never overwrites a COCO input.
+    let r = run(&[&EXAMPLE_CHECK[..], &["--json", "examples/coco/gt.json"]].concat());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
