@@ -1270,7 +1270,7 @@ mod tests {
         );
         let optimal = Plan::for_needs(&Needs {
             point: Some(OperatingPoint::Optimal),
-            ..needs
+            ..needs.clone()
         });
         assert!(
             optimal.sweep,

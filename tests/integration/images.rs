@@ -266,9 +266,9 @@ fn a_short_or_overlapping_page_or_a_failed_one_is_exit_4() {
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!(
-            "{}{}: gave up after 2 attempts",
+            "{}/ws/model-evals/cand{}: gave up after 2 attempts",
             server.url(),
-            format!("/ws/model-evals/cand{}", page(1000))
+            page(1000)
         )),
         "{}",
         r.stderr
