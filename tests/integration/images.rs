@@ -95,6 +95,7 @@ fn a_noise_tested_policy_asks_the_first_page_then_the_rest_per_eval() {
         .iter()
         .find(|c| c["id"] == "valid/recall/max_drop")
         .unwrap();
+    assert_eq!(split["statistics"]["images"], IMAGES, "{split}");
     assert!(
         split["message"]
             .as_str()

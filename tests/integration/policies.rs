@@ -229,8 +229,12 @@ fn operating_point_example_catches_the_pedestrian_regression_beyond_the_noise() 
         message.contains("paired bootstrap over 300 images") && message.contains("significant"),
         "{message}"
     );
+    assert_eq!(ped["statistics"]["images"], 300);
+    assert_eq!(ped["statistics"]["significant"], true);
     // The panel's values are what the per-image outcomes add up to: no discrepancy noted.
     assert!(!message.contains("not the panel's"), "{message}");
+    let recomputed = ped["statistics"]["recomputed_candidate"].as_f64().unwrap();
+    assert!((recomputed - 245.0 / 305.0).abs() < 1e-12, "{recomputed}");
     assert_eq!(check("valid/recall/max_drop")["status"], "fail");
     assert_eq!(check("valid/class/pedestrian/recall/min")["status"], "fail");
     // Cars fared exactly as well: no drop, nothing to test.
