@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use evalgate::model::{
-    BY_CLASS_KEY, CONFUSION_KEY, EvalMeta, FORMAT, META_KEY, PanelBodies, SWEEP_KEY,
+    BY_CLASS_KEY, CONFUSION_KEY, EvalMeta, FORMAT, IMAGES_KEY, META_KEY, PanelBodies, SWEEP_KEY,
 };
 use evalgate::source::{Plan, Source};
 
@@ -132,7 +132,7 @@ fn with_meta(
 }
 
 /// The keys of a saved eval that evalgate writes itself.
-const RESERVED: [&str; 4] = [META_KEY, SWEEP_KEY, BY_CLASS_KEY, CONFUSION_KEY];
+const RESERVED: [&str; 5] = [META_KEY, SWEEP_KEY, BY_CLASS_KEY, CONFUSION_KEY, IMAGES_KEY];
 
 /// Whether the top-level object has an `evalgate` or panel key (once or more).
 fn has_reserved_key(body: &[u8]) -> bool {
@@ -146,6 +146,8 @@ fn has_reserved_key(body: &[u8]) -> bool {
         by_class: Option<serde::de::IgnoredAny>,
         #[serde(rename = "confusionMatrix")]
         confusion: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "imagePredictions")]
+        images: Option<serde::de::IgnoredAny>,
     }
     match serde_json::from_slice::<Top>(body) {
         Ok(top) => {
@@ -153,6 +155,7 @@ fn has_reserved_key(body: &[u8]) -> bool {
                 || top.sweep.is_some()
                 || top.by_class.is_some()
                 || top.confusion.is_some()
+                || top.images.is_some()
         }
         // Twice is "duplicate field"; anything else the parser reports later.
         Err(e) => RESERVED.iter().any(|k| e.to_string().contains(k)),

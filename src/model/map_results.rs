@@ -428,6 +428,7 @@ enum Field {
     ConfidenceSweep,
     PerformanceByClass,
     ConfusionMatrix,
+    ImagePredictions,
     Other,
 }
 
@@ -460,6 +461,7 @@ impl Field {
             (15, b"confidenceSweep") => Field::ConfidenceSweep,
             (15, b"confusionMatrix") => Field::ConfusionMatrix,
             (18, b"performanceByClass") => Field::PerformanceByClass,
+            (16, b"imagePredictions") => Field::ImagePredictions,
             _ => Field::Other,
         }
     }
@@ -492,6 +494,7 @@ impl Field {
             Field::ConfidenceSweep => "confidenceSweep",
             Field::PerformanceByClass => "performanceByClass",
             Field::ConfusionMatrix => "confusionMatrix",
+            Field::ImagePredictions => "imagePredictions",
             Field::Other => "",
         }
     }
@@ -652,6 +655,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                     | Field::ConfidenceSweep
                     | Field::PerformanceByClass
                     | Field::ConfusionMatrix
+                    | Field::ImagePredictions
             ) {
                 seen.first(field)?;
             }
@@ -665,6 +669,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                 Field::ConfidenceSweep => top.panels.sweep = Some(map.next_value()?),
                 Field::PerformanceByClass => top.panels.by_class = Some(map.next_value()?),
                 Field::ConfusionMatrix => top.panels.confusion = Some(map.next_value()?),
+                Field::ImagePredictions => top.panels.images = Some(map.next_value()?),
                 Field::EvalId => {
                     map.next_value::<IgnoredAny>()?;
                     top.record = true;

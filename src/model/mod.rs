@@ -8,6 +8,7 @@
 
 mod confidence_sweep;
 mod confusion_matrix;
+mod image_predictions;
 mod map_results;
 mod panels;
 mod performance_by_class;
@@ -19,6 +20,7 @@ use std::fmt;
 
 pub use confidence_sweep::parse_confidence_sweep;
 pub use confusion_matrix::{ConfusionMatrixBody, parse_confusion_matrix};
+pub use image_predictions::{ImagePredictionsPage, join_image_pages, parse_image_predictions};
 pub use map_results::{ParseEvalError, parse_eval};
 pub use panels::{
     ClassPerformance, ConfusionMatrix, Curve, DEFAULT_MATRIX_CONFIDENCE, ImageOutcome,
@@ -26,7 +28,7 @@ pub use panels::{
 };
 pub use performance_by_class::{ClassPerformanceBody, parse_performance_by_class};
 pub use roboflow_meta::{EvalMeta, META_KEY};
-pub use saved_eval::{BY_CLASS_KEY, CONFUSION_KEY, FORMAT, PanelBodies, SWEEP_KEY};
+pub use saved_eval::{BY_CLASS_KEY, CONFUSION_KEY, FORMAT, IMAGES_KEY, PanelBodies, SWEEP_KEY};
 
 /// The kind of model an eval measured. Decides which metrics exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

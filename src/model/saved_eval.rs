@@ -6,6 +6,7 @@
 //!  "confidenceSweep": <confidence-sweep body>,
 //!  "performanceByClass": {"valid": <performance-by-class?split=valid body>, …},
 //!  "confusionMatrix": {"valid": [<confusion-matrix?split=valid&confidence=40 body>, …], …},
+//!  "imagePredictions": {"valid": [<image-predictions?split=valid&confidence=40&offset=0 body>, …], …},
 //!  "taskType": …, "splits": {…}}
 //! ```
 //!
@@ -19,6 +20,7 @@ use serde_json::value::RawValue;
 
 use super::confidence_sweep::parse_confidence_sweep;
 use super::confusion_matrix::parse_confusion_matrix;
+use super::image_predictions::{join_image_pages, parse_image_predictions};
 use super::map_results::key;
 use super::performance_by_class::parse_performance_by_class;
 use super::{EvalMeta, Panels, ParseEvalError};
@@ -33,6 +35,8 @@ pub const SWEEP_KEY: &str = "confidenceSweep";
 pub const BY_CLASS_KEY: &str = "performanceByClass";
 /// The top-level key of the confusion matrices, per split.
 pub const CONFUSION_KEY: &str = "confusionMatrix";
+/// The top-level key of the per-image outcomes, per split: every page, in order.
+pub const IMAGES_KEY: &str = "imagePredictions";
 
 /// The panels' bodies as the server sent them: what `evalgate fetch` saves, and what a live
 /// `check` parses.
@@ -44,6 +48,9 @@ pub struct PanelBodies {
     pub performance_by_class: BTreeMap<String, Vec<u8>>,
     /// `confusion-matrix` bodies by the split asked for, one per confidence.
     pub confusion_matrix: BTreeMap<String, Vec<Vec<u8>>>,
+    /// `image-predictions` pages by the split asked for, in offset order (one confidence per
+    /// split: the operating point's).
+    pub image_predictions: BTreeMap<String, Vec<Vec<u8>>>,
 }
 
 impl PanelBodies {
@@ -52,6 +59,7 @@ impl PanelBodies {
         self.confidence_sweep.is_none()
             && self.performance_by_class.is_empty()
             && self.confusion_matrix.is_empty()
+            && self.image_predictions.is_empty()
     }
 
     /// Parses every body, naming each in messages by where it sits in a saved eval.
@@ -84,6 +92,34 @@ impl PanelBodies {
                 list.push(parsed.matrix);
             }
             panels.confusion.insert(split.clone(), list);
+        }
+        for (split, bodies) in &self.image_predictions {
+            let list_at = format!("{IMAGES_KEY}.{}", key(split));
+            let mut pages = Vec::with_capacity(bodies.len());
+            for (i, body) in bodies.iter().enumerate() {
+                let at = format!("{list_at}[{i}]");
+                let page = parse_image_predictions(body, &at)?;
+                same_split(&at, split, page.split.as_deref())?;
+                pages.push(page);
+            }
+            // The triples index the classes of the split's matrix at the same confidence.
+            let classes = match pages.first() {
+                Some(first) => match panels.matrix(split, first.confidence) {
+                    Some(m) => m.classes.clone(),
+                    None => {
+                        return Err(bad(
+                            &list_at,
+                            &format!(
+                                "no confusion matrix of split {split:?} at confidence {}, whose classes the images' confusion triples index; save the eval with evalgate fetch --policy",
+                                first.confidence
+                            ),
+                        ));
+                    }
+                },
+                None => Vec::new(),
+            };
+            let outcomes = join_image_pages(&pages, &classes, &list_at)?;
+            panels.images.insert(split.clone(), outcomes);
         }
         Ok(panels)
     }
@@ -143,6 +179,26 @@ impl PanelBodies {
             }
             out.push(b'}');
         }
+        if !self.image_predictions.is_empty() {
+            out.push(b',');
+            name(&mut out, IMAGES_KEY);
+            out.push(b'{');
+            for (i, (split, bodies)) in self.image_predictions.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                name(&mut out, split);
+                out.push(b'[');
+                for (j, body) in bodies.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    raw(&mut out, body);
+                }
+                out.push(b']');
+            }
+            out.push(b'}');
+        }
         out
     }
 }
@@ -164,12 +220,17 @@ pub(super) struct SavedPanels<'de> {
     pub(super) sweep: Option<&'de RawValue>,
     pub(super) by_class: Option<&'de RawValue>,
     pub(super) confusion: Option<&'de RawValue>,
+    pub(super) images: Option<&'de RawValue>,
 }
 
 impl SavedPanels<'_> {
     /// Parses what was found. Nothing found, nothing done.
     pub(super) fn parse(&self) -> Result<Panels, ParseEvalError> {
-        if self.sweep.is_none() && self.by_class.is_none() && self.confusion.is_none() {
+        if self.sweep.is_none()
+            && self.by_class.is_none()
+            && self.confusion.is_none()
+            && self.images.is_none()
+        {
             return Ok(Panels::default());
         }
         let mut bodies = PanelBodies {
@@ -188,6 +249,14 @@ impl SavedPanels<'_> {
             let map: BTreeMap<String, Vec<&RawValue>> =
                 serde_json::from_str(raw.get()).map_err(|e| shape_error(CONFUSION_KEY, &e))?;
             bodies.confusion_matrix = map
+                .into_iter()
+                .map(|(k, v)| (k, v.iter().map(|b| b.get().as_bytes().to_vec()).collect()))
+                .collect();
+        }
+        if let Some(raw) = self.images {
+            let map: BTreeMap<String, Vec<&RawValue>> =
+                serde_json::from_str(raw.get()).map_err(|e| shape_error(IMAGES_KEY, &e))?;
+            bodies.image_predictions = map
                 .into_iter()
                 .map(|(k, v)| (k, v.iter().map(|b| b.get().as_bytes().to_vec()).collect()))
                 .collect();
@@ -334,6 +403,58 @@ mod tests {
         );
         assert_eq!(valid.classes["car"].support, Some(100));
         assert_eq!(valid.classes["bus"].support, Some(1));
+    }
+
+    #[test]
+    fn image_pages_are_saved_verbatim_and_join_with_the_matrix_at_their_confidence() {
+        let mut b = bodies();
+        let page = |offset: u64, id: &str| {
+            format!(
+                r#"{{"split": "test", "confidenceThreshold": 0.2, "totalImages": 2, "offset": {offset}, "limit": 1,
+                "images": [{{"imageId": "{id}", "cluster": {{"id": 1}}, "stats": {{"truePositives": 1, "falsePositives": 0, "falseNegatives": 1}},
+                "confusion": [[0, 0, 1], [1, 2, 1]]}}]}}"#
+            )
+            .into_bytes()
+        };
+        b.image_predictions
+            .insert("test".into(), vec![page(0, "i1"), page(1, "i2")]);
+        let mut file = br#"{"evalgate": {"format": 2}"#.to_vec();
+        file.extend_from_slice(&b.to_members());
+        file.extend_from_slice(br#","splits": {"test": {"map50": 0.5}}}"#);
+        let v: serde_json::Value = serde_json::from_slice(&file).unwrap();
+        assert_eq!(v[IMAGES_KEY]["test"][1]["images"][0]["cluster"]["id"], 1);
+        let eval = crate::model::parse_eval(&file).unwrap();
+        let images = &eval.panels.images["test"];
+        // The matrix at 0.20 (the docs' example) has Car-rims and music-note.
+        assert_eq!(images.classes, ["Car-rims", "music-note"]);
+        assert_eq!(images.confidence, Percent::new(20));
+        assert_eq!(images.images[1].id, "i2");
+        assert_eq!(images.images[1].class_counts(1), (0, 0, 1));
+        assert_eq!(eval.panels, b.parse().unwrap());
+
+        // At a confidence no matrix of the split has, the triples index nothing known.
+        let mut b = bodies();
+        b.image_predictions.insert(
+            "test".into(),
+            vec![
+                String::from_utf8(page(0, "i1"))
+                    .unwrap()
+                    .replace("0.2,", "0.3,")
+                    .replace("\"totalImages\": 2", "\"totalImages\": 1")
+                    .into_bytes(),
+            ],
+        );
+        assert_eq!(
+            b.parse().unwrap_err().to_string(),
+            "imagePredictions.test: no confusion matrix of split \"test\" at confidence 0.30, whose classes the images' confusion triples index; save the eval with evalgate fetch --policy"
+        );
+        let mut b = bodies();
+        b.image_predictions
+            .insert("valid".into(), vec![page(0, "i1")]);
+        assert_eq!(
+            b.parse().unwrap_err().to_string(),
+            "imagePredictions.valid[0]: the body is for split \"test\", not \"valid\""
+        );
     }
 
     #[test]

@@ -197,7 +197,7 @@ impl Needs {
     }
 
     /// What `eval` lacks of what these needs ask for, in a fixed order (sweep, performance
-    /// by class, confusion matrices; splits in name order). At `optimal`, a split whose sweep
+    /// by class, confusion matrices, per-image predictions; splits in name order). At `optimal`, a split whose sweep
     /// has no F1-optimal threshold asks for no particular matrix: the checks that need it
     /// follow `missing.metric`.
     pub fn missing_in(&self, eval: &Eval) -> Vec<MissingPanel> {
@@ -224,6 +224,21 @@ impl Needs {
                 missing.push(MissingPanel::Confusion(split.to_owned(), confidence));
             }
         }
+        for split in Needs::splits_in(&self.images, eval) {
+            let optimal = eval
+                .panels
+                .sweep
+                .as_ref()
+                .and_then(|s| s.get(split))
+                .and_then(|s| s.overall.optimal_threshold);
+            let Some(confidence) = self.matrix_confidence(optimal) else {
+                continue;
+            };
+            let held = eval.panels.images.get(split).and_then(|o| o.confidence);
+            if held != Some(confidence) {
+                missing.push(MissingPanel::Images(split.to_owned(), confidence));
+            }
+        }
         missing
     }
 }
@@ -237,6 +252,8 @@ pub enum MissingPanel {
     ByClass(String),
     /// A split's confusion matrix at a confidence.
     Confusion(String, crate::model::Percent),
+    /// A split's per-image outcomes (image predictions) at a confidence.
+    Images(String, crate::model::Percent),
 }
 
 impl std::fmt::Display for MissingPanel {
@@ -250,6 +267,12 @@ impl std::fmt::Display for MissingPanel {
                 write!(
                     f,
                     "the confusion matrix of split {split:?} at confidence {at}"
+                )
+            }
+            MissingPanel::Images(split, at) => {
+                write!(
+                    f,
+                    "the per-image predictions of split {split:?} at confidence {at}"
                 )
             }
         }

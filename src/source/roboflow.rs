@@ -1,5 +1,6 @@
 //! Roboflow's Model Evaluations API: the record and map-results of each eval, and the panels
-//! a policy needs (confidence sweep, performance by class, confusion matrices), all at once,
+//! a policy needs (confidence sweep, performance by class, confusion matrices, every page of
+//! the per-image predictions), all at once,
 //! patient with a flaky network, never leaking the key.
 //!
 //! The key travels in an `Authorization: Bearer` header by default, or, with
@@ -38,6 +39,14 @@ const MAX_ERROR_BODY: u64 = 64 << 10;
 /// each): they fit in one round trip, and a policy over more splits still cannot flood the
 /// API.
 const MAX_IN_FLIGHT: usize = 16;
+/// The page size asked of `image-predictions`: the largest the API serves.
+const IMAGE_PAGE: u64 = 1000;
+/// Pages of one split fetched at once, after the first (which says how many there are). The
+/// requests of a run are bounded by [`MAX_IN_FLIGHT`] too.
+const IMAGE_WORKERS: usize = 8;
+/// The most images of one split evalgate reads: past this a `totalImages` is taken for a
+/// broken answer, not a reason to make ten thousand requests.
+const MAX_IMAGES: u64 = 10_000_000;
 /// The splits `performance-by-class` takes (it refuses `all`).
 const API_SPLITS: [&str; 3] = ["train", "valid", "test"];
 
@@ -50,6 +59,9 @@ pub struct Plan {
     pub by_class: Vec<SplitSelector>,
     /// Splits to fetch a confusion matrix for, and at which confidence.
     pub confusion: Vec<(SplitSelector, MatrixAt)>,
+    /// Splits to fetch every page of the per-image predictions for, and at which confidence
+    /// (always the confidence of a matrix of the same split: the triples index its classes).
+    pub images: Vec<(SplitSelector, MatrixAt)>,
     /// Whether `"*"` covers only the splits the panels take (train, valid, test) rather than
     /// every split map-results has.
     pub api_splits_only: bool,
@@ -76,13 +88,15 @@ impl Plan {
             sweep: needs.sweep || at == MatrixAt::Optimal && !needs.confusion.is_empty(),
             by_class: needs.by_class.clone(),
             confusion: needs.confusion.iter().map(|s| (s.clone(), at)).collect(),
+            images: needs.images.iter().map(|s| (s.clone(), at)).collect(),
             api_splits_only: false,
         }
     }
 
     /// Every panel of every split: the sweep, performance by class, and the confusion matrix
     /// at each split's F1-optimal threshold and at the default confidence (50), for each of
-    /// train, valid and test that map-results has.
+    /// train, valid and test that map-results has. Not the per-image predictions: they are
+    /// many pages, and only a policy's noise tests say at which confidence they are needed.
     pub fn everything() -> Plan {
         Plan {
             sweep: true,
@@ -94,18 +108,24 @@ impl Plan {
                     MatrixAt::Percent(crate::model::DEFAULT_MATRIX_CONFIDENCE),
                 ),
             ],
+            images: Vec::new(),
             api_splits_only: true,
         }
     }
 
     /// Whether only the record and map-results are fetched.
     pub fn is_empty(&self) -> bool {
-        !self.sweep && self.by_class.is_empty() && self.confusion.is_empty()
+        !self.sweep
+            && self.by_class.is_empty()
+            && self.confusion.is_empty()
+            && self.images.is_empty()
     }
 
     fn needs_splits(&self) -> bool {
         let all = |s: &SplitSelector| *s == SplitSelector::All;
-        self.by_class.iter().any(all) || self.confusion.iter().any(|(s, _)| all(s))
+        self.by_class.iter().any(all)
+            || self.confusion.iter().any(|(s, _)| all(s))
+            || self.images.iter().any(|(s, _)| all(s))
     }
 }
 
@@ -350,6 +370,8 @@ enum PanelRequest {
     Sweep,
     ByClass(String),
     Confusion(String, Percent),
+    /// One page of a split's image predictions, by its offset.
+    Images(String, Percent, u64),
 }
 
 impl PanelRequest {
@@ -358,6 +380,7 @@ impl PanelRequest {
             PanelRequest::Sweep => "confidence-sweep",
             PanelRequest::ByClass(_) => "performance-by-class",
             PanelRequest::Confusion(..) => "confusion-matrix",
+            PanelRequest::Images(..) => "image-predictions",
         }
     }
 
@@ -369,6 +392,11 @@ impl PanelRequest {
             PanelRequest::ByClass(split) => format!("performance-by-class?split={}", q(split)),
             PanelRequest::Confusion(split, at) => format!(
                 "confusion-matrix?split={}&confidence={}",
+                q(split),
+                at.get()
+            ),
+            PanelRequest::Images(split, at, offset) => format!(
+                "image-predictions?split={}&confidence={}&limit={IMAGE_PAGE}&offset={offset}",
                 q(split),
                 at.get()
             ),
@@ -513,6 +541,14 @@ impl Client {
                         Some(PanelRequest::Confusion(split, _)) => {
                             bodies.confusion_matrix.entry(split).or_default().push(body);
                         }
+                        // In offset order: the panels are sorted.
+                        Some(PanelRequest::Images(split, ..)) => {
+                            bodies
+                                .image_predictions
+                                .entry(split)
+                                .or_default()
+                                .push(body);
+                        }
                         None => {}
                     }
                 }
@@ -563,15 +599,7 @@ impl Client {
         progress: &(dyn Fn(Progress) + Sync),
         cancel: &AtomicBool,
     ) -> (Outcome, Outcome, Vec<(Request<'e>, Outcome)>) {
-        let panel_req = |panel: PanelRequest| {
-            let what = panel.what();
-            Request {
-                eval,
-                url: format!("{prefix}/{what}"),
-                what,
-                panel: Some(panel),
-            }
-        };
+        let panel_req = |panel: PanelRequest| panel_request(eval, prefix, panel);
         thread::scope(|s| {
             let get = |req: Request<'e>| {
                 s.spawn(move || {
@@ -589,6 +617,22 @@ impl Client {
                     handles.push(get(panel_req(panel)));
                 }
             };
+            // A split's images come in pages; the first says how many more there are.
+            let mut asked_images = BTreeSet::new();
+            let mut image_handles = Vec::new();
+            let mut ask_images = |split: &str, at: Percent, handles: &mut Vec<_>| {
+                if asked_images.insert((split.to_owned(), at)) {
+                    let split = split.to_owned();
+                    handles.push(s.spawn(move || {
+                        self.image_pages(eval, prefix, &split, at, progress, cancel)
+                    }));
+                }
+            };
+            for (sel, at) in &plan.images {
+                if let (SplitSelector::Name(split), MatrixAt::Percent(p)) = (sel, at) {
+                    ask_images(split, *p, &mut image_handles);
+                }
+            }
             // Named splits at a known confidence need nothing first.
             for sel in &plan.by_class {
                 if let SplitSelector::Name(split) = sel {
@@ -620,6 +664,11 @@ impl Client {
                             ask(PanelRequest::Confusion(split.clone(), *p), &mut handles);
                         }
                     }
+                    for (sel, at) in &plan.images {
+                        if let (SplitSelector::All, MatrixAt::Percent(p)) = (sel, at) {
+                            ask_images(&split, *p, &mut image_handles);
+                        }
+                    }
                 }
                 Ok(metrics)
             } else {
@@ -644,14 +693,91 @@ impl Client {
                         }
                     }
                 }
+                for (sel, at) in &plan.images {
+                    if *at != MatrixAt::Optimal {
+                        continue;
+                    }
+                    for (split, threshold) in &thresholds {
+                        let api = !plan.api_splits_only || API_SPLITS.contains(&split.as_str());
+                        if sel.matches(split)
+                            && api
+                            && let Some(p) = Percent::nearest(*threshold)
+                        {
+                            ask_images(split, p, &mut image_handles);
+                        }
+                    }
+                }
             }
             let mut panels: Vec<(Request<'e>, Outcome)> = sweep.take().into_iter().collect();
             panels.extend(handles.into_iter().map(join));
+            panels.extend(image_handles.into_iter().flat_map(join));
             // A saved eval lists each split's matrices by confidence, however they came in.
             panels.sort_by(|a, b| a.0.panel.cmp(&b.0.panel));
             let metrics = metrics.unwrap_or_else(join);
             (join(record), metrics, panels)
         })
+    }
+
+    /// Every page of a split's image predictions at `at`: the first, then all the others at
+    /// once (so five pages cost two round trips), in offset order. A first page that fails
+    /// is returned alone; one whose `totalImages` cannot be read too, and its parse says why.
+    fn image_pages<'e>(
+        &self,
+        eval: &'e EvalRef,
+        prefix: &str,
+        split: &str,
+        at: Percent,
+        progress: &(dyn Fn(Progress) + Sync),
+        cancel: &AtomicBool,
+    ) -> Vec<(Request<'e>, Outcome)> {
+        let req = |offset| {
+            panel_request(
+                eval,
+                prefix,
+                PanelRequest::Images(split.to_owned(), at, offset),
+            )
+        };
+        let first = req(0);
+        let outcome = self.get(&first, progress, cancel);
+        let (total, step) = match &outcome {
+            Ok(body) => page_extent(body),
+            Err(_) => (0, IMAGE_PAGE),
+        };
+        if total > MAX_IMAGES {
+            let why = format!(
+                "totalImages says {total} images, more than evalgate reads of one split ({MAX_IMAGES}); check the split"
+            );
+            return vec![(first, Err(RequestFailure::Fatal(why)))];
+        }
+        let offsets: Vec<u64> = (1..total.div_ceil(step)).map(|k| k * step).collect();
+        let mut out = vec![(first, outcome)];
+        if offsets.is_empty() {
+            return out;
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut rest: Vec<(Request<'e>, Outcome)> = thread::scope(|s| {
+            let workers: Vec<_> = (0..IMAGE_WORKERS.min(offsets.len()))
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut got = Vec::new();
+                        while let Some(&offset) = offsets.get(next.fetch_add(1, Ordering::SeqCst)) {
+                            let r = req(offset);
+                            let outcome = self.get(&r, progress, cancel);
+                            let failed = outcome.is_err();
+                            got.push((r, outcome));
+                            if failed {
+                                break;
+                            }
+                        }
+                        got
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(join).collect()
+        });
+        rest.sort_by(|a, b| a.0.panel.cmp(&b.0.panel));
+        out.extend(rest);
+        out
     }
 
     /// How messages name a request: its URL, unless the URL holds the key.
@@ -914,6 +1040,38 @@ impl RequestFailure {
     }
 }
 
+/// A panel's request under the eval's URL.
+fn panel_request<'e>(eval: &'e EvalRef, prefix: &str, panel: PanelRequest) -> Request<'e> {
+    let what = panel.what();
+    Request {
+        eval,
+        url: format!("{prefix}/{what}"),
+        what,
+        panel: Some(panel),
+    }
+}
+
+/// How many images a split has, and the page size the server used, from the first page of
+/// `image-predictions`: `(0, _)` when the body is not one (its parse says why, later).
+fn page_extent(body: &[u8]) -> (u64, u64) {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Page {
+        total_images: Option<u64>,
+        limit: Option<u64>,
+    }
+    match serde_json::from_slice::<Page>(body) {
+        Ok(p) => (
+            p.total_images.unwrap_or(0),
+            // A server that serves smaller pages than asked says so in `limit`.
+            p.limit
+                .filter(|l| (1..=IMAGE_PAGE).contains(l))
+                .unwrap_or(IMAGE_PAGE),
+        ),
+        Err(_) => (0, IMAGE_PAGE),
+    }
+}
+
 /// A thread's result; its panic goes on in the caller.
 fn join<T>(handle: thread::ScopedJoinHandle<'_, T>) -> T {
     handle
@@ -925,14 +1083,16 @@ fn join<T>(handle: thread::ScopedJoinHandle<'_, T>) -> T {
 fn refused_value(panel: &PanelRequest, code: &str) -> String {
     let endpoint = panel.endpoint();
     match (panel, code) {
-        (PanelRequest::Confusion(_, at), "invalid_confidence") => format!(
-            "{endpoint} refused confidence {}; it takes a whole percent from 0 to 100 (the policy's operating_point, or the split's F1-optimal threshold at `optimal`)",
-            at.get()
-        ),
+        (PanelRequest::Confusion(_, at) | PanelRequest::Images(_, at, _), "invalid_confidence") => {
+            format!(
+                "{endpoint} refused confidence {}; it takes a whole percent from 0 to 100 (the policy's operating_point, or the split's F1-optimal threshold at `optimal`)",
+                at.get()
+            )
+        }
         (PanelRequest::ByClass(split), _) => format!(
             "{endpoint} refused split {split:?}; it takes train, valid or test (per-class metrics are not summed over splits); name one of those in the policy"
         ),
-        (PanelRequest::Confusion(split, _), _) => format!(
+        (PanelRequest::Confusion(split, _) | PanelRequest::Images(split, ..), _) => format!(
             "{endpoint} refused split {split:?}; it takes train, valid, test or all; name one of those in the policy"
         ),
         (PanelRequest::Sweep, _) => format!("{endpoint} refused the request ({code})"),
@@ -1110,7 +1270,7 @@ mod tests {
         );
         let optimal = Plan::for_needs(&Needs {
             point: Some(OperatingPoint::Optimal),
-            ..needs
+            ..needs.clone()
         });
         assert!(
             optimal.sweep,
@@ -1119,6 +1279,50 @@ mod tests {
         assert_eq!(optimal.confusion[0].1, MatrixAt::Optimal);
         assert!(Plan::for_needs(&Needs::default()).is_empty());
         assert!(Plan::everything().api_splits_only);
+        // Images at the matrix's confidence; never without a policy that tests noise.
+        let noise = Plan::for_needs(&Needs {
+            images: vec![SplitSelector::Name("valid".into())],
+            point: Some(OperatingPoint::Optimal),
+            ..needs
+        });
+        assert_eq!(
+            noise.images,
+            [(SplitSelector::Name("valid".into()), MatrixAt::Optimal)]
+        );
+        assert!(Plan::everything().images.is_empty());
+    }
+
+    #[test]
+    fn image_pages_are_asked_by_offset_at_the_servers_page_size() {
+        let p40 = Percent::new(40).unwrap();
+        assert_eq!(
+            PanelRequest::Images("valid".into(), p40, 2000).what(),
+            "image-predictions?split=valid&confidence=40&limit=1000&offset=2000"
+        );
+        // Sorted by offset as a number, as a saved eval lists them.
+        let mut pages = [2000, 10_000, 0, 1000].map(|o| PanelRequest::Images("v".into(), p40, o));
+        pages.sort();
+        assert_eq!(pages[1], PanelRequest::Images("v".into(), p40, 1000));
+        assert_eq!(pages[3], PanelRequest::Images("v".into(), p40, 10_000));
+        assert_eq!(
+            page_extent(br#"{"totalImages": 5000, "limit": 1000, "images": []}"#),
+            (5000, 1000)
+        );
+        // A server that serves smaller pages says so; a nonsense limit is not followed.
+        assert_eq!(
+            page_extent(br#"{"totalImages": 192, "limit": 50}"#),
+            (192, 50)
+        );
+        assert_eq!(
+            page_extent(br#"{"totalImages": 192, "limit": 0}"#),
+            (192, 1000)
+        );
+        assert_eq!(
+            page_extent(br#"{"totalImages": 192, "limit": 5000}"#),
+            (192, 1000)
+        );
+        assert_eq!(page_extent(b"<html>"), (0, 1000));
+        assert_eq!(page_extent(br#"{"totalImages": -1}"#), (0, 1000));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod coco;
 mod eval_shapes;
 mod first_run;
 mod http;
+mod images;
 mod limits;
 mod markdown;
 mod panels;

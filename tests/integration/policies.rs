@@ -192,3 +192,70 @@ fn the_segmentation_examples_warn_covers_the_inherited_drop_rule() {
     strict.push("--strict");
     assert_eq!(run(&strict).code, 1);
 }
+
+#[test]
+fn operating_point_example_catches_the_pedestrian_regression_beyond_the_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let r = run(&[
+        "check",
+        "--policy",
+        "policies/operating-point.yaml",
+        "--baseline",
+        "examples/evals/operating-point-baseline.json",
+        "--candidate",
+        "examples/evals/operating-point-candidate.json",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "fail");
+    let check = |id: &str| -> &serde_json::Value {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no check {id}: {report}"))
+    };
+    // Pedestrians: 245 of 305 found at 0.40, down from 282, over the same 300 images.
+    let ped = check("valid/class/pedestrian/recall/max_drop");
+    assert_eq!(ped["status"], "fail");
+    assert_eq!(ped["baseline"], 0.9246);
+    assert_eq!(ped["candidate"], 0.8033);
+    let message = ped["message"].as_str().unwrap();
+    assert!(
+        message.contains("paired bootstrap over 300 images") && message.contains("significant"),
+        "{message}"
+    );
+    assert_eq!(ped["statistics"]["images"], 300);
+    assert_eq!(ped["statistics"]["significant"], true);
+    // The panel's values are what the per-image outcomes add up to: no discrepancy noted.
+    assert!(!message.contains("not the panel's"), "{message}");
+    let recomputed = ped["statistics"]["recomputed_candidate"].as_f64().unwrap();
+    assert!((recomputed - 245.0 / 305.0).abs() < 1e-12, "{recomputed}");
+    assert_eq!(check("valid/recall/max_drop")["status"], "fail");
+    assert_eq!(check("valid/class/pedestrian/recall/min")["status"], "fail");
+    // Cars fared exactly as well: no drop, nothing to test.
+    assert_eq!(check("valid/class/car/recall/max_drop")["status"], "pass");
+    // Ten trucks are under min_support 25: skipped, not gated on chance.
+    let truck = check("valid/class/truck/recall/max_drop");
+    assert_eq!(truck["status"], "skip");
+    assert!(
+        truck["message"]
+            .as_str()
+            .unwrap()
+            .contains("insufficient support"),
+        "{truck}"
+    );
+    assert_eq!(check("valid/optimal_threshold/max_shift")["status"], "pass");
+    for file in ["baseline", "candidate"] {
+        let size = std::fs::metadata(crate::repo(&format!(
+            "examples/evals/operating-point-{file}.json"
+        )))
+        .unwrap()
+        .len();
+        assert!(size < 200_000, "{file}: {size} bytes");
+    }
+}

@@ -196,10 +196,11 @@ fn serve(conn: TcpStream, seen: &Mutex<Vec<Seen>>, handler: &Handler) {
 /// The panel endpoints of Roboflow's Model Evaluations API for one eval, as documented:
 /// `confidence-sweep` (every split, two-decimal `perThreshold` keys from 0.00 to 0.99),
 /// `performance-by-class?split=` (a list; the last class absent, `map50: null`, P/R/F1 0;
-/// `invalid_split` for anything but train, valid and test) and
+/// `invalid_split` for anything but train, valid and test),
 /// `confusion-matrix?split=&confidence=` (classes with a trailing background; `invalid_split`
 /// beyond train, valid, test and all, `invalid_confidence` for anything but a whole percent
-/// from 0 to 100). `None` for any other path. `skill` shifts the curves, so two evals differ.
+/// from 0 to 100) and `image-predictions` ([`image_page`] over [`IMAGES`] images). `None` for
+/// any other path. `skill` shifts the curves, so two evals differ.
 pub(crate) fn panel(target: &str, splits: &[&str], classes: &[&str], skill: f64) -> Option<Reply> {
     use serde_json::{Map, Value, json};
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -316,5 +317,74 @@ pub(crate) fn panel(target: &str, splits: &[&str], classes: &[&str], skill: f64)
             "matrix": rows});
         return Some(Reply::json(200, &body.to_string()));
     }
+    if path.ends_with("/image-predictions") {
+        return Some(image_page(target, classes, skill, IMAGES));
+    }
     None
+}
+
+/// How many images each split has in [`panel`]'s `image-predictions`: two pages of 1,000.
+pub(crate) const IMAGES: u64 = 1_500;
+
+/// A page of `image-predictions?split=&confidence=&limit=&offset=` over `total` images, as
+/// documented: `limit` 200 by default and at most 1000, `split` `all` by default, ids the same
+/// in every eval (`img-00000`…), one ground-truth object per image of class `k % 5`, found or
+/// missed by a fixed pattern that `skill` and the confidence shift, and a false positive on
+/// every tenth image; the `confusion` triples index `classes` and background (`classes.len()`).
+pub(crate) fn image_page(target: &str, classes: &[&str], skill: f64, total: u64) -> Reply {
+    use serde_json::json;
+    let (_, query) = target.split_once('?').unwrap_or((target, ""));
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+    };
+    let split = param("split").unwrap_or("all");
+    if !["train", "valid", "test", "all"].contains(&split) {
+        return Reply::json(
+            400,
+            r#"{"error": "invalid_split", "message": "Invalid split"}"#,
+        );
+    }
+    let confidence = match param("confidence").map(str::parse::<u32>) {
+        None => 20,
+        Some(Ok(n)) if n <= 100 => n,
+        Some(_) => {
+            return Reply::json(
+                400,
+                r#"{"error": "invalid_confidence", "message": "out of range"}"#,
+            );
+        }
+    };
+    let number =
+        |name: &str, default: u64| param(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let limit = number("limit", 200).clamp(1, 1000);
+    let offset = number("offset", 0);
+    let c = f64::from(confidence) / 100.0;
+    let n = classes.len() as u64;
+    let miss = 0.1 + 0.2 * c - skill;
+    let images: Vec<serde_json::Value> = (offset..total.min(offset + limit))
+        .map(|k| {
+            let class = k % n.min(5);
+            let found = (k * 7919 % 100) as f64 / 100.0 >= miss;
+            let fp = k % 10 == 0;
+            let mut confusion = vec![if found {
+                [class, class, 1]
+            } else {
+                [class, n, 1]
+            }];
+            if fp {
+                confusion.push([n, class, 1]);
+            }
+            let (tp, fp, fn_) = (u64::from(found), u64::from(fp), u64::from(!found));
+            json!({"imageId": format!("img-{k:05}"), "imageName": format!("img-{k:05}.jpg"),
+                "split": split, "augmentations": 0,
+                "cluster": {"id": k % 7, "embedding2D": [0.5, -1.5]},
+                "stats": {"truePositives": tp, "falsePositives": fp, "falseNegatives": fn_},
+                "confusion": confusion})
+        })
+        .collect();
+    let body = json!({"split": split, "confidenceThreshold": c, "totalImages": total,
+        "offset": offset, "limit": limit, "images": images});
+    Reply::json(200, &body.to_string())
 }
