@@ -11,6 +11,7 @@
 //! [`Evaluation::matched`] keeps hotcoco's per-image matching, so that resampling images
 //! (a paired bootstrap) can reuse it without matching again.
 
+pub mod bootstrap;
 mod read;
 mod summary;
 

@@ -506,3 +506,83 @@ fn broken_predictions_in_check_name_the_side_the_file_and_the_record() {
     let r = run(&[&EXAMPLE_CHECK[..], &["--json", "examples/coco/gt.json"]].concat());
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+fn evaluation(gt: &Path, preds: &Path, iou: &str) -> evalgate::coco::Evaluation {
+    use evalgate::coco::{IouType, Named, evaluate};
+    let (g, p) = (std::fs::read(gt).unwrap(), std::fs::read(preds).unwrap());
+    let iou = if iou == "segm" {
+        IouType::Segm
+    } else {
+        IouType::Bbox
+    };
+    let (gt_name, preds_name) = (gt.to_str().unwrap(), preds.to_str().unwrap());
+    evaluate(
+        Named {
+            name: gt_name,
+            bytes: &g,
+        },
+        Named {
+            name: preds_name,
+            bytes: &p,
+        },
+        iou,
+    )
+    .unwrap()
+}
+
+/// Every (ground truth, predictions, IoU type) the fixtures' expected.json lists.
+fn fixture_runs() -> Vec<(std::path::PathBuf, std::path::PathBuf, String)> {
+    let root = repo("tests/fixtures/coco");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.join("expected.json").exists())
+        .collect();
+    cases.sort();
+    let mut out = Vec::new();
+    for case in cases {
+        let expected: Value =
+            serde_json::from_slice(&std::fs::read(case.join("expected.json")).unwrap()).unwrap();
+        for (file, by_iou) in expected["expected"].as_object().unwrap() {
+            for iou in by_iou.as_object().unwrap().keys() {
+                out.push((case.join("gt.json"), case.join(file), iou.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_weighted_accumulate_at_unit_weights_is_the_summary_on_every_case() {
+    use evalgate::coco::bootstrap::{MapQuantity, MatchedDetections};
+    let (mut numbers, mut nulls) = (0, 0);
+    for (gt, preds, iou) in fixture_runs() {
+        let ev = evaluation(&gt, &preds, &iou);
+        let matched = MatchedDetections::new(&ev).unwrap();
+        let quantities = MapQuantity::every(matched.classes().len());
+        let ones = vec![1; matched.images().len()];
+        let values = matched.values(&ones, &quantities);
+        let split = ev.split();
+        for (q, got) in quantities.iter().zip(&values) {
+            let scope = match q.class {
+                None => &split.overall,
+                Some(k) => &split.classes[&matched.classes()[k]],
+            };
+            let metrics = match q.size {
+                None => &scope.metrics,
+                Some(size) => scope.size(size),
+            };
+            let want = metrics.get(q.metric.metric());
+            let name = format!("{} {iou} {q:?}", preds.display());
+            match (got, want) {
+                (Some(g), Some(w)) => {
+                    assert!((g - w).abs() <= 1e-12, "{name}: weighted {g}, summary {w}");
+                    numbers += 1;
+                }
+                (None, None) => nulls += 1,
+                _ => panic!("{name}: weighted {got:?}, summary {want:?}"),
+            }
+        }
+    }
+    assert!(numbers > 700 && nulls > 100, "{numbers} {nulls}");
+}
