@@ -440,12 +440,48 @@ fn precision_sum(curve: &mut [(f64, f64)], rec_thrs: &[f64]) -> f64 {
 ///
 /// Both evaluations must be on the same ground truth. A replicate in which a quantity has no
 /// ground truth (every image that holds it left out) is left out of that quantity's replicates.
+/// The replicates are computed on `resampling`'s threads; the result does not depend on how
+/// many there are.
 pub fn compare_matched(
     baseline: &MatchedDetections,
     candidate: &MatchedDetections,
     resampling: &Resampling,
     quantities: &[MapQuantity],
 ) -> Result<Vec<Result<Estimate, Untestable>>, PairError> {
+    check_pair(baseline, candidate, resampling.images(), quantities)?;
+    let replicates = resampling.map(|_, weights| deltas(baseline, candidate, weights, quantities));
+    Ok(summarise(baseline, candidate, quantities, &replicates))
+}
+
+/// [`compare_matched`] on replicates drawn elsewhere: `weights[r]` holds each image's
+/// multiplicity in replicate `r`, in [`MatchedDetections::images`] order.
+pub fn compare_weighted(
+    baseline: &MatchedDetections,
+    candidate: &MatchedDetections,
+    weights: &[Vec<u32>],
+    quantities: &[MapQuantity],
+) -> Result<Vec<Result<Estimate, Untestable>>, PairError> {
+    let images = baseline.images.len();
+    if let Some(w) = weights.iter().find(|w| w.len() != images) {
+        return Err(PairError::Resampling {
+            resampling: w.len(),
+            images,
+        });
+    }
+    check_pair(baseline, candidate, images, quantities)?;
+    let replicates: Vec<Vec<f64>> = weights
+        .iter()
+        .map(|w| deltas(baseline, candidate, w, quantities))
+        .collect();
+    Ok(summarise(baseline, candidate, quantities, &replicates))
+}
+
+fn check_pair(
+    baseline: &MatchedDetections,
+    candidate: &MatchedDetections,
+    resampled: usize,
+    quantities: &[MapQuantity],
+) -> Result<(), PairError> {
     if baseline.images != candidate.images {
         return Err(PairError::DifferentImages {
             baseline: baseline.images.len(),
@@ -456,41 +492,64 @@ pub fn compare_matched(
         return Err(PairError::DifferentClasses);
     }
     let images = baseline.images.len();
-    if resampling.images() != images {
+    if resampled != images {
         return Err(PairError::Resampling {
-            resampling: resampling.images(),
+            resampling: resampled,
             images,
         });
     }
-    if let Some(q) = quantities
+    let classes = baseline.classes.len();
+    if let Some(k) = quantities
         .iter()
-        .find(|q| q.class.is_some_and(|k| k >= baseline.classes.len()))
+        .filter_map(|q| q.class)
+        .find(|&k| k >= classes)
     {
         return Err(PairError::Engine(format!(
-            "class {} asked for, of {}",
-            q.class.unwrap_or(0),
-            baseline.classes.len()
+            "class {k} was asked for, and there are {classes}"
         )));
     }
+    Ok(())
+}
+
+/// One replicate's Δ of each quantity; NaN where either side has no ground truth in it.
+fn deltas(
+    baseline: &MatchedDetections,
+    candidate: &MatchedDetections,
+    weights: &[u32],
+    quantities: &[MapQuantity],
+) -> Vec<f64> {
+    let mut scratch = Scratch::default();
+    let b = baseline.sums(weights, &mut scratch);
+    let c = candidate.sums(weights, &mut scratch);
+    quantities
+        .iter()
+        .map(|q| match (baseline.value(&b, q), candidate.value(&c, q)) {
+            // Two mAPs that are equal as numbers can differ in the last bits by the order of
+            // their sums; a Δ that small is no difference, and counting it as a loss or a gain
+            // would move the percentile p-value by a replicate.
+            (Some(b), Some(c)) if (c - b).abs() <= SAME => 0.0,
+            (Some(b), Some(c)) => c - b,
+            _ => f64::NAN,
+        })
+        .collect()
+}
+
+/// Below this, a replicate's Δ is rounding: AP moves in steps no finer than
+/// 1 / (101 · 10 · ground truth), far above it.
+const SAME: f64 = 1e-12;
+
+fn summarise(
+    baseline: &MatchedDetections,
+    candidate: &MatchedDetections,
+    quantities: &[MapQuantity],
+    replicates: &[Vec<f64>],
+) -> Vec<Result<Estimate, Untestable>> {
+    let images = baseline.images.len();
     let ones = vec![1; images];
     let b_obs = baseline.values(&ones, quantities);
     let c_obs = candidate.values(&ones, quantities);
-    let replicates: Vec<Vec<f64>> = resampling.map(|_, weights| {
-        let mut scratch = Scratch::default();
-        let b = baseline.sums(weights, &mut scratch);
-        let c = candidate.sums(weights, &mut scratch);
-        quantities
-            .iter()
-            .map(|q| match (baseline.value(&b, q), candidate.value(&c, q)) {
-                (Some(b), Some(c)) => c - b,
-                _ => f64::NAN,
-            })
-            .collect()
-    });
-    Ok(quantities
-        .iter()
-        .enumerate()
-        .map(|(j, _)| match (b_obs[j], c_obs[j]) {
+    (0..quantities.len())
+        .map(|j| match (b_obs[j], c_obs[j]) {
             (Some(b), Some(c)) => {
                 let deltas: Vec<f64> = replicates.iter().map(|r| r[j]).collect();
                 Estimate::from_replicates(b, c, &deltas, images)
@@ -500,7 +559,7 @@ pub fn compare_matched(
                 candidate: c.is_none(),
             }),
         })
-        .collect())
+        .collect()
 }
 
 /// [`MatchedDetections::new`] of both, then [`compare_matched`].
