@@ -306,21 +306,31 @@ impl MatchedDetections {
             out.defined[s] = true;
             let npig = npig as f64;
             scratch.reset(t_n);
+            let every = if t_n == 64 { u64::MAX } else { (1 << t_n) - 1 };
+            // False positives at every threshold (most detections) add to one count shared by
+            // all thresholds, instead of to each.
+            let mut fp_every = 0u64;
             for ((&i, &m), &c) in slab.image.iter().zip(&slab.matched).zip(&slab.counted) {
-                let w = weights[i as usize];
+                let w = u64::from(weights[i as usize]);
+                if m == 0 && c == every {
+                    fp_every += w;
+                    continue;
+                }
                 if w == 0 {
                     continue;
                 }
-                let w = u64::from(w);
+                let fps = c & !m;
                 for t in 0..t_n {
-                    if m >> t & 1 == 1 {
-                        scratch.tp[t] += w;
-                        let tp = scratch.tp[t] as f64;
-                        let fp = scratch.fp[t] as f64;
-                        scratch.curve[t].push((tp / npig, tp / (tp + fp + f64::EPSILON)));
-                    } else if c >> t & 1 == 1 {
-                        scratch.fp[t] += w;
-                    }
+                    scratch.fp[t] += w * (fps >> t & 1);
+                }
+                let mut tps = m;
+                while tps != 0 {
+                    let t = tps.trailing_zeros() as usize;
+                    tps &= tps - 1;
+                    scratch.tp[t] += w;
+                    let tp = scratch.tp[t] as f64;
+                    let fp = (scratch.fp[t] + fp_every) as f64;
+                    scratch.curve[t].push((tp / npig, tp / (tp + fp + f64::EPSILON)));
                 }
             }
             for t in 0..t_n {
