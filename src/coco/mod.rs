@@ -9,8 +9,9 @@
 //! and passes their bytes.
 //!
 //! [`Evaluation::matched`] keeps hotcoco's per-image matching, so that resampling images
-//! (a paired bootstrap) can reuse it without matching again.
+//! (the paired mAP bootstrap of [`bootstrap`]) can reuse it without matching again.
 
+pub mod bootstrap;
 mod read;
 mod summary;
 

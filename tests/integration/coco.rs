@@ -506,3 +506,222 @@ fn broken_predictions_in_check_name_the_side_the_file_and_the_record() {
     let r = run(&[&EXAMPLE_CHECK[..], &["--json", "examples/coco/gt.json"]].concat());
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+fn evaluation(gt: &Path, preds: &Path, iou: &str) -> evalgate::coco::Evaluation {
+    use evalgate::coco::{IouType, Named, evaluate};
+    let (g, p) = (std::fs::read(gt).unwrap(), std::fs::read(preds).unwrap());
+    let iou = if iou == "segm" {
+        IouType::Segm
+    } else {
+        IouType::Bbox
+    };
+    let (gt_name, preds_name) = (gt.to_str().unwrap(), preds.to_str().unwrap());
+    evaluate(
+        Named {
+            name: gt_name,
+            bytes: &g,
+        },
+        Named {
+            name: preds_name,
+            bytes: &p,
+        },
+        iou,
+    )
+    .unwrap()
+}
+
+/// Every (ground truth, predictions, IoU type) the fixtures' expected.json lists.
+fn fixture_runs() -> Vec<(std::path::PathBuf, std::path::PathBuf, String)> {
+    let root = repo("tests/fixtures/coco");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.join("expected.json").exists())
+        .collect();
+    cases.sort();
+    let mut out = Vec::new();
+    for case in cases {
+        let expected: Value =
+            serde_json::from_slice(&std::fs::read(case.join("expected.json")).unwrap()).unwrap();
+        for (file, by_iou) in expected["expected"].as_object().unwrap() {
+            for iou in by_iou.as_object().unwrap().keys() {
+                out.push((case.join("gt.json"), case.join(file), iou.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_weighted_accumulate_at_unit_weights_is_the_summary_on_every_case() {
+    use evalgate::coco::bootstrap::{MapQuantity, MatchedDetections};
+    let (mut numbers, mut nulls) = (0, 0);
+    for (gt, preds, iou) in fixture_runs() {
+        let ev = evaluation(&gt, &preds, &iou);
+        let matched = MatchedDetections::new(&ev).unwrap();
+        let quantities = MapQuantity::every(matched.classes().len());
+        let ones = vec![1; matched.images().len()];
+        let values = matched.values(&ones, &quantities);
+        let split = ev.split();
+        for (q, got) in quantities.iter().zip(&values) {
+            let scope = match q.class {
+                None => &split.overall,
+                Some(k) => &split.classes[&matched.classes()[k]],
+            };
+            let metrics = match q.size {
+                None => &scope.metrics,
+                Some(size) => scope.size(size),
+            };
+            let want = metrics.get(q.metric.metric());
+            let name = format!("{} {iou} {q:?}", preds.display());
+            match (got, want) {
+                (Some(g), Some(w)) => {
+                    assert!((g - w).abs() <= 1e-12, "{name}: weighted {g}, summary {w}");
+                    numbers += 1;
+                }
+                (None, None) => nulls += 1,
+                _ => panic!("{name}: weighted {got:?}, summary {want:?}"),
+            }
+        }
+    }
+    assert!(numbers > 700 && nulls > 100, "{numbers} {nulls}");
+}
+
+fn bootstrap_pair() -> (
+    evalgate::coco::bootstrap::MatchedDetections,
+    evalgate::coco::bootstrap::MatchedDetections,
+) {
+    use evalgate::coco::bootstrap::MatchedDetections;
+    let root = repo("tests/fixtures/coco");
+    let gt = root.join("bootstrap-gt.json");
+    let side = |name: &str| {
+        let ev = evaluation(&gt, &root.join(format!("bootstrap-{name}.json")), "bbox");
+        MatchedDetections::new(&ev).unwrap()
+    };
+    (side("baseline"), side("candidate"))
+}
+
+/// The fixture's key for a quantity: `class|size|metric`, empty for the split or all sizes.
+fn reference_key(q: &evalgate::coco::bootstrap::MapQuantity, classes: &[String]) -> String {
+    format!(
+        "{}|{}|{}",
+        q.class.map_or("", |k| classes[k].as_str()),
+        q.size.map_or("", |s| s.name()),
+        q.metric.metric().name()
+    )
+}
+
+#[test]
+fn the_paired_map_bootstrap_is_the_numpy_reference_on_its_weights() {
+    use evalgate::coco::bootstrap::{MapQuantity, compare_weighted};
+    use evalgate::stats::Untestable;
+    let reference: Value = serde_json::from_slice(
+        &std::fs::read(repo("tests/fixtures/coco/bootstrap-reference.json")).unwrap(),
+    )
+    .unwrap();
+    let weights: Vec<Vec<u32>> = serde_json::from_value(reference["weights"].clone()).unwrap();
+    let (baseline, candidate) = bootstrap_pair();
+    assert_eq!(
+        baseline.images().len(),
+        reference["images"].as_u64().unwrap() as usize
+    );
+    let quantities = MapQuantity::every(baseline.classes().len());
+    let got = compare_weighted(&baseline, &candidate, &weights, &quantities).unwrap();
+    let estimates = reference["estimates"].as_object().unwrap();
+    assert_eq!(estimates.len(), quantities.len());
+    let (mut tested, mut undefined, mut partial) = (0, 0, 0);
+    for (q, got) in quantities.iter().zip(&got) {
+        let key = reference_key(q, baseline.classes());
+        let want = &estimates[&key];
+        match (got, want["untestable"].as_str()) {
+            (Ok(e), None) => {
+                let close = |field: &str, value: f64| {
+                    let w = want[field].as_f64().unwrap();
+                    assert!(
+                        (value - w).abs() <= 1e-12,
+                        "{key} {field}: evalgate {value}, NumPy {w}"
+                    );
+                };
+                close("baseline", e.baseline);
+                close("candidate", e.candidate);
+                close("delta", e.delta);
+                close("ci_low", e.ci_low);
+                close("ci_high", e.ci_high);
+                close("std_error", e.std_error);
+                close("p_value", e.p_value);
+                close("p_percentile", e.p_percentile);
+                assert_eq!(
+                    e.resamples as u64,
+                    want["resamples"].as_u64().unwrap(),
+                    "{key}"
+                );
+                partial += usize::from(e.resamples < weights.len());
+                tested += 1;
+            }
+            (Err(Untestable::Undefined { .. }), Some("undefined")) => undefined += 1,
+            _ => panic!("{key}: evalgate {got:?}, NumPy {want}"),
+        }
+    }
+    // The fixture has a class with no ground truth, and a rare one some replicates lack.
+    assert!(
+        tested >= 40 && undefined >= 12 && partial >= 3,
+        "{tested} {undefined} {partial}"
+    );
+}
+
+#[test]
+fn the_paired_map_bootstrap_is_its_resamplings_weights_on_any_thread_count() {
+    use evalgate::coco::bootstrap::{MapQuantity, compare_matched, compare_weighted};
+    use evalgate::stats::Resampling;
+    use std::num::NonZeroUsize;
+    let (baseline, candidate) = bootstrap_pair();
+    let quantities = MapQuantity::every(baseline.classes().len());
+    let images = baseline.images().len();
+    let resampling =
+        |threads| Resampling::new(images, 300, 7).with_threads(NonZeroUsize::new(threads).unwrap());
+    let one = compare_matched(&baseline, &candidate, &resampling(1), &quantities).unwrap();
+    let three = compare_matched(&baseline, &candidate, &resampling(3), &quantities).unwrap();
+    assert_eq!(one, three);
+    let weights: Vec<Vec<u32>> = (0..300)
+        .map(|r| {
+            let mut w = vec![0; images];
+            resampling(1).weights(r, &mut w);
+            w
+        })
+        .collect();
+    let by_hand = compare_weighted(&baseline, &candidate, &weights, &quantities).unwrap();
+    assert_eq!(one, by_hand);
+    assert!(one.iter().filter(|e| e.is_ok()).count() >= 40);
+    // Another seed draws other images.
+    let other = compare_matched(
+        &baseline,
+        &candidate,
+        &Resampling::new(images, 300, 8),
+        &quantities,
+    )
+    .unwrap();
+    assert_ne!(one, other);
+}
+
+#[test]
+fn the_paired_map_bootstrap_refuses_evaluations_on_other_images() {
+    use evalgate::coco::bootstrap::{MapQuantity, PairError, compare_matched};
+    use evalgate::stats::Resampling;
+    let (baseline, _) = bootstrap_pair();
+    let root = repo("tests/fixtures/coco/ties");
+    let other = evaluation(
+        &root.join("gt.json"),
+        &root.join("predictions.json"),
+        "bbox",
+    );
+    let other = evalgate::coco::bootstrap::MatchedDetections::new(&other).unwrap();
+    let q = MapQuantity::every(1);
+    let err = compare_matched(&baseline, &other, &Resampling::new(40, 10, 1), &q).unwrap_err();
+    assert!(matches!(err, PairError::DifferentImages { .. }), "{err}");
+    let err = compare_matched(&baseline, &baseline, &Resampling::new(39, 10, 1), &q).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("draws 39 images, but the evaluations have 40"),
+        "{err}"
+    );
+}
