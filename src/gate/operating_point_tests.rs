@@ -179,7 +179,7 @@ fn classes_under_min_support_are_skipped_and_unknown_support_fails_closed() {
     assert_eq!(person.reason, Reason::InsufficientSupport);
     assert_eq!(
         crate::report::message(&r, person),
-        "insufficient support: 49 ground-truth in the candidate, 50 in the baseline; min_support is 50"
+        "insufficient support: 49 ground-truth instances in the candidate, 50 in the baseline; min_support is 50"
     );
     // Support that cannot be known is not "enough".
     let cand = eval(&Spec {

@@ -88,7 +88,7 @@ fn reason(m: &mut String, c: &Check) {
         Reason::InsufficientSupport => {
             let _ = write!(
                 m,
-                "insufficient support: {} ground-truth",
+                "insufficient support: {} ground-truth instances",
                 count_u64(c.support())
             );
             if let Some(b) = c.baseline_support() {
@@ -336,7 +336,10 @@ pub fn change(check: &Check) -> String {
             let verb = if drop > 0.0 { "fell" } else { "rose" };
             let (d, t) = pt_apart(drop.abs(), t);
             let _ = write!(m, "{verb} {d}{unit} ({} → {}", pt(b), pt(c));
-            if drop > 0.0 {
+            if drop > 0.0 && check.auto {
+                // `auto` allows no drop the noise cannot explain: the test is the threshold.
+                m.push_str("; any significant drop fails");
+            } else if drop > 0.0 {
                 let _ = write!(m, "; allowed {t}{allowed}");
             }
             m.push(')');
@@ -374,6 +377,7 @@ pub fn threshold(check: &Check) -> String {
     match check.rule {
         RuleKind::Min => format!("≥ {}", pt(t)),
         RuleKind::Max => format!("≤ {}", pt(t)),
+        RuleKind::MaxDrop if check.auto => "no significant drop".to_owned(),
         RuleKind::MaxDrop => format!("drop ≤ {} pt", pt(t)),
         RuleKind::MaxShift => format!("shift ≤ {} pt", pt(t)),
         RuleKind::MaxRise => format!("rise ≤ {} pt", pt(t)),
