@@ -39,6 +39,9 @@ fn tested(task: Task, c: &Check) -> bool {
     matches!(c.rule, RuleKind::MaxDrop | RuleKind::MaxDropRel)
         && c.size.is_none()
         && c.metric.is_some_and(|m| noise_testable(task, m))
+        // Only a comparison can be softened by noise: a check that failed for want of data
+        // (support that cannot be shown, say) stays as it is.
+        && c.reason == super::Reason::Compared
         && c.candidate().is_some()
         && c.baseline().is_some()
         && matches!(c.status, Status::Pass | Status::Fail | Status::Warn)

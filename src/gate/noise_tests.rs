@@ -305,3 +305,17 @@ fn markdown_and_junit_show_the_interval_and_the_images_to_look_at() {
         "{junit}"
     );
 }
+
+#[test]
+fn a_check_failed_for_want_of_data_is_not_softened_by_the_noise_test() {
+    // min_support with no confusion matrix: support unknown, so the class check fails
+    // closed, however small the drop and whatever the bootstrap says.
+    let policy = format!(
+        "{STATS}splits:\n  valid:\n    classes:\n      car:\n        min_support: 10\n        recall: {{max_drop: 0.005}}\n"
+    );
+    let (base, cand) = pair(20, 1);
+    let r = gate(&policy, &base, &cand).unwrap();
+    let c = &r.checks[0];
+    assert_eq!((c.status, c.reason), (Status::Fail, Reason::SupportUnknown));
+    assert!(c.test().is_none());
+}
