@@ -159,46 +159,32 @@ impl PanelBodies {
             }
             out.push(b'}');
         }
-        if !self.confusion_matrix.is_empty() {
+        // Split → a list of bodies (matrices at several confidences, pages of images).
+        let lists = |out: &mut Vec<u8>, key: &str, by_split: &BTreeMap<String, Vec<Vec<u8>>>| {
+            if by_split.is_empty() {
+                return;
+            }
             out.push(b',');
-            name(&mut out, CONFUSION_KEY);
+            name(out, key);
             out.push(b'{');
-            for (i, (split, bodies)) in self.confusion_matrix.iter().enumerate() {
+            for (i, (split, bodies)) in by_split.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                name(&mut out, split);
+                name(out, split);
                 out.push(b'[');
                 for (j, body) in bodies.iter().enumerate() {
                     if j > 0 {
                         out.push(b',');
                     }
-                    raw(&mut out, body);
+                    raw(out, body);
                 }
                 out.push(b']');
             }
             out.push(b'}');
-        }
-        if !self.image_predictions.is_empty() {
-            out.push(b',');
-            name(&mut out, IMAGES_KEY);
-            out.push(b'{');
-            for (i, (split, bodies)) in self.image_predictions.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                name(&mut out, split);
-                out.push(b'[');
-                for (j, body) in bodies.iter().enumerate() {
-                    if j > 0 {
-                        out.push(b',');
-                    }
-                    raw(&mut out, body);
-                }
-                out.push(b']');
-            }
-            out.push(b'}');
-        }
+        };
+        lists(&mut out, CONFUSION_KEY, &self.confusion_matrix);
+        lists(&mut out, IMAGES_KEY, &self.image_predictions);
         out
     }
 }

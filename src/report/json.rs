@@ -225,34 +225,18 @@ fn extras(w: &mut Writer<'_>, report: &GateReport, c: &Check) {
     }
     if let Some(t) = test {
         member(w, "statistics");
-        w.buf.extend_from_slice(b"{");
-        let fields: [(&str, f64); 5] = [
-            ("delta", t.delta),
-            ("ci_low", t.ci_low),
-            ("ci_high", t.ci_high),
-            ("p_value", t.p_value),
-            ("p_adjusted", t.p_adjusted),
-        ];
-        for (i, (name, v)) in fields.into_iter().enumerate() {
-            if i > 0 {
-                w.buf.extend_from_slice(b", ");
-            }
-            w.buf.push(b'"');
-            w.buf.extend_from_slice(name.as_bytes());
-            w.buf.extend_from_slice(b"\": ");
-            v.write(&mut w.buf);
-        }
-        member(w, "significant");
-        t.significant.write(&mut w.buf);
-        member(w, "images");
-        t.images.write(&mut w.buf);
-        member(w, "resamples");
-        t.resamples.write(&mut w.buf);
-        member(w, "recomputed_baseline");
-        t.recomputed_baseline.write(&mut w.buf);
-        member(w, "recomputed_candidate");
-        t.recomputed_candidate.write(&mut w.buf);
-        w.buf.push(b'}');
+        compact_object!(w,
+            "delta" => t.delta,
+            "ci_low" => t.ci_low,
+            "ci_high" => t.ci_high,
+            "p_value" => t.p_value,
+            "p_adjusted" => t.p_adjusted,
+            "significant" => t.significant,
+            "images" => t.images,
+            "resamples" => t.resamples,
+            "recomputed_baseline" => t.recomputed_baseline,
+            "recomputed_candidate" => t.recomputed_candidate,
+        );
         if !t.evidence.is_empty() {
             member(w, "evidence");
             w.buf.push(b'[');
@@ -260,19 +244,14 @@ fn extras(w: &mut Writer<'_>, report: &GateReport, c: &Check) {
                 if i > 0 {
                     w.buf.extend_from_slice(b", ");
                 }
-                w.buf.extend_from_slice(b"{\"image_id\": ");
-                e.image_id.as_str().write(&mut w.buf);
-                member(w, "image_name");
-                e.image_name.as_str().write(&mut w.buf);
-                member(w, "baseline_fn");
-                e.baseline_fn.write(&mut w.buf);
-                member(w, "baseline_fp");
-                e.baseline_fp.write(&mut w.buf);
-                member(w, "candidate_fn");
-                e.candidate_fn.write(&mut w.buf);
-                member(w, "candidate_fp");
-                e.candidate_fp.write(&mut w.buf);
-                w.buf.push(b'}');
+                compact_object!(w,
+                    "image_id" => e.image_id.as_str(),
+                    "image_name" => e.image_name.as_str(),
+                    "baseline_fn" => e.baseline_fn,
+                    "baseline_fp" => e.baseline_fp,
+                    "candidate_fn" => e.candidate_fn,
+                    "candidate_fp" => e.candidate_fp,
+                );
             }
             w.buf.push(b']');
             member(w, "worse_images");
