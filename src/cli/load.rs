@@ -198,13 +198,17 @@ impl Loader {
                 ));
             }
             _ => {
-                let bytes = src
-                    .read(
-                        &mut io::stdin().lock(),
-                        self.api.max_body,
-                        self.api.timeout.into(),
-                    )
-                    .map_err(|e| source_failure(role, src, &e))?;
+                // Only a stdin source takes stdin's lock: the two evals are read on threads of
+                // their own, and a file source holding it would make the other wait for its
+                // whole read.
+                let read = |stdin: &mut dyn io::Read| {
+                    src.read(stdin, self.api.max_body, self.api.timeout.into())
+                };
+                let bytes = match src {
+                    Source::Stdin => read(&mut io::stdin().lock()),
+                    _ => read(&mut io::empty()),
+                }
+                .map_err(|e| source_failure(role, src, &e))?;
                 (bytes, None, PanelBodies::default())
             }
         };
