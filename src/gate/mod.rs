@@ -306,71 +306,72 @@ fn evaluate(
     };
     let confusions = judge.confusions(baseline, candidate);
     // Counted before anything is made, so that a policy over millions of classes stops
-    // with a message instead of exhausting memory, and so that the checks are written once
-    // where they stay: a vector grown by doubling copies and first-touches twice the memory
-    // (at 10,000 classes, 21 MB for 10 MB of checks).
-    let mut count = confusions.len();
+    // with a message instead of exhausting memory.
+    let mut count = 0usize;
     walk(policy, baseline, candidate, false, &mut |step| {
         count = count.saturating_add(step.checks());
+        if count > options.max_checks {
+            return;
+        }
+        match step {
+            Step::Rule {
+                split,
+                class,
+                size,
+                metric,
+                rule,
+                owners,
+                min_support,
+                ..
+            } => judge.metric(
+                split,
+                class,
+                size,
+                metric,
+                &rule,
+                owners,
+                min_support.map(|f| f.value),
+            ),
+            Step::MissingSplit {
+                split,
+                in_baseline,
+                line,
+            } => judge.checks.push(presence(
+                split,
+                None,
+                Severity::Fail,
+                Status::Fail,
+                Reason::SplitMissing { in_baseline },
+                line,
+            )),
+            Step::MissingClass { split, class, line } => {
+                let (status, severity) = match policy.missing.class {
+                    MissingClass::Fail => (Status::Fail, Severity::Fail),
+                    MissingClass::Warn => (Status::Warn, Severity::Warn),
+                    MissingClass::Ignore => (Status::Skip, Severity::Warn),
+                };
+                judge.checks.push(presence(
+                    split,
+                    Some(class),
+                    severity,
+                    status,
+                    Reason::ClassMissing,
+                    line,
+                ));
+            }
+        }
     });
+    count = count.saturating_add(confusions.len());
     if count > options.max_checks {
         return Err(GateError::TooManyChecks {
             count,
             limit: options.max_checks,
         });
     }
-    judge.checks.reserve_exact(count);
-    walk(policy, baseline, candidate, false, &mut |step| match step {
-        Step::Rule {
-            split,
-            class,
-            size,
-            metric,
-            rule,
-            owners,
-            min_support,
-            ..
-        } => judge.metric(
-            split,
-            class,
-            size,
-            metric,
-            &rule,
-            owners,
-            min_support.map(|f| f.value),
-        ),
-        Step::MissingSplit {
-            split,
-            in_baseline,
-            line,
-        } => judge.checks.push(presence(
-            split,
-            None,
-            Severity::Fail,
-            Status::Fail,
-            Reason::SplitMissing { in_baseline },
-            line,
-        )),
-        Step::MissingClass { split, class, line } => {
-            let (status, severity) = match policy.missing.class {
-                MissingClass::Fail => (Status::Fail, Severity::Fail),
-                MissingClass::Warn => (Status::Warn, Severity::Warn),
-                MissingClass::Ignore => (Status::Skip, Severity::Warn),
-            };
-            judge.checks.push(presence(
-                split,
-                Some(class),
-                severity,
-                status,
-                Reason::ClassMissing,
-                line,
-            ));
-        }
-    });
 
     let mut checks = judge.checks;
     checks.extend(confusions);
-    debug_assert_eq!(checks.len(), count, "the count and the checks agree");
+    checks.shrink_to_fit();
     let tests = match &policy.statistics {
         Some(stats) => noise::test(stats, candidate.task, baseline, candidate, &mut checks)?,
         None => Vec::new(),
