@@ -304,6 +304,7 @@ pub(crate) fn walk<'e>(
         layers,
         buf: Vec::new(),
         support: Vec::new(),
+        resolved: Resolved::default(),
         sink,
     };
     for split in names {
@@ -318,10 +319,27 @@ struct Walker<'p, 'f> {
     buf: Vec<Rule>,
     /// The `min_support` layers of the current class, when asked for layers.
     support: Vec<Field<u64>>,
+    /// The rules of the last class's entries, resolved.
+    resolved: Resolved<'p>,
     sink: &'f mut dyn FnMut(Step<'_>),
 }
 
-impl Walker<'_, '_> {
+/// Every rule that one set of class entries resolves to, in the order the walk gives them.
+///
+/// Classes matched by the same entries (every class under `"*"`, typically) have the same
+/// rules, and resolving them (which layers name each metric, each field merged) cost more
+/// than judging them. So the walk resolves a set once and reuses it while the next class
+/// matches the same entries.
+#[derive(Default)]
+struct Resolved<'p> {
+    /// The entries, by address.
+    key: Vec<*const ClassRules>,
+    matching: Vec<&'p ClassRules>,
+    min_support: Option<Field<u64>>,
+    rules: Vec<(Option<Size>, Metric, Rule)>,
+}
+
+impl<'p> Walker<'p, '_> {
     fn split(&mut self, baseline: Option<&Eval>, candidate: &Eval, split: &str) {
         let policy = self.policy;
         let in_candidate = candidate.splits.contains_key(split);
@@ -367,6 +385,10 @@ impl Walker<'_, '_> {
             cand_split.classes.iter(),
             base_classes.into_iter().flat_map(|c| c.iter()),
         ) {
+            if !self.layers {
+                self.class_from_cache(&sets, split, class, in_candidate, base_split, base_metrics);
+                continue;
+            }
             let matching = class_rules(&sets, class);
             let Some(last) = matching.last() else {
                 continue;
@@ -396,6 +418,69 @@ impl Walker<'_, '_> {
                 let layers = size_layers(matching.iter().map(|c| c.sizes.as_slice()), size);
                 self.scope(split, Some(class), Some(size), &layers, owners, min_support);
             }
+        }
+    }
+
+    /// One class's steps without layers (the gate's walk), its rules resolved once per set
+    /// of matching entries.
+    fn class_from_cache<'e>(
+        &mut self,
+        sets: &[&'p SplitRules],
+        split: &str,
+        class: &str,
+        in_candidate: Option<&'e ScopeMetrics>,
+        base_split: Option<Result<&'e crate::model::SplitEval, Lookup>>,
+        base_metrics: Option<&'e ScopeMetrics>,
+    ) {
+        let r = &mut self.resolved;
+        r.matching.clear();
+        r.matching.extend(class_rules_iter(sets, class));
+        let Some(last) = r.matching.last() else {
+            return;
+        };
+        if in_candidate.is_none() {
+            let line = last.span.line;
+            (self.sink)(Step::MissingClass { split, class, line });
+            return;
+        }
+        let same = r.key.len() == r.matching.len()
+            && r.key
+                .iter()
+                .zip(&r.matching)
+                .all(|(k, m)| std::ptr::eq(*k, *m));
+        if !same {
+            r.key.clear();
+            r.key
+                .extend(r.matching.iter().map(|m| *m as *const ClassRules));
+            r.min_support = r.matching.iter().rev().find_map(|c| c.min_support);
+            r.rules.clear();
+            let layers: Layers<'_> = r.matching.iter().map(|c| c.metrics.as_slice()).collect();
+            resolve(self.policy, &layers, |m, rule| {
+                r.rules.push((None, m, rule));
+            });
+            for size in Size::ALL {
+                let layers = size_layers(r.matching.iter().map(|c| c.sizes.as_slice()), size);
+                resolve(self.policy, &layers, |m, rule| {
+                    r.rules.push((Some(size), m, rule));
+                });
+            }
+        }
+        let owners = Owners {
+            candidate: in_candidate.ok_or(Lookup::NoClass),
+            baseline: base_split.map(|s| s.and_then(|_| base_metrics.ok_or(Lookup::NoClass))),
+        };
+        for &(size, metric, rule) in &self.resolved.rules {
+            (self.sink)(Step::Rule {
+                split,
+                class: Some(class),
+                size,
+                metric,
+                rule,
+                layers: &[],
+                min_support: self.resolved.min_support,
+                support_layers: &[],
+                owners,
+            });
         }
     }
 
@@ -491,17 +576,153 @@ pub fn confusion_pairs<'c>(rule: &ConfusionRule, classes: &[&'c str]) -> Vec<(&'
 /// The class rules that match `class`: globs first, then its exact name, each in split order
 /// ("*" before the named split) and then file order. Later ones win.
 fn class_rules<'r>(sets: &[&'r SplitRules], class: &str) -> Vec<&'r ClassRules> {
+    class_rules_iter(sets, class).collect()
+}
+
+fn class_rules_iter<'r, 'c>(
+    sets: &'c [&'r SplitRules],
+    class: &'c str,
+) -> impl Iterator<Item = &'r ClassRules> + 'c {
     let all = || sets.iter().flat_map(|s| s.classes.iter());
     all()
         .filter(|c| !c.pattern.names(class) && c.pattern.matches(class))
         .chain(all().filter(|c| c.pattern.names(class)))
-        .collect()
+}
+
+/// Each metric the layers mention, in [`Metric::ALL`] order, with its rule: `defaults`
+/// overlaid with each layer's entry in turn.
+fn resolve(policy: &Policy, layers: &Layers<'_>, mut out: impl FnMut(Metric, Rule)) {
+    if layers.iter().all(|l| l.is_empty()) {
+        return;
+    }
+    for metric in Metric::ALL {
+        let mut applying = layers
+            .iter()
+            .flat_map(|l| l.iter().filter(|r| r.metric == metric))
+            .peekable();
+        if applying.peek().is_none() {
+            continue;
+        }
+        out(
+            metric,
+            applying.fold(policy.defaults, |acc, r| acc.overlay(&r.rule)),
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::union;
-    use crate::model::ScopeMetrics;
+    use super::{Step, union, walk};
+    use crate::model::{ScopeMetrics, parse_eval};
+    use crate::policy::parse_policy;
+
+    /// The gate's walk resolves each set of class entries once and reuses it; `policy
+    /// explain`'s walk resolves every scope with its layers. Both must give the same rules.
+    #[test]
+    fn resolving_once_per_set_of_entries_gives_each_class_its_own_rules() {
+        let (policy, _) = parse_policy(
+            r#"version: 1
+defaults: {max_drop: 0.02}
+splits:
+  "*":
+    classes:
+      "*":
+        map50: {min: 0.1}
+        sizes:
+          small: {map50: {max_drop: 0.05}}
+  valid:
+    classes:
+      "c*":
+        map50: {max_drop: 0.04}
+        min_support: 5
+      car:
+        map50_95: {min: 0.3}
+        sizes:
+          small: {map50: {min: 0.2}}
+      cat:
+        map50: {severity: warn}
+        min_support: 9
+"#,
+        )
+        .unwrap();
+        let names = ["ant", "bus", "car", "cat", "cow", "dog", "emu"];
+        let per_class: Vec<String> = names
+            .iter()
+            .map(|n| format!(r#""{n}": {{"map50": 0.5, "map50_95": 0.4}}"#))
+            .collect();
+        let body = format!(
+            r#"{{"splits": {{"valid": {{"perClass": {{{0}}}}}, "test": {{"perClass": {{{0}}}}}}}}}"#,
+            per_class.join(",")
+        );
+        let eval = parse_eval(body.as_bytes()).unwrap();
+        let steps = |layers: bool| {
+            let mut out = Vec::new();
+            walk(&policy, Some(&eval), &eval, layers, &mut |step| {
+                if let Step::Rule {
+                    split,
+                    class,
+                    size,
+                    metric,
+                    rule,
+                    min_support,
+                    ..
+                } = step
+                {
+                    out.push((
+                        split.to_owned(),
+                        class.map(str::to_owned),
+                        size,
+                        metric,
+                        rule,
+                        min_support,
+                    ));
+                }
+            });
+            out
+        };
+        let (cached, layered) = (steps(false), steps(true));
+        assert_eq!(cached, layered);
+        // The walk covered what the policy says: car's own floor, cat's warning, the glob's
+        // support, and classes the glob does not match keep the "*" rules only.
+        let find = |class: &str, metric: Metric| {
+            cached
+                .iter()
+                .find(|s| {
+                    s.0 == "valid"
+                        && s.1.as_deref() == Some(class)
+                        && s.2.is_none()
+                        && s.3 == metric
+                })
+                .cloned()
+        };
+        use crate::model::Metric;
+        assert_eq!(
+            find("car", Metric::Map50_95).unwrap().4.min.unwrap().value,
+            0.3
+        );
+        assert_eq!(find("cat", Metric::Map50).unwrap().5.unwrap().value, 9);
+        assert_eq!(find("cow", Metric::Map50).unwrap().5.unwrap().value, 5);
+        assert_eq!(
+            find("cow", Metric::Map50)
+                .unwrap()
+                .4
+                .max_drop
+                .unwrap()
+                .value,
+            0.04
+        );
+        assert_eq!(
+            find("dog", Metric::Map50)
+                .unwrap()
+                .4
+                .max_drop
+                .unwrap()
+                .value,
+            0.02
+        );
+        assert!(find("dog", Metric::Map50).unwrap().5.is_none());
+        assert!(find("dog", Metric::Map50_95).is_none());
+    }
 
     #[test]
     fn union_merges_sorted_names_once_each() {
