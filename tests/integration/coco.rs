@@ -725,3 +725,184 @@ fn the_paired_map_bootstrap_refuses_evaluations_on_other_images() {
         "{err}"
     );
 }
+
+/// Compares a ratio evalgate computed with pycocotools' (null: undefined).
+fn same_ratio(got: Option<f64>, want: &Value, what: &str) {
+    match (got, want.as_f64()) {
+        (Some(g), Some(w)) => assert!(
+            (g - w).abs() <= TOLERANCE,
+            "{what}: evalgate {g}, pycocotools {w}"
+        ),
+        (None, None) => assert!(want.is_null(), "{what}: {want}"),
+        _ => panic!("{what}: evalgate {got:?}, pycocotools {want}"),
+    }
+}
+
+fn same_counts(got: evalgate::coco::operating::Counts, want: &Value, what: &str) {
+    assert_eq!(
+        [got.tp, got.fp, got.fn_],
+        [&want["tp"], &want["fp"], &want["fn"]].map(|v| v.as_u64().unwrap()),
+        "{what}"
+    );
+}
+
+fn same_prf(got: evalgate::model::Prf, want: &Value, what: &str) {
+    same_ratio(
+        got.precision,
+        &want["precision"],
+        &format!("{what} precision"),
+    );
+    same_ratio(got.recall, &want["recall"], &format!("{what} recall"));
+    same_ratio(got.f1, &want["f1"], &format!("{what} f1"));
+}
+
+/// One scope (the split or a class) against the reference: counts at every percent, the
+/// sweep's ratios at the reference's confidences, and the F1-optimal threshold.
+fn same_scope(
+    counts: &dyn Fn(f64) -> evalgate::coco::operating::Counts,
+    curve: &evalgate::model::Curve,
+    want: &Value,
+    what: &str,
+) -> usize {
+    use evalgate::model::Percent;
+    let mut numbers = 0;
+    for percent in 0..100u8 {
+        let c = counts(f64::from(percent) / 100.0);
+        let grid = &want["grid"];
+        let p = usize::from(percent);
+        assert_eq!(
+            [c.tp, c.fp, c.fn_],
+            [&grid["tp"][p], &grid["fp"][p], &grid["fn"][p]].map(|v| v.as_u64().unwrap()),
+            "{what} at 0.{percent:02}"
+        );
+        numbers += 3;
+    }
+    assert_eq!(curve.per_threshold.len(), 100, "{what}");
+    for (key, at) in want["at"].as_object().unwrap() {
+        let confidence: f64 = key.parse().unwrap();
+        same_counts(counts(confidence), at, &format!("{what} at {key}"));
+        let percent = Percent::from_fraction(confidence).unwrap();
+        same_prf(
+            curve.per_threshold[&percent],
+            at,
+            &format!("{what} at {key}"),
+        );
+        numbers += 6;
+    }
+    let optimal = &want["optimal"];
+    match optimal["threshold"].as_f64() {
+        None => {
+            assert!(optimal.is_null(), "{what}: {optimal}");
+            assert_eq!(
+                (curve.optimal_threshold, curve.optimal),
+                (None, None),
+                "{what}"
+            );
+        }
+        Some(t) => {
+            assert_eq!(curve.optimal_threshold, Some(t), "{what} optimal threshold");
+            same_prf(curve.optimal.unwrap(), optimal, &format!("{what} optimal"));
+            numbers += 4;
+        }
+    }
+    numbers
+}
+
+#[test]
+fn precision_recall_and_f1_at_a_confidence_are_pycocotools_matching_on_every_case() {
+    use evalgate::model::Percent;
+    let (mut numbers, mut undefined, mut ignored_crowd) = (0, 0, false);
+    for (gt, preds, iou) in fixture_runs() {
+        let case = gt.parent().unwrap();
+        let reference: Value =
+            serde_json::from_slice(&std::fs::read(case.join("operating.json")).unwrap()).unwrap();
+        let file = preds.file_name().unwrap().to_str().unwrap();
+        let want = &reference["expected"][file][iou.as_str()];
+        let name = format!(
+            "{}/{file} {iou}",
+            case.file_name().unwrap().to_string_lossy()
+        );
+        assert!(
+            want.is_object(),
+            "{name}: no reference; run scripts/coco-operating-reference.py"
+        );
+        let matching = evaluation(&gt, &preds, &iou).matching().unwrap();
+        let classes: Vec<&str> = want["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert_eq!(matching.classes(), classes, "{name}");
+        for (k, class) in classes.iter().enumerate() {
+            assert_eq!(
+                matching.support()[k],
+                want["support"][class].as_u64().unwrap(),
+                "{name} {class} support"
+            );
+        }
+        let sweep = matching.sweep();
+        numbers += same_scope(
+            &|c| matching.counts_at(c).1,
+            &sweep.overall,
+            &want["split"],
+            &name,
+        );
+        for (k, class) in classes.iter().enumerate() {
+            let scope = &want["perClass"][class];
+            numbers += same_scope(
+                &|c| matching.counts_at(c).0[k],
+                &sweep.classes[*class],
+                scope,
+                &format!("{name} {class}"),
+            );
+            undefined += scope["at"]
+                .as_object()
+                .unwrap()
+                .values()
+                .filter(|v| v["f1"].is_null())
+                .count();
+        }
+        if case.ends_with("crowd") {
+            // Crowd regions: detections on them are neither TP nor FP, so TP + FP is less
+            // than the detections counted at 0.
+            let counted = want["split"]["at"]["0.0"]["tp"].as_u64().unwrap()
+                + want["split"]["at"]["0.0"]["fp"].as_u64().unwrap();
+            let results: Value = serde_json::from_slice(&std::fs::read(&preds).unwrap()).unwrap();
+            ignored_crowd = counted < results.as_array().unwrap().len() as u64;
+        }
+
+        let at = Percent::from_fraction(reference["image_confidence"].as_f64().unwrap()).unwrap();
+        let outcomes = matching.images_at(at);
+        assert_eq!(outcomes.confidence, Some(at));
+        assert_eq!(outcomes.classes, classes, "{name}");
+        let images = want["images"].as_array().unwrap();
+        assert_eq!(outcomes.images.len(), images.len(), "{name}");
+        for (got, want) in outcomes.images.iter().zip(images) {
+            let what = format!("{name} image {}", want["id"]);
+            assert_eq!(got.id, want["id"].to_string(), "{what}");
+            assert_eq!(got.name, want["file_name"].as_str().unwrap(), "{what}");
+            assert_eq!(
+                [got.tp, got.fp, got.fn_],
+                [&want["tp"], &want["fp"], &want["fn"]].map(|v| v.as_u64().unwrap()),
+                "{what}"
+            );
+            for (k, class) in classes.iter().enumerate() {
+                let (tp, fp, fn_) = got.class_counts(k as u32);
+                let expected: Vec<u64> = want["perClass"].get(*class).map_or(vec![0, 0, 0], |v| {
+                    v.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|n| n.as_u64().unwrap())
+                        .collect()
+                });
+                assert_eq!(vec![tp, fp, fn_], expected, "{what} {class}");
+                numbers += 3;
+            }
+            numbers += 3;
+        }
+    }
+    assert!(ignored_crowd, "the crowd case ignores no detection");
+    // A class without ground truth or detections above some confidence is undefined there.
+    assert!(numbers > 25_000 && undefined > 10, "{numbers} {undefined}");
+}
