@@ -15,6 +15,8 @@ Written, per split (all classes pooled) and per class:
 - `optimal`: the F1-optimal threshold over that grid (the lowest percent reaching the highest
   F1, F1s compared as exact fractions) and the values there;
 - `images`: per image (ground-truth order) TP/FP/FN at 0.5, of the split and per class.
+The same for examples/coco (both models' predictions), as tests/fixtures/coco/example-operating.json,
+for the end-to-end tests of `evalgate check` on `coco:` sources.
 A ratio whose denominator is 0 is null: precision without detections, recall without ground
 truth, F1 without either. `cargo test` never runs this script.
 
@@ -133,30 +135,43 @@ def operating(ev, dataset):
     return out
 
 
+def write(path, expected):
+    doc = {
+        "pycocotools": version("pycocotools"),
+        "confidences": CONFIDENCES,
+        "image_confidence": IMAGE_CONFIDENCE,
+        "expected": expected,
+    }
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def run(dataset, results, iou):
+    shifted = copy.deepcopy(dataset)
+    if any(a["id"] == 0 for a in dataset["annotations"]):
+        for a in shifted["annotations"]:
+            a["id"] += 1
+    gt = ref.load_gt(shifted)
+    dt = ref.load_res(gt, results)
+    ev = ref.COCOeval(gt, dt, iou)
+    ref.quiet(ev.evaluate)
+    return operating(ev, dataset)
+
+
 def main():
+    example = HERE.parent / "examples" / "coco"
+    dataset = json.loads((example / "gt.json").read_text())
+    expected = {}
+    for side in ["baseline", "candidate"]:
+        name = f"{side}-predictions.json"
+        expected[name] = {"bbox": run(dataset, json.loads((example / name).read_text()), "bbox")}
+    write(ref.ROOT / "example-operating.json", expected)
     for case in sorted(d for d in ref.ROOT.iterdir() if d.is_dir()):
         dataset = json.loads((case / "gt.json").read_text())
-        shifted = copy.deepcopy(dataset)
-        if any(a["id"] == 0 for a in dataset["annotations"]):
-            for a in shifted["annotations"]:
-                a["id"] += 1
         expected = {}
         for preds in sorted(case.glob("predictions*.json")):
             results = json.loads(preds.read_text())
-            expected[preds.name] = {}
-            for iou in ref.iou_types(dataset):
-                gt = ref.load_gt(shifted)
-                dt = ref.load_res(gt, results)
-                ev = ref.COCOeval(gt, dt, iou)
-                ref.quiet(ev.evaluate)
-                expected[preds.name][iou] = operating(ev, dataset)
-        doc = {
-            "pycocotools": version("pycocotools"),
-            "confidences": CONFIDENCES,
-            "image_confidence": IMAGE_CONFIDENCE,
-            "expected": expected,
-        }
-        (case / "operating.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+            expected[preds.name] = {iou: run(dataset, results, iou) for iou in ref.iou_types(dataset)}
+        write(case / "operating.json", expected)
         print(f"{case.name}: {', '.join(f'{k} {sorted(v)}' for k, v in expected.items())}", file=sys.stderr)
 
 

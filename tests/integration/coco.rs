@@ -378,9 +378,22 @@ fn check_gates_coco_predictions_as_it_gates_the_evals_they_make() {
         "-",
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert_eq!(checks_of(&r.stdout), direct);
+    // Support comes from the matching, which a saved eval does not keep.
+    let without_support = |mut doc: Value| {
+        for c in doc["checks"].as_array_mut().unwrap() {
+            if let Some(s) = c.get_mut("support") {
+                *s = Value::Null;
+            }
+        }
+        doc
+    };
+    assert_eq!(
+        without_support(checks_of(&r.stdout)),
+        without_support(direct.clone())
+    );
+    assert_eq!(truck["support"], 23, "{truck}");
 
-    // A saved baseline and a coco: candidate mix.
+    // A saved baseline and a coco: candidate mix: support is the candidate's.
     let r = run(&[
         "check",
         "--policy",
@@ -905,4 +918,213 @@ fn precision_recall_and_f1_at_a_confidence_are_pycocotools_matching_on_every_cas
     assert!(ignored_crowd, "the crowd case ignores no detection");
     // A class without ground truth or detections above some confidence is undefined there.
     assert!(numbers > 25_000 && undefined > 10, "{numbers} {undefined}");
+}
+
+/// pycocotools' numbers for examples/coco (scripts/coco-operating-reference.py).
+fn example_reference(side: &str) -> Value {
+    let doc: Value = serde_json::from_slice(
+        &std::fs::read(repo("tests/fixtures/coco/example-operating.json")).unwrap(),
+    )
+    .unwrap();
+    doc["expected"][format!("{side}-predictions.json")]["bbox"].clone()
+}
+
+/// `check` on the example with `policy`, the JSON report parsed.
+fn example_check(policy: &str) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(dir.path(), "policy.yaml", policy);
+    let mut args = EXAMPLE_CHECK.to_vec();
+    args[2] = &policy;
+    let r = run(&[&args[..], &["--json", "-"]].concat());
+    let doc = serde_json::from_str(&r.stdout).unwrap_or(Value::Null);
+    (r.code, doc, r.stderr)
+}
+
+fn check<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {doc}"))
+}
+
+fn same_value(got: &Value, want: &Value, what: &str) {
+    let (g, w) = (got.as_f64(), want.as_f64());
+    assert!(
+        matches!((g, w), (Some(g), Some(w)) if (g - w).abs() <= TOLERANCE),
+        "{what}: evalgate {got}, pycocotools {want}"
+    );
+}
+
+#[test]
+fn check_reads_precision_recall_and_support_of_coco_sources_at_the_operating_point() {
+    let (code, doc, stderr) = example_check(
+        "version: 1\noperating_point: {confidence: 0.5}\nsplits:\n  test:\n    precision: {min: 0.9}\n    recall: {max_drop: 0.1}\n    classes:\n      \"*\":\n        min_support: 20\n        recall: {max_drop: 0.05}\n",
+    );
+    // Truck recall at 0.50 falls from 14 of 23 to 9 of 23.
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(doc["operating_point"]["confidence"], 0.5);
+    assert_eq!(doc["operating_point"]["baseline"]["test"], 0.5);
+    assert_eq!(doc["operating_point"]["candidate"]["test"], 0.5);
+    let (base, cand) = (
+        example_reference("baseline"),
+        example_reference("candidate"),
+    );
+    let at = |r: &Value, class: Option<&str>, metric: &str| match class {
+        None => r["split"]["at"]["0.5"][metric].clone(),
+        Some(c) => r["perClass"][c]["at"]["0.5"][metric].clone(),
+    };
+    for (id, class, metric, status) in [
+        ("test/precision/min", None, "precision", "pass"),
+        ("test/recall/max_drop", None, "recall", "pass"),
+        (
+            "test/class/truck/recall/max_drop",
+            Some("truck"),
+            "recall",
+            "fail",
+        ),
+        (
+            "test/class/person/recall/max_drop",
+            Some("person"),
+            "recall",
+            "pass",
+        ),
+        // 15 cars: fewer than min_support.
+        (
+            "test/class/car/recall/max_drop",
+            Some("car"),
+            "recall",
+            "skip",
+        ),
+    ] {
+        let c = check(&doc, id);
+        assert_eq!(c["status"], status, "{c}");
+        same_value(&c["baseline"], &at(&base, class, metric), id);
+        same_value(&c["candidate"], &at(&cand, class, metric), id);
+        assert!(c.get("statistics").is_none(), "{c}");
+        if let Some(class) = class {
+            assert_eq!(c["support"], base["support"][class], "{c}");
+        }
+    }
+    assert!(
+        check(&doc, "test/class/car/recall/max_drop")["message"]
+            .as_str()
+            .unwrap()
+            .contains("insufficient support: 15")
+    );
+}
+
+#[test]
+fn noise_tests_of_coco_sources_run_on_their_local_per_image_outcomes() {
+    let (code, doc, stderr) = example_check(
+        "version: 1\noperating_point: {confidence: 0.5}\nstatistics: {resamples: 500, seed: 7}\nsplits:\n  test:\n    recall: {max_drop: 0.02}\n    classes:\n      truck:\n        recall: {max_drop: 0.05}\n",
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let (base, cand) = (
+        example_reference("baseline"),
+        example_reference("candidate"),
+    );
+    // The split's 6.5-point drop is within the noise of 20 images: a warning.
+    let split = check(&doc, "test/recall/max_drop");
+    assert_eq!(split["status"], "warn", "{split}");
+    let truck = check(&doc, "test/class/truck/recall/max_drop");
+    assert_eq!(truck["status"], "fail", "{truck}");
+    for (c, scope) in [(split, &["split"][..]), (truck, &["perClass", "truck"][..])] {
+        let s = &c["statistics"];
+        assert_eq!(s["images"], 20, "{c}");
+        assert_eq!(s["resamples"], 500, "{c}");
+        let reference = |r: &Value| {
+            scope.iter().fold(r, |v, k| &v[*k]).get("at").unwrap()["0.5"]["recall"].clone()
+        };
+        // Recounted from the per-image outcomes: the same as the sweep.
+        same_value(&s["recomputed_baseline"], &reference(&base), "baseline");
+        same_value(&s["recomputed_candidate"], &reference(&cand), "candidate");
+    }
+    assert_eq!(truck["statistics"]["significant"], true, "{truck}");
+    assert_eq!(split["statistics"]["significant"], false, "{split}");
+    // The images that lost trucks, by the ground truth's file names.
+    let evidence: Vec<&str> = truck["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["image_name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !evidence.is_empty() && evidence.iter().all(|n| n.ends_with(".jpg")),
+        "{evidence:?}"
+    );
+    for e in truck["evidence"].as_array().unwrap() {
+        let id: u64 = e["image_id"].as_str().unwrap().parse().unwrap();
+        let fn_of = |r: &Value| {
+            let im = r["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|im| im["id"] == id)
+                .unwrap();
+            im["perClass"]
+                .get("truck")
+                .map_or(0, |c| c[2].as_u64().unwrap())
+        };
+        assert_eq!(e["baseline_fn"].as_u64(), Some(fn_of(&base)), "{e}");
+        assert_eq!(e["candidate_fn"].as_u64(), Some(fn_of(&cand)), "{e}");
+    }
+}
+
+#[test]
+fn at_optimal_each_coco_source_is_read_at_its_own_f1_optimal_threshold() {
+    let (code, doc, stderr) = example_check(
+        "version: 1\noperating_point: {confidence: optimal}\nstatistics: {resamples: 200}\nsplits:\n  test:\n    f1: {min: 0.5, max_drop: 0.5}\n    optimal_threshold: {max_shift: 0.1}\n    classes:\n      \"*\":\n        recall: {min: 0.1}\n",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (base, cand) = (
+        example_reference("baseline"),
+        example_reference("candidate"),
+    );
+    for (side, r) in [("baseline", &base), ("candidate", &cand)] {
+        let optimal = &r["split"]["optimal"];
+        same_value(
+            &doc["operating_point"][side]["test"],
+            &optimal["threshold"],
+            side,
+        );
+        same_value(&check(&doc, "test/f1/min")[side], &optimal["f1"], side);
+        same_value(
+            &check(&doc, "test/optimal_threshold/max_shift")[side],
+            &optimal["threshold"],
+            side,
+        );
+        // A class at its own F1-optimal threshold, as Roboflow's per-class table.
+        for class in ["car", "person", "truck"] {
+            let c = check(&doc, &format!("test/class/{class}/recall/min"));
+            same_value(&c[side], &r["perClass"][class]["optimal"]["recall"], class);
+        }
+    }
+    // The noise test's per-image outcomes are at each eval's own threshold too.
+    let f1 = &check(&doc, "test/f1/max_drop")["statistics"];
+    same_value(
+        &f1["recomputed_baseline"],
+        &base["split"]["optimal"]["f1"],
+        "f1",
+    );
+    same_value(
+        &f1["recomputed_candidate"],
+        &cand["split"]["optimal"]["f1"],
+        "f1",
+    );
+}
+
+#[test]
+fn a_confusion_rule_on_coco_sources_is_refused_before_anything_is_evaluated() {
+    let (code, _, stderr) = example_check(
+        "version: 1\noperating_point: {confidence: 0.5}\nsplits:\n  test:\n    recall: {min: 0.1}\nconfusions:\n  - {split: test, actual: truck, predicted: background, max: 0.5}\n",
+    );
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("confusion rule on split \"test\"")
+            && stderr.contains("no confusion matrix")
+            && stderr.contains("remove the rule"),
+        "{stderr}"
+    );
 }
