@@ -329,17 +329,19 @@ impl Loader {
                 ),
             ));
         }
-        // Precision, recall and F1 come from the sweep, which is cheap to count and always
-        // made; the per-image outcomes only for the splits whose drop rules are noise-tested,
-        // at the confidence the gate reads them at. Performance by class and the confusion
-        // matrix do not apply: at `optimal` a class is read at its own sweep's optimum, and
-        // support comes from the matching.
+        // Precision, recall and F1 come from the sweep, support from the matching, and the
+        // per-image outcomes are made for the splits whose drop rules are noise-tested, at the
+        // confidence the gate reads them at. Performance by class and the confusion matrix do
+        // not apply: at `optimal` a class is read at its own sweep's optimum. Reading the
+        // matching costs about what the evaluation does (hotcoco rebuilds its per-image
+        // records for area `all`), so a policy that reads mAP only does not pay for it.
         let needs = self.needs.as_ref().and_then(|n| {
             n.by_task
                 .iter()
                 .find(|(t, _)| *t == Task::ObjectDetection)
                 .map(|(_, n)| n)
         });
+        let beyond_map = needs.is_some_and(|n| !n.is_empty());
         let mut splits = BTreeMap::new();
         let mut sweeps = BTreeMap::new();
         let mut images = BTreeMap::new();
@@ -359,6 +361,10 @@ impl Loader {
                     .map_err(in_role)?;
             let evaluation =
                 super::eval::evaluate(&format!("{role}:"), &gt, &file.path, setup.limits)?;
+            if !beyond_map {
+                splits.insert(split.clone(), evaluation.into_split());
+                continue;
+            }
             let matching = evaluation.matching().map_err(|e| {
                 Failure::new(
                     Kind::EvalUnavailable,
@@ -377,7 +383,7 @@ impl Loader {
             sweeps.insert(split.clone(), sweep);
         }
         let mut eval = evalgate::coco::eval_of(splits);
-        eval.panels.sweep = Some(sweeps);
+        eval.panels.sweep = beyond_map.then_some(sweeps);
         eval.panels.images = images;
         Ok(Loaded {
             eval,
