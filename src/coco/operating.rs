@@ -367,3 +367,99 @@ impl CurveBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(score: f64, class: u32, image: u32, tp: bool) -> Detection {
+        Detection {
+            score,
+            class,
+            image,
+            tp,
+        }
+    }
+
+    /// Three classes on two images: `a` with 2 ground truth, `b` with 1, `c` with nothing.
+    fn matching(detections: Vec<Detection>) -> Matching {
+        let mut detections = detections;
+        detections.sort_unstable_by(|a, b| b.score.total_cmp(&a.score));
+        Matching {
+            classes: vec!["a".into(), "b".into(), "c".into()],
+            images: vec![(7, "7.jpg".into()), (9, "9.jpg".into())],
+            detections,
+            ground_truth: vec![(0, 0, 1), (1, 0, 1), (1, 1, 1)],
+            support: vec![2, 1, 0],
+        }
+    }
+
+    #[test]
+    fn a_detection_counts_from_its_own_score_down() {
+        let m = matching(vec![det(0.5, 0, 0, true), det(0.49, 0, 1, false)]);
+        let (classes, split) = m.counts_at(0.5);
+        assert_eq!((classes[0].tp, classes[0].fp, classes[0].fn_), (1, 0, 1));
+        assert_eq!((split.tp, split.fp, split.fn_), (1, 0, 2));
+        let sweep = m.sweep();
+        let at = |p| sweep.classes["a"].per_threshold[&Percent::new(p).unwrap()];
+        assert_eq!(at(50).precision, Some(1.0));
+        assert_eq!(at(49).precision, Some(0.5));
+        // b: ground truth, no detection: recall 0, F1 0, precision undefined.
+        let b = sweep.classes["b"].per_threshold[&Percent::new(0).unwrap()];
+        assert_eq!((b.precision, b.recall, b.f1), (None, Some(0.0), Some(0.0)));
+    }
+
+    #[test]
+    fn a_class_with_neither_ground_truth_nor_detections_is_undefined_not_zero() {
+        let m = matching(vec![det(0.9, 0, 0, true)]);
+        let c = &m.sweep().classes["c"];
+        assert!(c.per_threshold.values().all(|v| *v == Prf::default()));
+        assert_eq!((c.optimal_threshold, c.optimal), (None, None));
+        // A false positive makes precision and F1 0, and recall stays undefined.
+        let m = matching(vec![det(0.9, 2, 0, false)]);
+        let c = m.sweep().classes["c"].per_threshold[&Percent::new(90).unwrap()];
+        assert_eq!((c.precision, c.recall, c.f1), (Some(0.0), None, Some(0.0)));
+    }
+
+    #[test]
+    fn of_equal_f1s_the_lowest_confidence_is_optimal_compared_exactly() {
+        // At 0.80: 1 TP, 1 FN (F1 2/3). At 0.20: 2 TP, 2 FP, 0 FN: 4/6, the same F1 from
+        // other counts. Below, nothing changes, so 0.00 is the lowest of the tie.
+        let m = matching(vec![
+            det(0.8, 0, 0, true),
+            det(0.2, 0, 1, true),
+            det(0.2, 0, 1, false),
+            det(0.2, 0, 0, false),
+        ]);
+        let a = &m.sweep().classes["a"];
+        let f1 = |p| a.per_threshold[&Percent::new(p).unwrap()].f1.unwrap();
+        assert_eq!(f1(80), 2.0 / 3.0);
+        assert_eq!(f1(20), 4.0 / 6.0);
+        assert!(f1(81).abs() < 1e-12);
+        assert_eq!(a.optimal_threshold, Some(0.0));
+        assert_eq!(a.optimal.and_then(|p| p.recall), Some(1.0));
+        // Had 0.20 been worse, the optimum would be the lowest confidence without it.
+        let m = matching(vec![det(0.8, 0, 0, true), det(0.2, 0, 1, false)]);
+        assert_eq!(m.sweep().classes["a"].optimal_threshold, Some(0.21));
+    }
+
+    #[test]
+    fn per_image_outcomes_are_triples_over_the_classes_and_background() {
+        let m = matching(vec![
+            det(0.9, 0, 0, true),
+            det(0.6, 2, 1, false),
+            det(0.3, 1, 1, true),
+        ]);
+        let o = m.images_at(Percent::new(50).unwrap());
+        assert_eq!(o.classes, ["a", "b", "c"]);
+        assert_eq!(
+            (o.images[0].id.as_str(), o.images[0].name.as_str()),
+            ("7", "7.jpg")
+        );
+        assert_eq!(o.images[0].confusion, [[0, 0, 1]]);
+        // Image 9 at 0.50: a and b missed (b's detection scores 0.30), c's detection is false.
+        assert_eq!(o.images[1].confusion, [[0, 3, 1], [1, 3, 1], [3, 2, 1]]);
+        assert_eq!((o.images[1].tp, o.images[1].fp, o.images[1].fn_), (0, 1, 2));
+        assert_eq!(o.images[1].class_counts(2), (0, 1, 0));
+    }
+}

@@ -1117,3 +1117,70 @@ fn a_confusion_rule_on_coco_sources_is_refused_before_anything_is_evaluated() {
         "{stderr}"
     );
 }
+
+#[test]
+fn image_file_names_from_the_ground_truth_reach_reports_only_escaped() {
+    // 40 images of one car each; the candidate misses the first 20: a significant drop, with
+    // those images as evidence, named to inject HTML, a mention and a link.
+    let hostile = "<img src=x onerror=alert(1)>@team https://x.test/a.jpg";
+    let images: Vec<Value> = (1..=40)
+        .map(|i| {
+            let name = if i <= 20 {
+                format!("{hostile}{i}")
+            } else {
+                format!("{i}.jpg")
+            };
+            serde_json::json!({"id": i, "file_name": name, "width": 100, "height": 100})
+        })
+        .collect();
+    let annotations: Vec<Value> = (1..=40)
+        .map(|i| serde_json::json!({"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 50, 50], "area": 2500, "iscrowd": 0}))
+        .collect();
+    let gt = serde_json::json!({"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "car"}]});
+    let found = |from: u32| -> String {
+        let dets: Vec<Value> = (from..=40)
+            .map(|i| serde_json::json!({"image_id": i, "category_id": 1, "bbox": [10, 10, 50, 50], "score": 0.9}))
+            .collect();
+        Value::Array(dets).to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let gt = write(dir.path(), "gt.json", &gt.to_string());
+    let base = write(dir.path(), "base.json", &found(1));
+    let cand = write(dir.path(), "cand.json", &found(21));
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\noperating_point: {confidence: 0.5}\nstatistics: {resamples: 200}\nsplits:\n  test:\n    classes:\n      car:\n        recall: {max_drop: 0.05}\n",
+    );
+    let md = dir.path().join("report.md");
+    let json = dir.path().join("report.json");
+    let r = run(&[
+        "check",
+        "--policy",
+        &policy,
+        "--ground-truth",
+        &gt,
+        "--baseline",
+        &format!("coco:{base}"),
+        "--candidate",
+        &format!("coco:{cand}"),
+        "--markdown",
+        md.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let evidence = doc["checks"][0]["evidence"].as_array().unwrap();
+    assert_eq!(evidence.len(), 20, "{doc}");
+    assert_eq!(
+        evidence[0]["image_name"],
+        format!("{hostile}{}", evidence[0]["image_id"].as_str().unwrap())
+    );
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("&lt;img src=x onerror=alert(1)&gt;"), "{md}");
+    assert!(
+        !md.contains("<img") && !md.contains("@team") && !md.contains("https://"),
+        "{md}"
+    );
+}
