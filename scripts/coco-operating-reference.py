@@ -22,6 +22,8 @@ truth, F1 without either. `cargo test` never runs this script.
 
     pip install pycocotools numpy   # written with pycocotools 2.0.11
     python3 scripts/coco-operating-reference.py
+    python3 scripts/coco-operating-reference.py GT.json PREDICTIONS.json   # print the split's
+                                                # values at 0.0, 0.5, 0.9 (bbox) for any set
 
 Inputs are adapted as scripts/coco-reference.py adapts them (an empty results list; ground-truth
 ids shifted by one when one is 0, so that pycocotools can match that object).
@@ -175,5 +177,22 @@ def main():
         print(f"{case.name}: {', '.join(f'{k} {sorted(v)}' for k, v in expected.items())}", file=sys.stderr)
 
 
+def one(gt_path, preds_path):
+    dataset = json.loads(Path(gt_path).read_text())
+    shifted = copy.deepcopy(dataset)
+    if any(a["id"] == 0 for a in dataset["annotations"]):
+        for a in shifted["annotations"]:
+            a["id"] += 1
+    gt = ref.load_gt(shifted)
+    ev = ref.COCOeval(gt, ref.load_res(gt, json.loads(Path(preds_path).read_text())), "bbox")
+    ref.quiet(ev.evaluate)
+    dets, gts = matching(ev)
+    for c in [0.0, 0.5, 0.9]:
+        print(c, json.dumps(prf(*counts(dets, gts, c))))
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3:
+        one(sys.argv[1], sys.argv[2])
+    else:
+        main()
