@@ -83,7 +83,12 @@ pub struct Matching {
 
 impl Evaluation {
     /// The matching at IoU 0.5 (area `all`, maxDets 100) that precision, recall and F1 at a
-    /// confidence are counted from. Reads hotcoco's records for area `all` only.
+    /// confidence are counted from.
+    ///
+    /// hotcoco builds its per-image records for area `all` for this on first use (about 460
+    /// bytes a detection; those of every area range if [`Evaluation::matched`] built them
+    /// first) and keeps them with the evaluation: drop it once this returns, if nothing else
+    /// needs it.
     pub fn matching(&self) -> Result<Matching, CocoError> {
         let engine = &self.engine;
         let p = &engine.params;
