@@ -5,7 +5,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use evalgate::coco::{self, GroundTruth, IouType, Named};
-use evalgate::model::SplitEval;
 use evalgate::source::read_file;
 
 use super::args::EvalArgs;
@@ -32,7 +31,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<u8, Failure> {
         args.coco.iou_type.coco(),
         limits,
     )?;
-    let split = evaluate("--predictions", &gt, &args.predictions, limits)?;
+    let split = evaluate("--predictions", &gt, &args.predictions, limits)?.into_split();
     let existing = match &args.output {
         Some(path) if path.is_file() => Some(read(path, limits, "-o")?),
         _ => None,
@@ -107,7 +106,7 @@ pub(crate) fn evaluate(
     gt: &GroundTruth,
     path: &Path,
     limits: Limits,
-) -> Result<SplitEval, Failure> {
+) -> Result<coco::Evaluation, Failure> {
     let name = format!("{role} {}", path.display());
     let fail = |e: coco::CocoError| {
         let message = match e {
@@ -125,5 +124,5 @@ pub(crate) fn evaluate(
         })
         .map_err(fail)?
     };
-    Ok(gt.evaluate(predictions).map_err(fail)?.into_split())
+    gt.evaluate(predictions).map_err(fail)
 }

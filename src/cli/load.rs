@@ -41,6 +41,8 @@ struct PolicyNeeds {
     by_task: Vec<(Task, Needs)>,
     /// The policy file, for the message that says how to get what is missing.
     path: String,
+    /// The split of each `confusions` rule, as written: a local eval has no confusion matrix.
+    confusion_rules: Vec<String>,
 }
 
 impl Loader {
@@ -111,6 +113,14 @@ impl Loader {
                 .map(|t| (t, policy.needs(Some(t))))
                 .collect(),
             path: path.to_owned(),
+            confusion_rules: policy
+                .confusions
+                .iter()
+                .map(|c| match &c.split {
+                    evalgate::policy::SplitSelector::All => "*".to_owned(),
+                    evalgate::policy::SplitSelector::Name(n) => n.clone(),
+                })
+                .collect(),
         });
         self
     }
@@ -312,7 +322,33 @@ impl Loader {
                 format!("{role}: {src}: a coco: source needs --ground-truth"),
             )
         })?;
+        if let Some(needs) = &self.needs
+            && let Some(split) = needs.confusion_rules.first()
+        {
+            return Err(Failure::new(
+                Kind::EvalUnavailable,
+                format!(
+                    "{role}: {src}: policy {} has a confusion rule on split {split:?}, and a coco: source has no confusion matrix (pycocotools matches detections within their own category, so no object is ever counted as another class); gate confusions on Roboflow evals (rf: or a saved eval), or remove the rule",
+                    needs.path
+                ),
+            ));
+        }
+        // Precision, recall and F1 come from the sweep, support from the matching, and the
+        // per-image outcomes are made for the splits whose drop rules are noise-tested, at the
+        // confidence the gate reads them at. Performance by class and the confusion matrix do
+        // not apply: at `optimal` a class is read at its own sweep's optimum. Reading the
+        // matching costs about what the evaluation does (hotcoco rebuilds its per-image
+        // records for area `all`), so a policy that reads mAP only does not pay for it.
+        let needs = self.needs.as_ref().and_then(|n| {
+            n.by_task
+                .iter()
+                .find(|(t, _)| *t == Task::ObjectDetection)
+                .map(|(_, n)| n)
+        });
+        let beyond_map = needs.is_some_and(|n| !n.is_empty());
         let mut splits = BTreeMap::new();
+        let mut sweeps = BTreeMap::new();
+        let mut images = BTreeMap::new();
         for (split, gt_path) in &setup.ground_truths {
             if self.cancel.load(Ordering::SeqCst) {
                 let mut f = Failure::new(Kind::EvalUnavailable, "cancelled");
@@ -327,11 +363,34 @@ impl Loader {
             let gt =
                 super::eval::read_ground_truth("--ground-truth", gt_path, setup.iou, setup.limits)
                     .map_err(in_role)?;
-            let eval = super::eval::evaluate(&format!("{role}:"), &gt, &file.path, setup.limits)?;
+            let evaluation =
+                super::eval::evaluate(&format!("{role}:"), &gt, &file.path, setup.limits)?;
+            if !beyond_map {
+                splits.insert(split.clone(), evaluation.into_split());
+                continue;
+            }
+            let matching = evaluation.matching().map_err(|e| {
+                Failure::new(
+                    Kind::EvalUnavailable,
+                    format!("{role}: {}: {e}", file.path.display()),
+                )
+            })?;
+            let mut eval = evaluation.into_split();
+            matching.set_support(&mut eval);
+            let sweep = matching.sweep();
+            if let Some(n) = needs.filter(|n| n.images.iter().any(|s| s.matches(split)))
+                && let Some(at) = n.matrix_confidence(sweep.overall.optimal_threshold)
+            {
+                images.insert(split.clone(), matching.images_at(at));
+            }
             splits.insert(split.clone(), eval);
+            sweeps.insert(split.clone(), sweep);
         }
+        let mut eval = evalgate::coco::eval_of(splits);
+        eval.panels.sweep = beyond_map.then_some(sweeps);
+        eval.panels.images = images;
         Ok(Loaded {
-            eval: evalgate::coco::eval_of(splits),
+            eval,
             bytes: Vec::new(),
             panels: PanelBodies::default(),
         })

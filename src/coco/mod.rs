@@ -9,9 +9,12 @@
 //! and passes their bytes.
 //!
 //! [`Evaluation::matched`] keeps hotcoco's per-image matching, so that resampling images
-//! (the paired mAP bootstrap of [`bootstrap`]) can reuse it without matching again.
+//! (the paired mAP bootstrap of [`bootstrap`]) can reuse it without matching again, and
+//! [`Evaluation::matching`] reads its IoU-0.5 matching for precision, recall and F1 at a
+//! confidence ([`operating`]).
 
 pub mod bootstrap;
+pub mod operating;
 mod read;
 mod summary;
 

@@ -183,6 +183,8 @@ impl<'de> Deserialize<'de> for Flag {
 struct RawImage {
     id: Id,
     #[serde(default)]
+    file_name: Option<String>,
+    #[serde(default)]
     height: Option<u32>,
     #[serde(default)]
     width: Option<u32>,
@@ -361,6 +363,8 @@ pub(super) fn ground_truth(
             id: img.id.0,
             height: img.height.unwrap_or(0),
             width: img.width.unwrap_or(0),
+            // Per-image outcomes name images by it.
+            file_name: img.file_name.unwrap_or_default(),
             ..Image::default()
         });
     }

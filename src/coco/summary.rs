@@ -68,7 +68,8 @@ pub(super) fn split_eval(engine: &COCOeval) -> Result<SplitEval, CocoError> {
             metrics(ks, areas[2]),
             metrics(ks, areas[3]),
         ],
-        // Support comes from a confusion matrix, which a local evaluation has none of yet.
+        // Counted from the IoU-0.5 matching (`operating::Matching::set_support`), which
+        // pycocotools' summary does not read.
         support: None,
     };
     let every_k: Vec<usize> = (0..shape.k).collect();

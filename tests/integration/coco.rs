@@ -379,6 +379,8 @@ fn check_gates_coco_predictions_as_it_gates_the_evals_they_make() {
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(checks_of(&r.stdout), direct);
+    // A policy on mAP only does not read the matching: no support, as in the saved evals.
+    assert_eq!(truck["support"], Value::Null, "{truck}");
 
     // A saved baseline and a coco: candidate mix.
     let r = run(&[
@@ -723,5 +725,462 @@ fn the_paired_map_bootstrap_refuses_evaluations_on_other_images() {
         err.to_string()
             .contains("draws 39 images, but the evaluations have 40"),
         "{err}"
+    );
+}
+
+/// Compares a ratio evalgate computed with pycocotools' (null: undefined).
+fn same_ratio(got: Option<f64>, want: &Value, what: &str) {
+    match (got, want.as_f64()) {
+        (Some(g), Some(w)) => assert!(
+            (g - w).abs() <= TOLERANCE,
+            "{what}: evalgate {g}, pycocotools {w}"
+        ),
+        (None, None) => assert!(want.is_null(), "{what}: {want}"),
+        _ => panic!("{what}: evalgate {got:?}, pycocotools {want}"),
+    }
+}
+
+fn same_counts(got: evalgate::coco::operating::Counts, want: &Value, what: &str) {
+    assert_eq!(
+        [got.tp, got.fp, got.fn_],
+        [&want["tp"], &want["fp"], &want["fn"]].map(|v| v.as_u64().unwrap()),
+        "{what}"
+    );
+}
+
+fn same_prf(got: evalgate::model::Prf, want: &Value, what: &str) {
+    same_ratio(
+        got.precision,
+        &want["precision"],
+        &format!("{what} precision"),
+    );
+    same_ratio(got.recall, &want["recall"], &format!("{what} recall"));
+    same_ratio(got.f1, &want["f1"], &format!("{what} f1"));
+}
+
+/// One scope (the split or a class) against the reference: counts at every percent, the
+/// sweep's ratios at the reference's confidences, and the F1-optimal threshold.
+fn same_scope(
+    counts: &dyn Fn(f64) -> evalgate::coco::operating::Counts,
+    curve: &evalgate::model::Curve,
+    want: &Value,
+    what: &str,
+) -> usize {
+    use evalgate::model::Percent;
+    let mut numbers = 0;
+    for percent in 0..100u8 {
+        let c = counts(f64::from(percent) / 100.0);
+        let grid = &want["grid"];
+        let p = usize::from(percent);
+        assert_eq!(
+            [c.tp, c.fp, c.fn_],
+            [&grid["tp"][p], &grid["fp"][p], &grid["fn"][p]].map(|v| v.as_u64().unwrap()),
+            "{what} at 0.{percent:02}"
+        );
+        numbers += 3;
+    }
+    assert_eq!(curve.per_threshold.len(), 100, "{what}");
+    for (key, at) in want["at"].as_object().unwrap() {
+        let confidence: f64 = key.parse().unwrap();
+        same_counts(counts(confidence), at, &format!("{what} at {key}"));
+        let percent = Percent::from_fraction(confidence).unwrap();
+        same_prf(
+            curve.per_threshold[&percent],
+            at,
+            &format!("{what} at {key}"),
+        );
+        numbers += 6;
+    }
+    let optimal = &want["optimal"];
+    match optimal["threshold"].as_f64() {
+        None => {
+            assert!(optimal.is_null(), "{what}: {optimal}");
+            assert_eq!(
+                (curve.optimal_threshold, curve.optimal),
+                (None, None),
+                "{what}"
+            );
+        }
+        Some(t) => {
+            assert_eq!(curve.optimal_threshold, Some(t), "{what} optimal threshold");
+            same_prf(curve.optimal.unwrap(), optimal, &format!("{what} optimal"));
+            numbers += 4;
+        }
+    }
+    numbers
+}
+
+#[test]
+fn precision_recall_and_f1_at_a_confidence_are_pycocotools_matching_on_every_case() {
+    use evalgate::model::Percent;
+    let (mut numbers, mut undefined, mut ignored_crowd) = (0, 0, false);
+    for (gt, preds, iou) in fixture_runs() {
+        let case = gt.parent().unwrap();
+        let reference: Value =
+            serde_json::from_slice(&std::fs::read(case.join("operating.json")).unwrap()).unwrap();
+        let file = preds.file_name().unwrap().to_str().unwrap();
+        let want = &reference["expected"][file][iou.as_str()];
+        let name = format!(
+            "{}/{file} {iou}",
+            case.file_name().unwrap().to_string_lossy()
+        );
+        assert!(
+            want.is_object(),
+            "{name}: no reference; run scripts/coco-operating-reference.py"
+        );
+        let matching = evaluation(&gt, &preds, &iou).matching().unwrap();
+        let classes: Vec<&str> = want["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert_eq!(matching.classes(), classes, "{name}");
+        for (k, class) in classes.iter().enumerate() {
+            assert_eq!(
+                matching.support()[k],
+                want["support"][class].as_u64().unwrap(),
+                "{name} {class} support"
+            );
+        }
+        let sweep = matching.sweep();
+        numbers += same_scope(
+            &|c| matching.counts_at(c).1,
+            &sweep.overall,
+            &want["split"],
+            &name,
+        );
+        for (k, class) in classes.iter().enumerate() {
+            let scope = &want["perClass"][class];
+            numbers += same_scope(
+                &|c| matching.counts_at(c).0[k],
+                &sweep.classes[*class],
+                scope,
+                &format!("{name} {class}"),
+            );
+            undefined += scope["at"]
+                .as_object()
+                .unwrap()
+                .values()
+                .filter(|v| v["f1"].is_null())
+                .count();
+        }
+        if case.ends_with("crowd") {
+            // Crowd regions: detections on them are neither TP nor FP, so TP + FP is less
+            // than the detections counted at 0.
+            let counted = want["split"]["at"]["0.0"]["tp"].as_u64().unwrap()
+                + want["split"]["at"]["0.0"]["fp"].as_u64().unwrap();
+            let results: Value = serde_json::from_slice(&std::fs::read(&preds).unwrap()).unwrap();
+            ignored_crowd = counted < results.as_array().unwrap().len() as u64;
+        }
+
+        let at = Percent::from_fraction(reference["image_confidence"].as_f64().unwrap()).unwrap();
+        let outcomes = matching.images_at(at);
+        assert_eq!(outcomes.confidence, Some(at));
+        assert_eq!(outcomes.classes, classes, "{name}");
+        let images = want["images"].as_array().unwrap();
+        assert_eq!(outcomes.images.len(), images.len(), "{name}");
+        for (got, want) in outcomes.images.iter().zip(images) {
+            let what = format!("{name} image {}", want["id"]);
+            assert_eq!(got.id, want["id"].to_string(), "{what}");
+            assert_eq!(got.name, want["file_name"].as_str().unwrap(), "{what}");
+            assert_eq!(
+                [got.tp, got.fp, got.fn_],
+                [&want["tp"], &want["fp"], &want["fn"]].map(|v| v.as_u64().unwrap()),
+                "{what}"
+            );
+            for (k, class) in classes.iter().enumerate() {
+                let (tp, fp, fn_) = got.class_counts(k as u32);
+                let expected: Vec<u64> = want["perClass"].get(*class).map_or(vec![0, 0, 0], |v| {
+                    v.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|n| n.as_u64().unwrap())
+                        .collect()
+                });
+                assert_eq!(vec![tp, fp, fn_], expected, "{what} {class}");
+                numbers += 3;
+            }
+            numbers += 3;
+        }
+    }
+    assert!(ignored_crowd, "the crowd case ignores no detection");
+    // A class without ground truth or detections above some confidence is undefined there.
+    assert!(numbers > 25_000 && undefined > 10, "{numbers} {undefined}");
+}
+
+/// pycocotools' numbers for examples/coco (scripts/coco-operating-reference.py).
+fn example_reference(side: &str) -> Value {
+    let doc: Value = serde_json::from_slice(
+        &std::fs::read(repo("tests/fixtures/coco/example-operating.json")).unwrap(),
+    )
+    .unwrap();
+    doc["expected"][format!("{side}-predictions.json")]["bbox"].clone()
+}
+
+/// `check` on the example with `policy`, the JSON report parsed.
+fn example_check(policy: &str) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(dir.path(), "policy.yaml", policy);
+    let mut args = EXAMPLE_CHECK.to_vec();
+    args[2] = &policy;
+    let r = run(&[&args[..], &["--json", "-"]].concat());
+    let doc = serde_json::from_str(&r.stdout).unwrap_or(Value::Null);
+    (r.code, doc, r.stderr)
+}
+
+fn check<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {doc}"))
+}
+
+fn same_value(got: &Value, want: &Value, what: &str) {
+    let (g, w) = (got.as_f64(), want.as_f64());
+    assert!(
+        matches!((g, w), (Some(g), Some(w)) if (g - w).abs() <= TOLERANCE),
+        "{what}: evalgate {got}, pycocotools {want}"
+    );
+}
+
+#[test]
+fn check_reads_precision_recall_and_support_of_coco_sources_at_the_operating_point() {
+    let (code, doc, stderr) = example_check(
+        "version: 1\noperating_point: {confidence: 0.5}\nsplits:\n  test:\n    precision: {min: 0.9}\n    recall: {max_drop: 0.1}\n    classes:\n      \"*\":\n        min_support: 20\n        recall: {max_drop: 0.05}\n",
+    );
+    // Truck recall at 0.50 falls from 14 of 23 to 9 of 23.
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(doc["operating_point"]["confidence"], 0.5);
+    assert_eq!(doc["operating_point"]["baseline"]["test"], 0.5);
+    assert_eq!(doc["operating_point"]["candidate"]["test"], 0.5);
+    let (base, cand) = (
+        example_reference("baseline"),
+        example_reference("candidate"),
+    );
+    let at = |r: &Value, class: Option<&str>, metric: &str| match class {
+        None => r["split"]["at"]["0.5"][metric].clone(),
+        Some(c) => r["perClass"][c]["at"]["0.5"][metric].clone(),
+    };
+    for (id, class, metric, status) in [
+        ("test/precision/min", None, "precision", "pass"),
+        ("test/recall/max_drop", None, "recall", "pass"),
+        (
+            "test/class/truck/recall/max_drop",
+            Some("truck"),
+            "recall",
+            "fail",
+        ),
+        (
+            "test/class/person/recall/max_drop",
+            Some("person"),
+            "recall",
+            "pass",
+        ),
+        // 15 cars: fewer than min_support.
+        (
+            "test/class/car/recall/max_drop",
+            Some("car"),
+            "recall",
+            "skip",
+        ),
+    ] {
+        let c = check(&doc, id);
+        assert_eq!(c["status"], status, "{c}");
+        same_value(&c["baseline"], &at(&base, class, metric), id);
+        same_value(&c["candidate"], &at(&cand, class, metric), id);
+        assert!(c.get("statistics").is_none(), "{c}");
+        if let Some(class) = class {
+            assert_eq!(c["support"], base["support"][class], "{c}");
+        }
+    }
+    assert!(
+        check(&doc, "test/class/car/recall/max_drop")["message"]
+            .as_str()
+            .unwrap()
+            .contains("insufficient support: 15")
+    );
+}
+
+#[test]
+fn noise_tests_of_coco_sources_run_on_their_local_per_image_outcomes() {
+    let (code, doc, stderr) = example_check(
+        "version: 1\noperating_point: {confidence: 0.5}\nstatistics: {resamples: 500, seed: 7}\nsplits:\n  test:\n    recall: {max_drop: 0.02}\n    classes:\n      truck:\n        recall: {max_drop: 0.05}\n",
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let (base, cand) = (
+        example_reference("baseline"),
+        example_reference("candidate"),
+    );
+    // The split's 6.5-point drop is within the noise of 20 images: a warning.
+    let split = check(&doc, "test/recall/max_drop");
+    assert_eq!(split["status"], "warn", "{split}");
+    let truck = check(&doc, "test/class/truck/recall/max_drop");
+    assert_eq!(truck["status"], "fail", "{truck}");
+    for (c, scope) in [(split, &["split"][..]), (truck, &["perClass", "truck"][..])] {
+        let s = &c["statistics"];
+        assert_eq!(s["images"], 20, "{c}");
+        assert_eq!(s["resamples"], 500, "{c}");
+        let reference = |r: &Value| {
+            scope.iter().fold(r, |v, k| &v[*k]).get("at").unwrap()["0.5"]["recall"].clone()
+        };
+        // Recounted from the per-image outcomes: the same as the sweep.
+        same_value(&s["recomputed_baseline"], &reference(&base), "baseline");
+        same_value(&s["recomputed_candidate"], &reference(&cand), "candidate");
+    }
+    assert_eq!(truck["statistics"]["significant"], true, "{truck}");
+    assert_eq!(split["statistics"]["significant"], false, "{split}");
+    // The images that lost trucks, by the ground truth's file names.
+    let evidence: Vec<&str> = truck["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["image_name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !evidence.is_empty() && evidence.iter().all(|n| n.ends_with(".jpg")),
+        "{evidence:?}"
+    );
+    for e in truck["evidence"].as_array().unwrap() {
+        let id: u64 = e["image_id"].as_str().unwrap().parse().unwrap();
+        let fn_of = |r: &Value| {
+            let im = r["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|im| im["id"] == id)
+                .unwrap();
+            im["perClass"]
+                .get("truck")
+                .map_or(0, |c| c[2].as_u64().unwrap())
+        };
+        assert_eq!(e["baseline_fn"].as_u64(), Some(fn_of(&base)), "{e}");
+        assert_eq!(e["candidate_fn"].as_u64(), Some(fn_of(&cand)), "{e}");
+    }
+}
+
+#[test]
+fn at_optimal_each_coco_source_is_read_at_its_own_f1_optimal_threshold() {
+    let (code, doc, stderr) = example_check(
+        "version: 1\noperating_point: {confidence: optimal}\nstatistics: {resamples: 200}\nsplits:\n  test:\n    f1: {min: 0.5, max_drop: 0.5}\n    optimal_threshold: {max_shift: 0.1}\n    classes:\n      \"*\":\n        recall: {min: 0.1}\n",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (base, cand) = (
+        example_reference("baseline"),
+        example_reference("candidate"),
+    );
+    for (side, r) in [("baseline", &base), ("candidate", &cand)] {
+        let optimal = &r["split"]["optimal"];
+        same_value(
+            &doc["operating_point"][side]["test"],
+            &optimal["threshold"],
+            side,
+        );
+        same_value(&check(&doc, "test/f1/min")[side], &optimal["f1"], side);
+        same_value(
+            &check(&doc, "test/optimal_threshold/max_shift")[side],
+            &optimal["threshold"],
+            side,
+        );
+        // A class at its own F1-optimal threshold, as Roboflow's per-class table.
+        for class in ["car", "person", "truck"] {
+            let c = check(&doc, &format!("test/class/{class}/recall/min"));
+            same_value(&c[side], &r["perClass"][class]["optimal"]["recall"], class);
+        }
+    }
+    // The noise test's per-image outcomes are at each eval's own threshold too.
+    let f1 = &check(&doc, "test/f1/max_drop")["statistics"];
+    same_value(
+        &f1["recomputed_baseline"],
+        &base["split"]["optimal"]["f1"],
+        "f1",
+    );
+    same_value(
+        &f1["recomputed_candidate"],
+        &cand["split"]["optimal"]["f1"],
+        "f1",
+    );
+}
+
+#[test]
+fn a_confusion_rule_on_coco_sources_is_refused_before_anything_is_evaluated() {
+    let (code, _, stderr) = example_check(
+        "version: 1\noperating_point: {confidence: 0.5}\nsplits:\n  test:\n    recall: {min: 0.1}\nconfusions:\n  - {split: test, actual: truck, predicted: background, max: 0.5}\n",
+    );
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("confusion rule on split \"test\"")
+            && stderr.contains("no confusion matrix")
+            && stderr.contains("remove the rule"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn image_file_names_from_the_ground_truth_reach_reports_only_escaped() {
+    // 40 images of one car each; the candidate misses the first 20: a significant drop, with
+    // those images as evidence, named to inject HTML, a mention and a link.
+    let hostile = "<img src=x onerror=alert(1)>@team https://x.test/a.jpg";
+    let images: Vec<Value> = (1..=40)
+        .map(|i| {
+            let name = if i <= 20 {
+                format!("{hostile}{i}")
+            } else {
+                format!("{i}.jpg")
+            };
+            serde_json::json!({"id": i, "file_name": name, "width": 100, "height": 100})
+        })
+        .collect();
+    let annotations: Vec<Value> = (1..=40)
+        .map(|i| serde_json::json!({"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 50, 50], "area": 2500, "iscrowd": 0}))
+        .collect();
+    let gt = serde_json::json!({"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "car"}]});
+    let found = |from: u32| -> String {
+        let dets: Vec<Value> = (from..=40)
+            .map(|i| serde_json::json!({"image_id": i, "category_id": 1, "bbox": [10, 10, 50, 50], "score": 0.9}))
+            .collect();
+        Value::Array(dets).to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let gt = write(dir.path(), "gt.json", &gt.to_string());
+    let base = write(dir.path(), "base.json", &found(1));
+    let cand = write(dir.path(), "cand.json", &found(21));
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\noperating_point: {confidence: 0.5}\nstatistics: {resamples: 200}\nsplits:\n  test:\n    classes:\n      car:\n        recall: {max_drop: 0.05}\n",
+    );
+    let md = dir.path().join("report.md");
+    let json = dir.path().join("report.json");
+    let r = run(&[
+        "check",
+        "--policy",
+        &policy,
+        "--ground-truth",
+        &gt,
+        "--baseline",
+        &format!("coco:{base}"),
+        "--candidate",
+        &format!("coco:{cand}"),
+        "--markdown",
+        md.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let evidence = doc["checks"][0]["evidence"].as_array().unwrap();
+    assert_eq!(evidence.len(), 20, "{doc}");
+    assert_eq!(
+        evidence[0]["image_name"],
+        format!("{hostile}{}", evidence[0]["image_id"].as_str().unwrap())
+    );
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("&lt;img src=x onerror=alert(1)&gt;"), "{md}");
+    assert!(
+        !md.contains("<img") && !md.contains("@team") && !md.contains("https://"),
+        "{md}"
     );
 }
