@@ -554,14 +554,14 @@ fn fixture_runs() -> Vec<(std::path::PathBuf, std::path::PathBuf, String)> {
 
 #[test]
 fn the_weighted_accumulate_at_unit_weights_is_the_summary_on_every_case() {
-    use evalgate::coco::bootstrap::{MapQuantity, MatchedDetections};
+    use evalgate::coco::bootstrap::{MapQuantity, matched_detections, values};
     let (mut numbers, mut nulls) = (0, 0);
     for (gt, preds, iou) in fixture_runs() {
         let ev = evaluation(&gt, &preds, &iou);
-        let matched = MatchedDetections::new(&ev).unwrap();
+        let matched = matched_detections(&ev).unwrap();
         let quantities = MapQuantity::every(matched.classes().len());
         let ones = vec![1; matched.images().len()];
-        let values = matched.values(&ones, &quantities);
+        let values = values(&matched, &ones, &quantities);
         let split = ev.split();
         for (q, got) in quantities.iter().zip(&values) {
             let scope = match q.class {
@@ -591,12 +591,12 @@ fn bootstrap_pair() -> (
     evalgate::coco::bootstrap::MatchedDetections,
     evalgate::coco::bootstrap::MatchedDetections,
 ) {
-    use evalgate::coco::bootstrap::MatchedDetections;
+    use evalgate::coco::bootstrap::matched_detections;
     let root = repo("tests/fixtures/coco");
     let gt = root.join("bootstrap-gt.json");
     let side = |name: &str| {
         let ev = evaluation(&gt, &root.join(format!("bootstrap-{name}.json")), "bbox");
-        MatchedDetections::new(&ev).unwrap()
+        matched_detections(&ev).unwrap()
     };
     (side("baseline"), side("candidate"))
 }
@@ -714,7 +714,7 @@ fn the_paired_map_bootstrap_refuses_evaluations_on_other_images() {
         &root.join("predictions.json"),
         "bbox",
     );
-    let other = evalgate::coco::bootstrap::MatchedDetections::new(&other).unwrap();
+    let other = evalgate::coco::bootstrap::matched_detections(&other).unwrap();
     let q = MapQuantity::every(1);
     let err = compare_matched(&baseline, &other, &Resampling::new(40, 10, 1), &q).unwrap_err();
     assert!(matches!(err, PairError::DifferentImages { .. }), "{err}");
