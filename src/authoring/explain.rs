@@ -32,18 +32,36 @@ pub struct PointShown {
     pub reads_prf: bool,
     /// The policy's `statistics`, with the task whose rules they test.
     pub statistics: Option<(crate::policy::Statistics, Task)>,
+    /// Splits whose matching every eval carries (local COCO evaluations), where mAP drop
+    /// rules are noise-tested.
+    pub matched: Vec<String>,
 }
 
 impl PointShown {
-    /// Whether the gate noise-tests this item's drop fields.
+    /// Whether the gate noise-tests this item's drop fields: precision, recall and F1 from
+    /// per-image outcomes; mAP only where the eval carries its split's matching (a local
+    /// COCO evaluation), as both evals of the gate must.
     pub fn noise_tested(&self, item: &Item) -> bool {
+        use crate::gate::{NoiseData, noise_data};
         let Some((_, task)) = self.statistics else {
             return false;
         };
-        matches!(item, Item::Rule { scope, metric, rule, .. }
-            if scope.size().is_none()
-                && crate::gate::noise_testable(task, *metric)
-                && (rule.max_drop.is_some() || rule.max_drop_rel.is_some()))
+        let Item::Rule {
+            split,
+            scope,
+            metric,
+            rule,
+            ..
+        } = item
+        else {
+            return false;
+        };
+        let drop = rule.max_drop.is_some() || rule.max_drop_rel.is_some();
+        match noise_data(task, *metric) {
+            Some(NoiseData::ImageOutcomes) => drop && scope.size().is_none(),
+            Some(NoiseData::Matching) => drop && self.matched.iter().any(|s| s == split),
+            None => false,
+        }
     }
 }
 
@@ -60,6 +78,14 @@ pub fn operating_point(policy: &Policy, evals: &[(&str, &Eval)]) -> Option<Point
     Some(PointShown {
         point,
         statistics: policy.statistics.map(|s| (s, task)),
+        matched: evals
+            .first()
+            .map(|(_, e)| e.panels.matched.keys())
+            .into_iter()
+            .flatten()
+            .filter(|s| evals.iter().all(|(_, e)| e.panels.matched.contains_key(*s)))
+            .cloned()
+            .collect(),
         reads_prf: evals.iter().any(|(_, e)| e.task == Task::ObjectDetection),
         evals: evals
             .iter()

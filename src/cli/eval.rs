@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use evalgate::coco::{self, GroundTruth, IouType, Named};
-use evalgate::model::SplitEval;
+use evalgate::model::{MatchedDetections, SplitEval};
 use evalgate::source::read_file;
 
 use super::args::EvalArgs;
@@ -32,7 +32,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<u8, Failure> {
         args.coco.iou_type.coco(),
         limits,
     )?;
-    let split = evaluate("--predictions", &gt, &args.predictions, limits)?;
+    let (split, _) = evaluate("--predictions", &gt, &args.predictions, limits, false)?;
     let existing = match &args.output {
         Some(path) if path.is_file() => Some(read(path, limits, "-o")?),
         _ => None,
@@ -101,13 +101,15 @@ pub(crate) fn read_ground_truth(
     .map_err(|e| Failure::new(Kind::EvalUnavailable, e.to_string()))
 }
 
-/// Evaluates one predictions file against `gt`.
+/// Evaluates one predictions file against `gt`; with `keep_matching`, also reads the
+/// matching for the mAP bootstrap before hotcoco's records are dropped.
 pub(crate) fn evaluate(
     role: &str,
     gt: &GroundTruth,
     path: &Path,
     limits: Limits,
-) -> Result<SplitEval, Failure> {
+    keep_matching: bool,
+) -> Result<(SplitEval, Option<MatchedDetections>), Failure> {
     let name = format!("{role} {}", path.display());
     let fail = |e: coco::CocoError| {
         let message = match e {
@@ -125,5 +127,11 @@ pub(crate) fn evaluate(
         })
         .map_err(fail)?
     };
-    Ok(gt.evaluate(predictions).map_err(fail)?.into_split())
+    let evaluation = gt.evaluate(predictions).map_err(fail)?;
+    let matched = if keep_matching {
+        Some(coco::bootstrap::matched_detections(&evaluation).map_err(fail)?)
+    } else {
+        None
+    };
+    Ok((evaluation.into_split(), matched))
 }

@@ -309,6 +309,16 @@ impl Loader {
             )
         })?;
         let mut splits = BTreeMap::new();
+        let mut matched = BTreeMap::new();
+        // Only for splits whose mAP drops are noise-tested: at COCO val's size the matching
+        // costs hotcoco about 0.9 GB to hand over.
+        let keeps = |split: &str| {
+            self.needs.as_ref().is_some_and(|n| {
+                n.by_task
+                    .iter()
+                    .any(|(t, needs)| *t == Task::ObjectDetection && needs.keeps_matching(split))
+            })
+        };
         for (split, gt_path) in &setup.ground_truths {
             if self.cancel.load(Ordering::SeqCst) {
                 let mut f = Failure::new(Kind::EvalUnavailable, "cancelled");
@@ -323,11 +333,22 @@ impl Loader {
             let gt =
                 super::eval::read_ground_truth("--ground-truth", gt_path, setup.iou, setup.limits)
                     .map_err(in_role)?;
-            let eval = super::eval::evaluate(&format!("{role}:"), &gt, &file.path, setup.limits)?;
+            let (eval, matching) = super::eval::evaluate(
+                &format!("{role}:"),
+                &gt,
+                &file.path,
+                setup.limits,
+                keeps(split),
+            )?;
             splits.insert(split.clone(), eval);
+            if let Some(m) = matching {
+                matched.insert(split.clone(), std::sync::Arc::new(m));
+            }
         }
+        let mut eval = evalgate::coco::eval_of(splits);
+        eval.panels.matched = matched;
         Ok(Loaded {
-            eval: evalgate::coco::eval_of(splits),
+            eval,
             bytes: Vec::new(),
             panels: PanelBodies::default(),
         })

@@ -64,6 +64,14 @@ pub fn matched_detections(evaluation: &Evaluation) -> Result<MatchedDetections, 
         .map(|(k, &id)| (id, k))
         .collect();
     let gt = engine.coco_gt();
+    let image_names = images
+        .iter()
+        .map(|&id| {
+            gt.get_img(id)
+                .map(|im| im.file_name.clone())
+                .unwrap_or_default()
+        })
+        .collect();
     let classes = p
         .cat_ids
         .iter()
@@ -129,6 +137,7 @@ pub fn matched_detections(evaluation: &Evaluation) -> Result<MatchedDetections, 
         .collect();
     MatchedDetections::from_parts(MatchedParts {
         images,
+        image_names,
         classes,
         rec_thrs: p.rec_thrs.clone(),
         thresholds,

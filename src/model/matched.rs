@@ -34,6 +34,9 @@ pub struct Slab {
 pub struct MatchedParts {
     /// Ground-truth image ids, strictly ascending: the positions weights and slabs index.
     pub images: Vec<u64>,
+    /// Each image's file name, in `images` order (empty where the ground truth has none);
+    /// or no names at all.
+    pub image_names: Vec<String>,
     /// Class names in category order, each once.
     pub classes: Vec<String>,
     /// The recall thresholds precision is read at (pycocotools: 101, from 0 to 1).
@@ -80,6 +83,12 @@ impl MatchedDetections {
         let images = p.images.len();
         if u32::try_from(images).is_err() {
             return bad(format!("{images} images, more than 2^32"));
+        }
+        if !p.image_names.is_empty() && p.image_names.len() != images {
+            return bad(format!(
+                "{} image names for {images} images",
+                p.image_names.len()
+            ));
         }
         let mut names: Vec<&str> = p.classes.iter().map(String::as_str).collect();
         names.sort_unstable();
@@ -158,6 +167,11 @@ impl MatchedDetections {
         &self.parts.images
     }
 
+    /// Each image's file name, in [`MatchedDetections::images`] order; empty when unknown.
+    pub fn image_names(&self) -> &[String] {
+        &self.parts.image_names
+    }
+
     /// Class names, in category order: the positions a class is known by.
     pub fn classes(&self) -> &[String] {
         &self.parts.classes
@@ -215,6 +229,7 @@ mod tests {
     fn parts() -> MatchedParts {
         MatchedParts {
             images: vec![3, 7],
+            image_names: Vec::new(),
             classes: vec!["car".into()],
             rec_thrs: vec![0.0, 0.5, 1.0],
             thresholds: 2,
@@ -255,6 +270,10 @@ mod tests {
         };
         refused(&|p| p.images = vec![7, 3], "strictly ascending");
         refused(&|p| p.classes.push("car".into()), "\"car\" is listed twice");
+        refused(
+            &|p| p.image_names = vec!["a.jpg".into()],
+            "1 image names for 2 images",
+        );
         refused(&|p| p.thresholds = 65, "65 IoU thresholds");
         refused(&|p| p.t75 = 2, "0.75 at 2, of 2");
         refused(&|p| p.rec_thrs.clear(), "recall thresholds");

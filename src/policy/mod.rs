@@ -12,6 +12,7 @@ pub(crate) mod validate;
 use chrono::NaiveDate;
 use globset::GlobMatcher;
 
+use crate::gate::NoiseData;
 use crate::model::{
     DEFAULT_MATRIX_CONFIDENCE, Eval, Metric, OperatingPoint, ScopeKind, Size, Task,
 };
@@ -161,6 +162,10 @@ pub struct Needs {
     pub confusion: Vec<SplitSelector>,
     /// Splits that need per-image outcomes (image predictions), at the operating point.
     pub images: Vec<SplitSelector>,
+    /// Splits whose mAP drop rules are noise-tested, for which a local COCO evaluation keeps
+    /// its matching ([`crate::model::Panels::matched`]). Not a panel to fetch or to require:
+    /// an eval without it (any but a `coco:` source) keeps fixed thresholds on mAP.
+    pub matched: Vec<SplitSelector>,
     /// The policy's operating point; the confusion matrix is asked at it (at `optimal`,
     /// at each split's F1-optimal threshold), or at [`DEFAULT_MATRIX_CONFIDENCE`] when the
     /// policy has none and needs the matrix for support only.
@@ -168,7 +173,13 @@ pub struct Needs {
 }
 
 impl Needs {
-    /// Whether map-results is all the policy needs.
+    /// Whether a local evaluation of `split` should keep its matching.
+    pub fn keeps_matching(&self, split: &str) -> bool {
+        self.matched.iter().any(|s| s.matches(split))
+    }
+
+    /// Whether map-results is all the policy needs from a fetched or saved eval (the
+    /// matching is never either).
     pub fn is_empty(&self) -> bool {
         !self.sweep
             && self.by_class.is_empty()
@@ -605,21 +616,31 @@ impl Policy {
             if split.classes.iter().any(|c| c.min_support.is_some()) {
                 push(&mut needs.confusion, &split.selector);
             }
-            // The per-image `confusion` triples index the split's confusion matrix.
-            let tested = |rules: &[MetricRule]| {
+            let tested = |rules: &[MetricRule], data: NoiseData| {
                 rules.iter().any(|r| {
-                    crate::gate::noise_testable(task, r.metric)
+                    crate::gate::noise_data(task, r.metric) == Some(data)
                         && (r.rule.max_drop.is_some()
                             || r.rule.max_drop_rel.is_some()
                             || self.defaults.max_drop.is_some()
                             || self.defaults.max_drop_rel.is_some())
                 })
             };
-            if self.statistics.is_some()
-                && (tested(&split.metrics) || split.classes.iter().any(|c| tested(&c.metrics)))
-            {
+            let sizes = |sizes: &[SizeRules], data| sizes.iter().any(|z| tested(&z.metrics, data));
+            let any = |data| {
+                tested(&split.metrics, data)
+                    || sizes(&split.sizes, data)
+                    || split
+                        .classes
+                        .iter()
+                        .any(|c| tested(&c.metrics, data) || sizes(&c.sizes, data))
+            };
+            if self.statistics.is_some() && any(NoiseData::ImageOutcomes) {
+                // The per-image `confusion` triples index the split's confusion matrix.
                 push(&mut needs.images, &split.selector);
                 push(&mut needs.confusion, &split.selector);
+            }
+            if self.statistics.is_some() && any(NoiseData::Matching) {
+                push(&mut needs.matched, &split.selector);
             }
         }
         for c in &self.confusions {
