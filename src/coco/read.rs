@@ -186,6 +186,16 @@ struct RawImage {
     height: Option<u32>,
     #[serde(default)]
     width: Option<u32>,
+    /// Only to name images in reports: a file name that is not a string is no error.
+    #[serde(default)]
+    file_name: Option<FileName>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FileName {
+    Text(String),
+    Other(IgnoredAny),
 }
 
 #[derive(Deserialize)]
@@ -361,6 +371,10 @@ pub(super) fn ground_truth(
             id: img.id.0,
             height: img.height.unwrap_or(0),
             width: img.width.unwrap_or(0),
+            file_name: match img.file_name {
+                Some(FileName::Text(name)) => name,
+                _ => String::new(),
+            },
             ..Image::default()
         });
     }

@@ -725,3 +725,151 @@ fn the_paired_map_bootstrap_refuses_evaluations_on_other_images() {
         "{err}"
     );
 }
+
+const GATE_CHECK: [&str; 9] = [
+    "check",
+    "--policy",
+    "tests/fixtures/coco-gate/policy.yaml",
+    "--ground-truth",
+    "tests/fixtures/coco-gate/gt.json",
+    "--baseline",
+    "coco:tests/fixtures/coco-gate/baseline.json",
+    "--candidate",
+    "coco:tests/fixtures/coco-gate/candidate.json",
+];
+
+/// pycocotools' value of a check's scope (scripts/coco-gate-fixture.py).
+fn pycocotools_value(expected: &Value, side: &str, check: &Value) -> f64 {
+    let key = format!(
+        "{}|{}|{}",
+        check["class"].as_str().unwrap_or(""),
+        check["size"].as_str().unwrap_or(""),
+        check["metric"].as_str().unwrap()
+    );
+    expected[side][&key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key}"))
+}
+
+#[test]
+fn check_noise_tests_map_drops_of_two_coco_sources_at_every_scope() {
+    let expected: Value = serde_json::from_slice(
+        &std::fs::read(repo("tests/fixtures/coco-gate/expected.json")).unwrap(),
+    )
+    .unwrap();
+    let r = run(&[&GATE_CHECK[..], &["--json", "-"]].concat());
+    // The candidate dropped 40% of its truck detections: a real regression.
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["statistics"]["resamples"], 1000);
+    let checks = doc["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 5);
+    let mut verdicts = Vec::new();
+    for c in checks {
+        let st = &c["statistics"];
+        assert!(st.is_object(), "every mAP drop check is noise-tested: {c}");
+        assert_eq!(
+            (st["images"].as_u64(), st["resamples"].as_u64()),
+            (Some(240), Some(1000))
+        );
+        // The observed difference is pycocotools' difference.
+        let (b, k) = (
+            pycocotools_value(&expected, "baseline", c),
+            pycocotools_value(&expected, "candidate", c),
+        );
+        let delta = st["delta"].as_f64().unwrap();
+        assert!(
+            (delta - (k - b)).abs() < 1e-9,
+            "{c}: Δ {delta}, pycocotools {}",
+            k - b
+        );
+        let (lo, hi) = (
+            st["ci_low"].as_f64().unwrap(),
+            st["ci_high"].as_f64().unwrap(),
+        );
+        assert!(lo <= delta && delta <= hi, "{c}");
+        let p = st["p_adjusted"].as_f64().unwrap();
+        assert!(p >= st["p_value"].as_f64().unwrap(), "{c}");
+        verdicts.push((
+            c["class"].as_str().unwrap_or("-").to_owned(),
+            c["size"].as_str().unwrap_or("-").to_owned(),
+            c["status"].as_str().unwrap().to_owned(),
+            st["significant"].as_bool().unwrap(),
+        ));
+    }
+    let v = |class: &str, size: &str, status: &str, significant| {
+        (
+            class.to_owned(),
+            size.to_owned(),
+            status.to_owned(),
+            significant,
+        )
+    };
+    verdicts.sort();
+    assert_eq!(
+        verdicts,
+        [
+            v("-", "-", "fail", true),
+            // Small objects are few: their drop is over the threshold, but not shown to be real.
+            v("-", "small", "warn", false),
+            // Two cars moved off their objects: over 0.5 pt, and within the noise.
+            v("car", "-", "warn", false),
+            v("truck", "-", "fail", true),
+            v("truck", "large", "fail", true),
+        ]
+    );
+    // Where to look: exactly the images whose truck detections were dropped, most first.
+    let truck = checks
+        .iter()
+        .find(|c| c["class"] == "truck" && c["size"].is_null())
+        .unwrap();
+    let dropped = expected["trucks_dropped"].as_object().unwrap();
+    assert_eq!(truck["worse_images"].as_u64(), Some(dropped.len() as u64));
+    let evidence = truck["evidence"].as_array().unwrap();
+    assert_eq!(evidence.len(), dropped.len().min(100));
+    for pair in evidence.windows(2) {
+        assert!(pair[0]["candidate_fn"].as_u64() >= pair[1]["candidate_fn"].as_u64());
+    }
+    for e in evidence {
+        let id = e["image_id"].as_str().unwrap();
+        let n = dropped[id].as_u64().unwrap();
+        assert_eq!(
+            (e["baseline_fn"].as_u64(), e["candidate_fn"].as_u64()),
+            (Some(0), Some(n))
+        );
+        // Named by the ground truth's file name; image 5's is a number there, so by its id.
+        let name = if id == "5" {
+            "5".to_owned()
+        } else {
+            format!("frame-{:0>4}.jpg", id)
+        };
+        assert_eq!(e["image_name"], name.as_str());
+    }
+}
+
+#[test]
+fn with_one_side_a_saved_eval_map_rules_keep_their_fixed_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("baseline.json");
+    let r = run(&[
+        "eval",
+        "--ground-truth",
+        "tests/fixtures/coco-gate/gt.json",
+        "--predictions",
+        "tests/fixtures/coco-gate/baseline.json",
+        "-o",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut args = GATE_CHECK.to_vec();
+    args[6] = saved.to_str().unwrap();
+    let r = run(&[&args[..], &["--json", "-"]].concat());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    for c in doc["checks"].as_array().unwrap() {
+        assert!(c.get("statistics").is_none_or(Value::is_null), "{c}");
+        // Over its threshold with nothing to test it against: a failure, as without
+        // statistics (`auto` is a threshold of 0).
+        assert_eq!(c["status"], "fail", "{c}");
+    }
+}
