@@ -1004,4 +1004,43 @@ mod needs_tests {
             [MissingPanel::ByClass("valid".into())]
         );
     }
+    #[test]
+    fn the_matching_is_kept_for_splits_whose_map_drops_are_tested() {
+        let stats = "version: 1\nstatistics: {seed: 1}\n";
+        let needs =
+            |rules: &str| policy(&format!("{stats}{rules}")).needs(Some(Task::ObjectDetection));
+        let name = |s: &str| SplitSelector::Name(s.into());
+        // Each scope: split, size, class, class × size.
+        for rules in [
+            "splits:\n  valid:\n    map50: {max_drop: 0.02}\n",
+            "splits:\n  valid:\n    sizes:\n      small:\n        map75: {max_drop_rel: 0.1}\n",
+            "splits:\n  valid:\n    classes:\n      car:\n        map50_95: {max_drop: 0.02}\n",
+            "splits:\n  valid:\n    classes:\n      \"*\":\n        sizes:\n          large:\n            map50: {max_drop: auto}\n",
+            // A floor inherits the default drop.
+            "defaults: {max_drop: 0.02}\nsplits:\n  valid:\n    map50: {min: 0.5}\n",
+        ] {
+            let n = needs(rules);
+            assert_eq!(n.matched, [name("valid")], "{rules}");
+            assert!(n.keeps_matching("valid") && !n.keeps_matching("test"));
+            // Not a panel: nothing to fetch, nothing a saved eval must hold.
+            assert!(n.is_empty() && n.images.is_empty(), "{rules}");
+        }
+        // Floors only, or precision and recall only, or no statistics: no matching.
+        assert!(
+            needs("splits:\n  valid:\n    map50: {min: 0.5}\n")
+                .matched
+                .is_empty()
+        );
+        let prf = needs(
+            "operating_point: {confidence: 0.4}\nsplits:\n  valid:\n    recall: {max_drop: 0.02}\n",
+        );
+        assert!(prf.matched.is_empty() && prf.images == [name("valid")]);
+        let plain = policy("version: 1\nsplits:\n  \"*\":\n    map50: {max_drop: 0.02}\n");
+        assert!(plain.needs(None).matched.is_empty());
+        assert_eq!(
+            needs("splits:\n  \"*\":\n    map50: {max_drop: 0.02}\n").matched,
+            [SplitSelector::All]
+        );
+        assert!(needs("splits:\n  \"*\":\n    map50: {max_drop: 0.02}\n").keeps_matching("test"));
+    }
 }
