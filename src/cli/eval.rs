@@ -128,10 +128,17 @@ pub(crate) fn evaluate(
         .map_err(fail)?
     };
     let evaluation = gt.evaluate(predictions).map_err(fail)?;
-    let matched = if keep_matching {
-        Some(coco::bootstrap::matched_detections(&evaluation).map_err(fail)?)
-    } else {
-        None
-    };
-    Ok((evaluation.into_split(), matched))
+    if !keep_matching {
+        return Ok((evaluation.into_split(), None));
+    }
+    // Reading the matching makes hotcoco build its full per-image records (about 0.9 GB per
+    // model at COCO val's size), dropped with the evaluation: one source at a time, so that
+    // the baseline and candidate evaluated at once never hold both.
+    let _one = READING_MATCHING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let matched = coco::bootstrap::matched_detections(&evaluation).map_err(fail)?;
+    Ok((evaluation.into_split(), Some(matched)))
 }
+
+static READING_MATCHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
