@@ -841,7 +841,7 @@ fn check_noise_tests_map_drops_of_two_coco_sources_at_every_scope() {
         let name = if id == "5" {
             "5".to_owned()
         } else {
-            format!("frame-{:0>4}.jpg", id)
+            format!("frame-{id:0>4}.jpg")
         };
         assert_eq!(e["image_name"], name.as_str());
     }
