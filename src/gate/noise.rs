@@ -237,8 +237,8 @@ fn test_map(
             &*candidate.panels.matched[name],
         );
         pair_matchings(name, b, c)?;
-        // A class the matching does not know (a class of the eval file but not of the ground
-        // truth cannot happen for a coco: source) keeps its fixed-threshold verdict.
+        // A class the matching does not name keeps its fixed-threshold verdict. A coco:
+        // source's classes are its matching's, so only an eval built otherwise has one.
         let (indices, quantities): (Vec<usize>, Vec<MapQuantity>) = (0..checks.len())
             .filter(|&i| {
                 tested_map(task, &checks[i], baseline, candidate) && &*checks[i].split == name
