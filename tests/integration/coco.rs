@@ -873,3 +873,23 @@ fn with_one_side_a_saved_eval_map_rules_keep_their_fixed_thresholds() {
         assert_eq!(c["status"], "fail", "{c}");
     }
 }
+
+#[test]
+fn the_bootstrap_of_two_evaluations_reads_their_matchings_and_compares_them() {
+    use evalgate::coco::bootstrap::{MapQuantity, compare, compare_matched};
+    use evalgate::stats::Resampling;
+    let root = repo("tests/fixtures/coco");
+    let gt = root.join("bootstrap-gt.json");
+    let side = |name: &str| evaluation(&gt, &root.join(format!("bootstrap-{name}.json")), "bbox");
+    let (b, c) = (side("baseline"), side("candidate"));
+    let (mb, mc) = bootstrap_pair();
+    let q = MapQuantity::every(mb.classes().len());
+    let resampling = Resampling::new(mb.images().len(), 100, 5);
+    assert_eq!(
+        compare(&b, &c, &resampling, &q).unwrap(),
+        compare_matched(&mb, &mc, &resampling, &q).unwrap()
+    );
+    // The matching carries the ground truth's file names, in image order.
+    let names: Vec<String> = mb.images().iter().map(|id| format!("{id}.jpg")).collect();
+    assert_eq!(mb.image_names(), names);
+}
