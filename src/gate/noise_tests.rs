@@ -643,6 +643,26 @@ fn map_and_recall_checks_share_one_correction() {
         assert_eq!(t.p_adjusted, *a);
     }
     assert!(with.p_adjusted > with.p_value, "{with:?}");
+    // Markdown says what was tested.
+    use crate::report::{EvalInfo, ReportContext, render_markdown};
+    let ctx = || ReportContext {
+        exit_code: 0,
+        policy: "policy.yaml".into(),
+        baseline: Some(EvalInfo::new("base.json".into(), &base)),
+        candidate: EvalInfo::new("cand.json".into(), &cand),
+        policy_url: None,
+        run_url: None,
+    };
+    let md = render_markdown(&both, &ctx());
+    assert!(
+        md.contains("Drops of precision, recall, F1 and mAP are noise-tested (2 checks"),
+        "{md}"
+    );
+    let md = render_markdown(&alone, &ctx());
+    assert!(
+        md.contains("Drops of mAP are noise-tested (1 check,"),
+        "{md}"
+    );
 }
 
 #[test]
