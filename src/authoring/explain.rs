@@ -18,11 +18,11 @@ use crate::model::{Eval, Metric, OperatingPoint, Scope, Task};
 use crate::policy::{BACKGROUND, Field, Policy, Severity, Waiver};
 use crate::report::split_label;
 
-/// The policy's operating point, and where it puts each eval's splits.
+/// The policy's operating point, and where it puts each eval's splits; and its statistics.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PointShown {
-    /// As the policy sets it.
-    pub point: Field<OperatingPoint>,
+    /// As the policy sets it; `None` for a policy with `statistics` and no operating point.
+    pub point: Option<Field<OperatingPoint>>,
     /// Per eval (by role, e.g. `eval`), every split with the confidence it is read at: the
     /// policy's, or at `optimal` the split's F1-optimal threshold (`None` when the eval's
     /// confidence sweep does not give one).
@@ -32,27 +32,68 @@ pub struct PointShown {
     pub reads_prf: bool,
     /// The policy's `statistics`, with the task whose rules they test.
     pub statistics: Option<(crate::policy::Statistics, Task)>,
+    /// Splits whose matching every eval carries (local COCO evaluations), where mAP drop
+    /// rules are noise-tested.
+    pub matched: Vec<String>,
 }
 
 impl PointShown {
-    /// Whether the gate noise-tests this item's drop fields.
+    /// Whether the gate noise-tests this item's drop fields: precision, recall and F1 from
+    /// per-image outcomes; mAP only where the eval carries its split's matching (a local
+    /// COCO evaluation), as both evals of the gate must.
     pub fn noise_tested(&self, item: &Item) -> bool {
+        use crate::gate::{NoiseData, noise_data};
         let Some((_, task)) = self.statistics else {
             return false;
         };
-        matches!(item, Item::Rule { scope, metric, rule, .. }
-            if scope.size().is_none()
-                && crate::gate::noise_testable(task, *metric)
-                && (rule.max_drop.is_some() || rule.max_drop_rel.is_some()))
+        let Item::Rule {
+            split,
+            scope,
+            metric,
+            rule,
+            ..
+        } = item
+        else {
+            return false;
+        };
+        let drop = rule.max_drop.is_some() || rule.max_drop_rel.is_some();
+        match noise_data(task, *metric) {
+            Some(NoiseData::ImageOutcomes) => drop && scope.size().is_none(),
+            Some(NoiseData::Matching) => drop && self.matched.iter().any(|s| s == split),
+            None => false,
+        }
+    }
+
+    /// What the text says of the item's noise test, if anything: an mAP drop rule on an eval
+    /// without the matching is tested only when the gate's two evals are `coco:` sources.
+    fn noise_words(&self, item: &Item) -> Option<&'static str> {
+        if self.noise_tested(item) {
+            return Some(", noise-tested");
+        }
+        let (_, task) = self.statistics?;
+        match item {
+            Item::Rule { metric, rule, .. }
+                if crate::gate::noise_data(task, *metric)
+                    == Some(crate::gate::NoiseData::Matching)
+                    && (rule.max_drop.is_some() || rule.max_drop_rel.is_some()) =>
+            {
+                Some(", noise-tested only when both evals are coco: sources")
+            }
+            _ => None,
+        }
     }
 }
 
 /// Each split by name with the confidence it is read at, if known.
 pub type SplitConfidences = Vec<(String, Option<f64>)>;
 
-/// The operating point of `policy` applied to `evals`; `None` when the policy has none.
+/// The operating point of `policy` applied to `evals`, with its statistics; `None` when the
+/// policy has neither.
 pub fn operating_point(policy: &Policy, evals: &[(&str, &Eval)]) -> Option<PointShown> {
-    let point = policy.operating_point?;
+    if policy.operating_point.is_none() && policy.statistics.is_none() {
+        return None;
+    }
+    let point = policy.operating_point;
     let task = policy
         .task
         .or_else(|| evals.first().map(|(_, e)| e.task))
@@ -60,15 +101,24 @@ pub fn operating_point(policy: &Policy, evals: &[(&str, &Eval)]) -> Option<Point
     Some(PointShown {
         point,
         statistics: policy.statistics.map(|s| (s, task)),
+        matched: evals
+            .first()
+            .map(|(_, e)| e.panels.matched.keys())
+            .into_iter()
+            .flatten()
+            .filter(|s| evals.iter().all(|(_, e)| e.panels.matched.contains_key(*s)))
+            .cloned()
+            .collect(),
         reads_prf: evals.iter().any(|(_, e)| e.task == Task::ObjectDetection),
         evals: evals
             .iter()
             .map(|(role, eval)| {
-                let splits = eval
-                    .splits
-                    .keys()
-                    .map(|s| (s.clone(), eval.confidence_at(s, point.value)))
-                    .collect();
+                let splits = point.map_or_else(Vec::new, |point| {
+                    eval.splits
+                        .keys()
+                        .map(|s| (s.clone(), eval.confidence_at(s, point.value)))
+                        .collect()
+                });
                 ((*role).to_owned(), splits)
             })
             .collect(),
@@ -97,8 +147,12 @@ fn render_point(out: &mut String, shown: &PointShown) {
             st.span.line, st.significance, st.resamples, st.seed
         );
     }
-    let line = shown.point.line;
-    match shown.point.value {
+    let Some(point) = shown.point else {
+        out.push('\n');
+        return;
+    };
+    let line = point.line;
+    match point.value {
         OperatingPoint::Confidence(_) => {
             let what = if shown.reads_prf {
                 "precision, recall, F1 and confusions are read there"
@@ -108,7 +162,7 @@ fn render_point(out: &mut String, shown: &PointShown) {
             let _ = writeln!(
                 out,
                 "operating point: {} (line {line}): {what}\n",
-                point_text(shown.point.value)
+                point_text(point.value)
             );
         }
         OperatingPoint::Optimal => {
@@ -192,8 +246,8 @@ pub fn render_text(plan: &[Item], waivers: Waivers<'_>, point: Option<&PointShow
         .iter()
         .map(|item| {
             let mut what = what(item);
-            if point.is_some_and(|p| p.noise_tested(item)) {
-                what.push_str(", noise-tested");
+            if let Some(words) = point.and_then(|p| p.noise_words(item)) {
+                what.push_str(words);
             }
             if let Some(w) = waiver_for(waivers, item) {
                 what.push_str(", ");
@@ -503,12 +557,13 @@ pub fn render_json(
             json
         })
         .collect();
-    let point = point.map(|shown| JsonPoint {
-        confidence: match shown.point.value {
+    let point = point.and_then(|shown| Some((shown, shown.point?)));
+    let point = point.map(|(shown, point)| JsonPoint {
+        confidence: match point.value {
             OperatingPoint::Confidence(p) => serde_json::json!(p.fraction()),
             OperatingPoint::Optimal => serde_json::json!("optimal"),
         },
-        line: shown.point.line,
+        line: point.line,
         read_at: shown
             .evals
             .iter()
@@ -765,5 +820,62 @@ valid / class "person" / confusion → "car"       max 0.1 (line 17), severity w
             "{from_plan:?}"
         );
         assert_eq!(from_plan.len(), 5, "{from_plan:?}");
+    }
+    #[test]
+    fn map_drop_rules_are_noise_tested_where_the_eval_carries_the_matching() {
+        use crate::model::{MatchedDetections, MatchedParts, Slab};
+        // Statistics and no operating point: an mAP-only policy still shows them.
+        let policy = "version: 1\nstatistics: {seed: 1}\nsplits:\n  \"*\":\n    map50: {min: 0.5, max_drop: 0.02}\n    sizes:\n      small:\n        map75: {max_drop_rel: 0.1}\n";
+        let plain = eval(TWO_SPLITS);
+        let (text, json) = explain(policy, &plain);
+        assert!(
+            text.starts_with("statistics (line 2): drops marked noise-tested"),
+            "{text}"
+        );
+        assert!(
+            text.contains("test / split / map50        min 0.5 (line 5), max_drop 0.02 (line 5), severity fail (default), noise-tested only when both evals are coco: sources\n"),
+            "{text}"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert!(doc["operating_point"].is_null());
+        assert!(
+            doc["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r.get("noise_tested").is_none())
+        );
+        // With valid's matching (as a coco: source keeps it), valid's rules are tested.
+        let matched = MatchedDetections::from_parts(MatchedParts {
+            images: vec![1],
+            image_names: Vec::new(),
+            classes: vec!["car".into(), "person".into()],
+            rec_thrs: vec![0.0, 1.0],
+            thresholds: 2,
+            t50: 0,
+            t75: 1,
+            slabs: vec![Slab::default(); 8],
+        })
+        .unwrap();
+        let mut local = plain;
+        local
+            .panels
+            .matched
+            .insert("valid".into(), std::sync::Arc::new(matched));
+        let (text, json) = explain(policy, &local);
+        assert!(
+            text.contains("valid / size small / map75  max_drop_rel 0.1 (line 8), severity fail (default), noise-tested\n"),
+            "{text}"
+        );
+        assert!(text.contains("test / size small / map75   max_drop_rel 0.1 (line 8), severity fail (default), noise-tested only"), "{text}");
+        let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let tested: Vec<(&str, &str)> = doc["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["noise_tested"] == true)
+            .map(|r| (r["split"].as_str().unwrap(), r["metric"].as_str().unwrap()))
+            .collect();
+        assert_eq!(tested, [("valid", "map50"), ("valid", "map75")]);
     }
 }

@@ -34,7 +34,7 @@ pub(crate) fn run(args: &CalibrateArgs) -> Result<u8, Failure> {
         return Err(Failure::new(
             Kind::InvalidPolicy,
             format!(
-                "{name}: no drop rule of this policy is noise-tested on this eval (noise tests cover max_drop and max_drop_rel on detection precision, recall and F1, at split or class level)"
+                "{name}: no drop rule of this policy is noise-tested on this eval (calibrate covers max_drop and max_drop_rel on detection precision, recall and F1, at split or class level; mAP drop rules, tested between two coco: sources, are not calibrated)"
             ),
         ));
     }

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use evalgate::coco::{self, GroundTruth, IouType, Named};
+use evalgate::model::MatchedDetections;
 use evalgate::source::read_file;
 
 use super::args::EvalArgs;
@@ -100,7 +101,8 @@ pub(crate) fn read_ground_truth(
     .map_err(|e| Failure::new(Kind::EvalUnavailable, e.to_string()))
 }
 
-/// Evaluates one predictions file against `gt`.
+/// Evaluates one predictions file against `gt`; with `keep_matching`, also reads the
+/// matching for the mAP bootstrap before hotcoco's records are dropped.
 pub(crate) fn evaluate(
     role: &str,
     gt: &GroundTruth,
@@ -126,3 +128,44 @@ pub(crate) fn evaluate(
     };
     gt.evaluate(predictions).map_err(fail)
 }
+
+/// What the gate reads of an evaluation beyond its metrics, taken before it is dropped: the
+/// matching of every area range and IoU threshold for the paired mAP bootstrap (`map`), and
+/// the IoU-0.5 matching that precision, recall and F1 at a confidence are counted from
+/// (`operating`).
+pub(crate) fn matchings(
+    role: &str,
+    path: &Path,
+    evaluation: &coco::Evaluation,
+    map: bool,
+    operating: bool,
+) -> Result<(Option<MatchedDetections>, Option<coco::operating::Matching>), Failure> {
+    let fail = |e: coco::CocoError| {
+        Failure::new(
+            Kind::EvalUnavailable,
+            format!("{role} {}: {e}", path.display()),
+        )
+    };
+    if !map {
+        let operating = operating
+            .then(|| evaluation.matching())
+            .transpose()
+            .map_err(fail)?;
+        return Ok((None, operating));
+    }
+    // The full matching makes hotcoco build its per-image records of every area range (about
+    // 0.9 GB per model at COCO val's size), dropped with the evaluation: one source at a time,
+    // so that the baseline and candidate evaluated at once never hold both. The IoU-0.5
+    // matching, read after it, reuses those records.
+    let _one = READING_MATCHING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let matched = coco::bootstrap::matched_detections(evaluation).map_err(fail)?;
+    let operating = operating
+        .then(|| evaluation.matching())
+        .transpose()
+        .map_err(fail)?;
+    Ok((Some(matched), operating))
+}
+
+static READING_MATCHING: std::sync::Mutex<()> = std::sync::Mutex::new(());

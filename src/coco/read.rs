@@ -183,11 +183,19 @@ impl<'de> Deserialize<'de> for Flag {
 struct RawImage {
     id: Id,
     #[serde(default)]
-    file_name: Option<String>,
-    #[serde(default)]
     height: Option<u32>,
     #[serde(default)]
     width: Option<u32>,
+    /// Only to name images in reports: a file name that is not a string is no error.
+    #[serde(default)]
+    file_name: Option<FileName>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FileName {
+    Text(String),
+    Other(IgnoredAny),
 }
 
 #[derive(Deserialize)]
@@ -363,8 +371,11 @@ pub(super) fn ground_truth(
             id: img.id.0,
             height: img.height.unwrap_or(0),
             width: img.width.unwrap_or(0),
-            // Per-image outcomes name images by it.
-            file_name: img.file_name.unwrap_or_default(),
+            // Per-image outcomes and evidence name images by it.
+            file_name: match img.file_name {
+                Some(FileName::Text(name)) => name,
+                _ => String::new(),
+            },
             ..Image::default()
         });
     }

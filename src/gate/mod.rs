@@ -20,8 +20,8 @@ pub use check::{
     RuleKind, Status, Summary, Verdict, WaiverOutcome,
 };
 pub use noise::{
-    CALIBRATION_CORRELATION, CALIBRATION_POWER, Calibration, MAX_EVIDENCE, calibrate,
-    noise_testable,
+    CALIBRATION_CORRELATION, CALIBRATION_POWER, Calibration, MAX_EVIDENCE, NoiseData, calibrate,
+    noise_data,
 };
 
 use check::CheckParts;
@@ -72,6 +72,19 @@ pub enum NotComparable {
         role: &'static str,
         /// The eval's task.
         eval: Task,
+    },
+    /// The two local evaluations of a split were made against ground truths with different
+    /// categories.
+    #[error(
+        "the baseline and candidate were evaluated on different categories in split {split:?} ({only_baseline} only in the baseline, {only_candidate} only in the candidate); evaluate both against the same ground truth"
+    )]
+    Categories {
+        /// The split.
+        split: String,
+        /// Categories only the baseline's ground truth has.
+        only_baseline: usize,
+        /// Only the candidate's.
+        only_candidate: usize,
     },
 }
 

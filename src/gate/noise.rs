@@ -3,26 +3,47 @@
 //! policy's significance after correction across every tested check of the gate.
 //!
 //! The statistics themselves live in [`crate::stats`]; this module pairs the evals' images,
-//! asks for one estimate per tested check, corrects, and writes what it found into the checks.
+//! asks for one estimate per tested check (precision, recall and F1 from per-image counts,
+//! mAP from a local evaluation's matching), corrects once over all of them, and writes what
+//! it found into the checks.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::check::{Evidence, NoiseTest, Status};
-use super::{Check, GateError, RuleKind};
-use crate::model::{Eval, ImageOutcome, ImageOutcomes, Metric, Task};
+use super::{Check, GateError, NotComparable, RuleKind};
+use crate::model::{Eval, ImageOutcome, ImageOutcomes, MatchedDetections, Metric, Size, Task};
 use crate::policy::Statistics;
+use crate::stats::map::{MapMetric, MapQuantity, PairError, compare_matched};
 use crate::stats::{
-    CountMetric, Counts, EvalCounts, PairedCounts, Quantity, Resampling, adjust, compare,
+    CountMetric, Counts, Estimate, EvalCounts, PairedCounts, Quantity, Resampling, adjust, compare,
 };
 
 /// Images shown per failing class check in JSON; Markdown shows fewer.
 pub const MAX_EVIDENCE: usize = 100;
 
-/// Whether a drop rule on `metric` is noise-tested for `task` evals: precision, recall and
-/// F1 of detection, from the per-image outcomes.
-pub fn noise_testable(task: Task, metric: Metric) -> bool {
-    task == Task::ObjectDetection
-        && matches!(metric, Metric::Precision | Metric::Recall | Metric::F1)
+/// Where a drop rule's noise test finds its per-image data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoiseData {
+    /// Each image's true positives, false positives and false negatives at the operating
+    /// point (Roboflow's image predictions): detection precision, recall and F1, at split
+    /// and class level. A policy that tests them requires the data of every eval.
+    ImageOutcomes,
+    /// The matched detections of a local COCO evaluation ([`crate::model::Panels::matched`]):
+    /// detection mAP at every scope. Only `coco:` sources carry it; where either eval lacks
+    /// it, the rule keeps its fixed threshold.
+    Matching,
+}
+
+/// Where a drop rule on `metric` of `task` evals would be noise-tested from, if anywhere.
+pub fn noise_data(task: Task, metric: Metric) -> Option<NoiseData> {
+    if task != Task::ObjectDetection {
+        return None;
+    }
+    match metric {
+        Metric::Precision | Metric::Recall | Metric::F1 => Some(NoiseData::ImageOutcomes),
+        Metric::Map50 | Metric::Map50_95 | Metric::Map75 => Some(NoiseData::Matching),
+        _ => None,
+    }
 }
 
 fn count_metric(metric: Metric) -> Option<CountMetric> {
@@ -34,17 +55,30 @@ fn count_metric(metric: Metric) -> Option<CountMetric> {
     }
 }
 
-/// Whether the gate tests this check for noise.
-fn tested(task: Task, c: &Check) -> bool {
+/// Whether the check is a drop comparison that a noise test can soften or confirm.
+fn comparison(c: &Check) -> bool {
     matches!(c.rule, RuleKind::MaxDrop | RuleKind::MaxDropRel)
-        && c.size.is_none()
-        && c.metric.is_some_and(|m| noise_testable(task, m))
         // Only a comparison can be softened by noise: a check that failed for want of data
         // (support that cannot be shown, say) stays as it is.
         && c.reason == super::Reason::Compared
         && c.candidate().is_some()
         && c.baseline().is_some()
         && matches!(c.status, Status::Pass | Status::Fail | Status::Warn)
+}
+
+/// Whether the gate tests this check from per-image counts.
+fn tested(task: Task, c: &Check) -> bool {
+    comparison(c)
+        && c.size.is_none()
+        && c.metric.and_then(|m| noise_data(task, m)) == Some(NoiseData::ImageOutcomes)
+}
+
+/// Whether the gate tests this check from both evals' matching.
+fn tested_map(task: Task, c: &Check, baseline: &Eval, candidate: &Eval) -> bool {
+    comparison(c)
+        && c.metric.and_then(|m| noise_data(task, m)) == Some(NoiseData::Matching)
+        && baseline.panels.matched.contains_key(&*c.split)
+        && candidate.panels.matched.contains_key(&*c.split)
 }
 
 /// One split's images, paired by id: the counts, and what evidence needs.
@@ -82,7 +116,7 @@ pub(crate) fn test(
         splits.insert(split.to_owned(), pair_split(split, baseline, candidate)?);
     }
     // One estimate per check, computed per split on that split's replicates.
-    let mut found: Vec<(usize, crate::stats::Estimate)> = Vec::new();
+    let mut found: Vec<(usize, Estimate, NoiseData)> = Vec::new();
     for (name, split) in &splits {
         let indices: Vec<usize> = (0..checks.len())
             .filter(|&i| tested(task, &checks[i]) && &*checks[i].split == name.as_str())
@@ -121,14 +155,16 @@ pub(crate) fn test(
         // An untestable quantity (undefined on every image) likewise keeps its verdict.
         for (i, estimate) in indices.into_iter().zip(estimates) {
             if let Ok(e) = estimate {
-                found.push((i, e));
+                found.push((i, e, NoiseData::ImageOutcomes));
             }
         }
     }
-    let p: Vec<f64> = found.iter().map(|(_, e)| e.p_value).collect();
+    test_map(stats, task, baseline, candidate, checks, &mut found)?;
+    // One correction over every tested check, whatever its data.
+    let p: Vec<f64> = found.iter().map(|(_, e, _)| e.p_value).collect();
     let adjusted = adjust(&p, stats.correction);
     let mut tests = Vec::with_capacity(found.len());
-    for ((i, e), p_adjusted) in found.into_iter().zip(adjusted) {
+    for ((i, e, from), p_adjusted) in found.into_iter().zip(adjusted) {
         let significant = p_adjusted <= stats.significance && e.delta < 0.0;
         let check = &mut checks[i];
         let over = matches!(check.status, Status::Fail | Status::Warn);
@@ -141,13 +177,22 @@ pub(crate) fn test(
                 Status::Warn
             };
         }
-        let (evidence, worse_images) = match (&check.class, check.status) {
-            (Some(class), Status::Fail) => {
+        let (evidence, worse_images) = match (&check.class, check.status, from) {
+            (Some(class), Status::Fail, NoiseData::ImageOutcomes) => {
                 let split = &splits[&*check.split];
                 split
                     .classes
                     .binary_search_by(|n| n.as_str().cmp(class))
                     .map(|c| evidence(split, c, check.metric))
+                    .unwrap_or_default()
+            }
+            (Some(class), Status::Fail, NoiseData::Matching) => {
+                let (b, c) = (
+                    &baseline.panels.matched[&*check.split],
+                    &candidate.panels.matched[&*check.split],
+                );
+                b.class(class)
+                    .map(|k| map_evidence(b, c, k, check.size, check.metric))
                     .unwrap_or_default()
             }
             _ => (Vec::new(), 0),
@@ -169,6 +214,173 @@ pub(crate) fn test(
         check.set_test(tests.len() - 1);
     }
     Ok(tests)
+}
+
+/// Tests the mAP drop checks of every split where both evals carry the matching, adding
+/// one estimate per testable check to `found`.
+fn test_map(
+    stats: &Statistics,
+    task: Task,
+    baseline: &Eval,
+    candidate: &Eval,
+    checks: &[Check],
+    found: &mut Vec<(usize, Estimate, NoiseData)>,
+) -> Result<(), GateError> {
+    let wanted: BTreeSet<&str> = checks
+        .iter()
+        .filter(|c| tested_map(task, c, baseline, candidate))
+        .map(|c| &*c.split)
+        .collect();
+    for name in wanted {
+        let (b, c) = (
+            &*baseline.panels.matched[name],
+            &*candidate.panels.matched[name],
+        );
+        pair_matchings(name, b, c)?;
+        // A class the matching does not name keeps its fixed-threshold verdict. A coco:
+        // source's classes are its matching's, so only an eval built otherwise has one.
+        let (indices, quantities): (Vec<usize>, Vec<MapQuantity>) = (0..checks.len())
+            .filter(|&i| {
+                tested_map(task, &checks[i], baseline, candidate) && &*checks[i].split == name
+            })
+            .filter_map(|i| {
+                let check = &checks[i];
+                let class = match &check.class {
+                    None => None,
+                    Some(class) => Some(b.class(class)?),
+                };
+                let metric = MapMetric::of(check.metric?)?;
+                Some((
+                    i,
+                    MapQuantity {
+                        class,
+                        size: check.size,
+                        metric,
+                    },
+                ))
+            })
+            .unzip();
+        let resampling = Resampling::new(b.images().len(), stats.resamples, stats.seed);
+        let estimates = compare_matched(b, c, &resampling, &quantities).map_err(|e| match e {
+            PairError::DifferentClasses => not_comparable(name, b, c),
+            e => GateError::ImageData(format!("split {name:?}: {e}")),
+        })?;
+        // An untestable quantity (no ground truth in the scope) keeps its verdict.
+        for (i, estimate) in indices.into_iter().zip(estimates) {
+            if let Ok(e) = estimate {
+                found.push((i, e, NoiseData::Matching));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses two matchings of a split that are not of the same images and categories: each
+/// model must be evaluated against the same ground truth.
+fn pair_matchings(
+    split: &str,
+    b: &MatchedDetections,
+    c: &MatchedDetections,
+) -> Result<(), GateError> {
+    if b.images() != c.images() {
+        // Both are sorted and distinct.
+        let only = |x: &[u64], y: &[u64]| -> Vec<u64> {
+            x.iter()
+                .copied()
+                .filter(|id| y.binary_search(id).is_err())
+                .collect()
+        };
+        let (only_b, only_c) = (only(b.images(), c.images()), only(c.images(), b.images()));
+        return Err(GateError::ImagesDiffer {
+            split: split.to_owned(),
+            only_baseline: only_b.len(),
+            only_candidate: only_c.len(),
+            examples: only_b
+                .iter()
+                .chain(&only_c)
+                .take(3)
+                .map(u64::to_string)
+                .collect(),
+            duplicates: false,
+        });
+    }
+    if b.classes() != c.classes() {
+        return Err(not_comparable(split, b, c));
+    }
+    Ok(())
+}
+
+fn not_comparable(split: &str, b: &MatchedDetections, c: &MatchedDetections) -> GateError {
+    let only = |x: &[String], y: &[String]| x.iter().filter(|n| !y.contains(n)).count();
+    GateError::NotComparable(NotComparable::Categories {
+        split: split.to_owned(),
+        only_baseline: only(b.classes(), c.classes()),
+        only_candidate: only(c.classes(), b.classes()),
+    })
+}
+
+/// For a failing mAP check of class `class`, the images where the class lost true positives
+/// at IoU 0.5 (0.75 for map75), worst first, with each side's false negatives (ground truth
+/// no detection matched) and false positives there, among the detections the evaluation
+/// keeps (up to 100 per image, at any score).
+fn map_evidence(
+    b: &MatchedDetections,
+    c: &MatchedDetections,
+    class: usize,
+    size: Option<Size>,
+    metric: Option<Metric>,
+) -> (Vec<Evidence>, usize) {
+    let (t50, t75) = b.t50_t75();
+    let t = if metric == Some(Metric::Map75) {
+        t75
+    } else {
+        t50
+    };
+    let per_image = |m: &MatchedDetections| -> Vec<(u32, u32, u32)> {
+        // (ground truth, true positives, false positives) per image position.
+        let slab = m.slab(class, size);
+        let mut out = vec![(0u32, 0u32, 0u32); m.images().len()];
+        for &(i, n) in &slab.ground_truth {
+            out[i as usize].0 = n;
+        }
+        for ((&i, &matched), &counted) in slab.image.iter().zip(&slab.matched).zip(&slab.counted) {
+            let cell = &mut out[i as usize];
+            if matched >> t & 1 == 1 {
+                cell.1 += 1;
+            } else if counted >> t & 1 == 1 {
+                cell.2 += 1;
+            }
+        }
+        out
+    };
+    let (pb, pc) = (per_image(b), per_image(c));
+    let mut worse: Vec<(u32, usize)> = (0..pb.len())
+        .filter_map(|i| {
+            let lost = pb[i].1.saturating_sub(pc[i].1);
+            (lost > 0).then_some((lost, i))
+        })
+        .collect();
+    // Most lost first, then by image id.
+    worse.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+    let total = worse.len();
+    let names = b.image_names();
+    let shown = worse
+        .into_iter()
+        .take(MAX_EVIDENCE)
+        .map(|(_, i)| {
+            let id = b.images()[i].to_string();
+            let name = names.get(i).filter(|n| !n.is_empty()).cloned();
+            Evidence {
+                image_name: name.unwrap_or_else(|| id.clone()),
+                image_id: id,
+                baseline_fn: pb[i].0.saturating_sub(pb[i].1),
+                baseline_fp: pb[i].2,
+                candidate_fn: pc[i].0.saturating_sub(pc[i].1),
+                candidate_fp: pc[i].2,
+            }
+        })
+        .collect();
+    (shown, total)
 }
 
 /// Pairs a split's images by id, and turns each eval's outcomes into counts over one class
@@ -419,7 +631,9 @@ pub fn calibrate(
         else {
             return;
         };
-        if scope.size().is_some() || !noise_testable(task, metric) {
+        // mAP rules are tested from two evals' matching, which calibrating one eval's
+        // per-image counts says nothing about.
+        if scope.size().is_some() || noise_data(task, metric) != Some(NoiseData::ImageOutcomes) {
             return;
         }
         for (kind, field) in [

@@ -10,6 +10,7 @@ mod confidence_sweep;
 mod confusion_matrix;
 mod image_predictions;
 mod map_results;
+mod matched;
 mod panels;
 mod performance_by_class;
 mod roboflow_meta;
@@ -22,6 +23,7 @@ pub use confidence_sweep::parse_confidence_sweep;
 pub use confusion_matrix::{ConfusionMatrixBody, parse_confusion_matrix};
 pub use image_predictions::{ImagePredictionsPage, join_image_pages, parse_image_predictions};
 pub use map_results::{ParseEvalError, parse_eval};
+pub use matched::{AREA_RANGES, MatchedDetections, MatchedError, MatchedParts, Slab, area_range};
 pub use panels::{
     ClassPerformance, ConfusionMatrix, Curve, DEFAULT_MATRIX_CONFIDENCE, ImageOutcome,
     ImageOutcomes, MatrixError, OperatingPoint, Panels, Percent, Prf, ReadAt, Sweep,

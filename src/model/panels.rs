@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::{Eval, Metric, Metrics, Task};
+use std::sync::Arc;
+
+use super::{Eval, MatchedDetections, Metric, Metrics, Task};
 
 /// A confidence in whole percent (0 to 100): the unit of the API's `confidence` parameter.
 /// The sweep's two-decimal keys (`"0.40"`) and policy values (`0.40`) map onto it exactly.
@@ -246,6 +248,9 @@ pub struct Panels {
     pub confusion: BTreeMap<String, Vec<ConfusionMatrix>>,
     /// Per-image outcomes per split, at the operating point.
     pub images: BTreeMap<String, ImageOutcomes>,
+    /// A local COCO evaluation's matching per split, kept only for splits whose mAP drop
+    /// rules are noise-tested. Never saved: the gate copies evals, hence the `Arc`.
+    pub matched: BTreeMap<String, Arc<MatchedDetections>>,
 }
 
 impl Panels {

@@ -12,6 +12,7 @@ pub(crate) mod validate;
 use chrono::NaiveDate;
 use globset::GlobMatcher;
 
+use crate::gate::NoiseData;
 use crate::model::{
     DEFAULT_MATRIX_CONFIDENCE, Eval, Metric, OperatingPoint, ScopeKind, Size, Task,
 };
@@ -161,6 +162,10 @@ pub struct Needs {
     pub confusion: Vec<SplitSelector>,
     /// Splits that need per-image outcomes (image predictions), at the operating point.
     pub images: Vec<SplitSelector>,
+    /// Splits whose mAP drop rules are noise-tested, for which a local COCO evaluation keeps
+    /// its matching ([`crate::model::Panels::matched`]). Not a panel to fetch or to require:
+    /// an eval without it (any but a `coco:` source) keeps fixed thresholds on mAP.
+    pub matched: Vec<SplitSelector>,
     /// The policy's operating point; the confusion matrix is asked at it (at `optimal`,
     /// at each split's F1-optimal threshold), or at [`DEFAULT_MATRIX_CONFIDENCE`] when the
     /// policy has none and needs the matrix for support only.
@@ -168,7 +173,13 @@ pub struct Needs {
 }
 
 impl Needs {
-    /// Whether map-results is all the policy needs.
+    /// Whether a local evaluation of `split` should keep its matching.
+    pub fn keeps_matching(&self, split: &str) -> bool {
+        self.matched.iter().any(|s| s.matches(split))
+    }
+
+    /// Whether map-results is all the policy needs from a fetched or saved eval (the
+    /// matching is never either).
     pub fn is_empty(&self) -> bool {
         !self.sweep
             && self.by_class.is_empty()
@@ -605,21 +616,31 @@ impl Policy {
             if split.classes.iter().any(|c| c.min_support.is_some()) {
                 push(&mut needs.confusion, &split.selector);
             }
-            // The per-image `confusion` triples index the split's confusion matrix.
-            let tested = |rules: &[MetricRule]| {
+            let tested = |rules: &[MetricRule], data: NoiseData| {
                 rules.iter().any(|r| {
-                    crate::gate::noise_testable(task, r.metric)
+                    crate::gate::noise_data(task, r.metric) == Some(data)
                         && (r.rule.max_drop.is_some()
                             || r.rule.max_drop_rel.is_some()
                             || self.defaults.max_drop.is_some()
                             || self.defaults.max_drop_rel.is_some())
                 })
             };
-            if self.statistics.is_some()
-                && (tested(&split.metrics) || split.classes.iter().any(|c| tested(&c.metrics)))
-            {
+            let sizes = |sizes: &[SizeRules], data| sizes.iter().any(|z| tested(&z.metrics, data));
+            let any = |data| {
+                tested(&split.metrics, data)
+                    || sizes(&split.sizes, data)
+                    || split
+                        .classes
+                        .iter()
+                        .any(|c| tested(&c.metrics, data) || sizes(&c.sizes, data))
+            };
+            if self.statistics.is_some() && any(NoiseData::ImageOutcomes) {
+                // The per-image `confusion` triples index the split's confusion matrix.
                 push(&mut needs.images, &split.selector);
                 push(&mut needs.confusion, &split.selector);
+            }
+            if self.statistics.is_some() && any(NoiseData::Matching) {
+                push(&mut needs.matched, &split.selector);
             }
         }
         for c in &self.confusions {
@@ -1007,5 +1028,44 @@ mod needs_tests {
             needs.missing_in(&with_panels(&bodies)),
             [MissingPanel::ByClass("valid".into())]
         );
+    }
+    #[test]
+    fn the_matching_is_kept_for_splits_whose_map_drops_are_tested() {
+        let stats = "version: 1\nstatistics: {seed: 1}\n";
+        let needs =
+            |rules: &str| policy(&format!("{stats}{rules}")).needs(Some(Task::ObjectDetection));
+        let name = |s: &str| SplitSelector::Name(s.into());
+        // Each scope: split, size, class, class × size.
+        for rules in [
+            "splits:\n  valid:\n    map50: {max_drop: 0.02}\n",
+            "splits:\n  valid:\n    sizes:\n      small:\n        map75: {max_drop_rel: 0.1}\n",
+            "splits:\n  valid:\n    classes:\n      car:\n        map50_95: {max_drop: 0.02}\n",
+            "splits:\n  valid:\n    classes:\n      \"*\":\n        sizes:\n          large:\n            map50: {max_drop: auto}\n",
+            // A floor inherits the default drop.
+            "defaults: {max_drop: 0.02}\nsplits:\n  valid:\n    map50: {min: 0.5}\n",
+        ] {
+            let n = needs(rules);
+            assert_eq!(n.matched, [name("valid")], "{rules}");
+            assert!(n.keeps_matching("valid") && !n.keeps_matching("test"));
+            // Not a panel: nothing to fetch, nothing a saved eval must hold.
+            assert!(n.is_empty() && n.images.is_empty(), "{rules}");
+        }
+        // Floors only, or precision and recall only, or no statistics: no matching.
+        assert!(
+            needs("splits:\n  valid:\n    map50: {min: 0.5}\n")
+                .matched
+                .is_empty()
+        );
+        let prf = needs(
+            "operating_point: {confidence: 0.4}\nsplits:\n  valid:\n    recall: {max_drop: 0.02}\n",
+        );
+        assert!(prf.matched.is_empty() && prf.images == [name("valid")]);
+        let plain = policy("version: 1\nsplits:\n  \"*\":\n    map50: {max_drop: 0.02}\n");
+        assert!(plain.needs(None).matched.is_empty());
+        assert_eq!(
+            needs("splits:\n  \"*\":\n    map50: {max_drop: 0.02}\n").matched,
+            [SplitSelector::All]
+        );
+        assert!(needs("splits:\n  \"*\":\n    map50: {max_drop: 0.02}\n").keeps_matching("test"));
     }
 }

@@ -360,9 +360,23 @@ pub(super) fn render(report: &GateReport, ctx: &ReportContext, budget: usize) ->
         let _ = writeln!(head, "{line}");
     }
     if let (Some(st), Some(images)) = (report.statistics, report.tests.first().map(|t| t.images)) {
+        let tested = |m: &[Metric]| {
+            report
+                .checks
+                .iter()
+                .any(|c| c.test().is_some() && c.metric.is_some_and(|x| m.contains(&x)))
+        };
+        let what = match (
+            tested(&[Metric::Precision, Metric::Recall, Metric::F1]),
+            tested(&[Metric::Map50, Metric::Map50_95, Metric::Map75]),
+        ) {
+            (true, true) => "precision, recall, F1 and mAP",
+            (false, true) => "mAP",
+            _ => "precision, recall and F1",
+        };
         let _ = writeln!(
             head,
-            "Drops of precision, recall and F1 are noise-tested ({} {}, a paired bootstrap over {images} images, {} resamples, significance {} after correction): **bold** Δ is significant.",
+            "Drops of {what} are noise-tested ({} {}, a paired bootstrap over {images} images, {} resamples, significance {} after correction): **bold** Δ is significant.",
             report.tests.len(),
             plural(report.tests.len(), "check"),
             st.resamples,

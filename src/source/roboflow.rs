@@ -1257,6 +1257,7 @@ mod tests {
             by_class: Vec::new(),
             confusion: vec![SplitSelector::Name("valid".into())],
             images: Vec::new(),
+            matched: Vec::new(),
             point: None,
         };
         let plan = Plan::for_needs(&needs);

@@ -38,6 +38,7 @@
 mod bootstrap;
 mod correction;
 mod counts;
+pub mod map;
 mod normal;
 mod power;
 mod resample;

@@ -556,14 +556,14 @@ fn fixture_runs() -> Vec<(std::path::PathBuf, std::path::PathBuf, String)> {
 
 #[test]
 fn the_weighted_accumulate_at_unit_weights_is_the_summary_on_every_case() {
-    use evalgate::coco::bootstrap::{MapQuantity, MatchedDetections};
+    use evalgate::coco::bootstrap::{MapQuantity, matched_detections, values};
     let (mut numbers, mut nulls) = (0, 0);
     for (gt, preds, iou) in fixture_runs() {
         let ev = evaluation(&gt, &preds, &iou);
-        let matched = MatchedDetections::new(&ev).unwrap();
+        let matched = matched_detections(&ev).unwrap();
         let quantities = MapQuantity::every(matched.classes().len());
         let ones = vec![1; matched.images().len()];
-        let values = matched.values(&ones, &quantities);
+        let values = values(&matched, &ones, &quantities);
         let split = ev.split();
         for (q, got) in quantities.iter().zip(&values) {
             let scope = match q.class {
@@ -593,12 +593,12 @@ fn bootstrap_pair() -> (
     evalgate::coco::bootstrap::MatchedDetections,
     evalgate::coco::bootstrap::MatchedDetections,
 ) {
-    use evalgate::coco::bootstrap::MatchedDetections;
+    use evalgate::coco::bootstrap::matched_detections;
     let root = repo("tests/fixtures/coco");
     let gt = root.join("bootstrap-gt.json");
     let side = |name: &str| {
         let ev = evaluation(&gt, &root.join(format!("bootstrap-{name}.json")), "bbox");
-        MatchedDetections::new(&ev).unwrap()
+        matched_detections(&ev).unwrap()
     };
     (side("baseline"), side("candidate"))
 }
@@ -716,7 +716,7 @@ fn the_paired_map_bootstrap_refuses_evaluations_on_other_images() {
         &root.join("predictions.json"),
         "bbox",
     );
-    let other = evalgate::coco::bootstrap::MatchedDetections::new(&other).unwrap();
+    let other = evalgate::coco::bootstrap::matched_detections(&other).unwrap();
     let q = MapQuantity::every(1);
     let err = compare_matched(&baseline, &other, &Resampling::new(40, 10, 1), &q).unwrap_err();
     assert!(matches!(err, PairError::DifferentImages { .. }), "{err}");
@@ -1183,4 +1183,226 @@ fn image_file_names_from_the_ground_truth_reach_reports_only_escaped() {
         !md.contains("<img") && !md.contains("@team") && !md.contains("https://"),
         "{md}"
     );
+}
+
+const GATE_CHECK: [&str; 9] = [
+    "check",
+    "--policy",
+    "tests/fixtures/coco-gate/policy.yaml",
+    "--ground-truth",
+    "tests/fixtures/coco-gate/gt.json",
+    "--baseline",
+    "coco:tests/fixtures/coco-gate/baseline.json",
+    "--candidate",
+    "coco:tests/fixtures/coco-gate/candidate.json",
+];
+
+/// pycocotools' value of a check's scope (scripts/coco-gate-fixture.py).
+fn pycocotools_value(expected: &Value, side: &str, check: &Value) -> f64 {
+    let key = format!(
+        "{}|{}|{}",
+        check["class"].as_str().unwrap_or(""),
+        check["size"].as_str().unwrap_or(""),
+        check["metric"].as_str().unwrap()
+    );
+    expected[side][&key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key}"))
+}
+
+#[test]
+fn check_noise_tests_map_drops_of_two_coco_sources_at_every_scope() {
+    let expected: Value = serde_json::from_slice(
+        &std::fs::read(repo("tests/fixtures/coco-gate/expected.json")).unwrap(),
+    )
+    .unwrap();
+    let r = run(&[&GATE_CHECK[..], &["--json", "-"]].concat());
+    // The candidate dropped 40% of its truck detections: a real regression.
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["statistics"]["resamples"], 1000);
+    let checks = doc["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 5);
+    let mut verdicts = Vec::new();
+    for c in checks {
+        let st = &c["statistics"];
+        assert!(st.is_object(), "every mAP drop check is noise-tested: {c}");
+        assert_eq!(
+            (st["images"].as_u64(), st["resamples"].as_u64()),
+            (Some(240), Some(1000))
+        );
+        // The observed difference is pycocotools' difference.
+        let (b, k) = (
+            pycocotools_value(&expected, "baseline", c),
+            pycocotools_value(&expected, "candidate", c),
+        );
+        let delta = st["delta"].as_f64().unwrap();
+        assert!(
+            (delta - (k - b)).abs() < 1e-9,
+            "{c}: Δ {delta}, pycocotools {}",
+            k - b
+        );
+        let (lo, hi) = (
+            st["ci_low"].as_f64().unwrap(),
+            st["ci_high"].as_f64().unwrap(),
+        );
+        assert!(lo <= delta && delta <= hi, "{c}");
+        let p = st["p_adjusted"].as_f64().unwrap();
+        assert!(p >= st["p_value"].as_f64().unwrap(), "{c}");
+        verdicts.push((
+            c["class"].as_str().unwrap_or("-").to_owned(),
+            c["size"].as_str().unwrap_or("-").to_owned(),
+            c["status"].as_str().unwrap().to_owned(),
+            st["significant"].as_bool().unwrap(),
+        ));
+    }
+    let v = |class: &str, size: &str, status: &str, significant| {
+        (
+            class.to_owned(),
+            size.to_owned(),
+            status.to_owned(),
+            significant,
+        )
+    };
+    verdicts.sort();
+    assert_eq!(
+        verdicts,
+        [
+            v("-", "-", "fail", true),
+            // Small objects are few: their drop is over the threshold, but not shown to be real.
+            v("-", "small", "warn", false),
+            // Two cars moved off their objects: over 0.5 pt, and within the noise.
+            v("car", "-", "warn", false),
+            v("truck", "-", "fail", true),
+            v("truck", "large", "fail", true),
+        ]
+    );
+    // Where to look: exactly the images whose truck detections were dropped, most first.
+    let truck = checks
+        .iter()
+        .find(|c| c["class"] == "truck" && c["size"].is_null())
+        .unwrap();
+    let dropped = expected["trucks_dropped"].as_object().unwrap();
+    assert_eq!(truck["worse_images"].as_u64(), Some(dropped.len() as u64));
+    let evidence = truck["evidence"].as_array().unwrap();
+    assert_eq!(evidence.len(), dropped.len().min(100));
+    for pair in evidence.windows(2) {
+        assert!(pair[0]["candidate_fn"].as_u64() >= pair[1]["candidate_fn"].as_u64());
+    }
+    for e in evidence {
+        let id = e["image_id"].as_str().unwrap();
+        let n = dropped[id].as_u64().unwrap();
+        assert_eq!(
+            (e["baseline_fn"].as_u64(), e["candidate_fn"].as_u64()),
+            (Some(0), Some(n))
+        );
+        // Named by the ground truth's file name; image 5's is a number there, so by its id.
+        let name = if id == "5" {
+            "5".to_owned()
+        } else {
+            format!("frame-{id:0>4}.jpg")
+        };
+        assert_eq!(e["image_name"], name.as_str());
+    }
+}
+
+#[test]
+fn with_one_side_a_saved_eval_map_rules_keep_their_fixed_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("baseline.json");
+    let r = run(&[
+        "eval",
+        "--ground-truth",
+        "tests/fixtures/coco-gate/gt.json",
+        "--predictions",
+        "tests/fixtures/coco-gate/baseline.json",
+        "-o",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut args = GATE_CHECK.to_vec();
+    args[6] = saved.to_str().unwrap();
+    let r = run(&[&args[..], &["--json", "-"]].concat());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    for c in doc["checks"].as_array().unwrap() {
+        assert!(c.get("statistics").is_none_or(Value::is_null), "{c}");
+        // Over its threshold with nothing to test it against: a failure, as without
+        // statistics (`auto` is a threshold of 0).
+        assert_eq!(c["status"], "fail", "{c}");
+    }
+}
+
+#[test]
+fn the_bootstrap_of_two_evaluations_reads_their_matchings_and_compares_them() {
+    use evalgate::coco::bootstrap::{MapQuantity, compare, compare_matched};
+    use evalgate::stats::Resampling;
+    let root = repo("tests/fixtures/coco");
+    let gt = root.join("bootstrap-gt.json");
+    let side = |name: &str| evaluation(&gt, &root.join(format!("bootstrap-{name}.json")), "bbox");
+    let (b, c) = (side("baseline"), side("candidate"));
+    let (mb, mc) = bootstrap_pair();
+    let q = MapQuantity::every(mb.classes().len());
+    let resampling = Resampling::new(mb.images().len(), 100, 5);
+    assert_eq!(
+        compare(&b, &c, &resampling, &q).unwrap(),
+        compare_matched(&mb, &mc, &resampling, &q).unwrap()
+    );
+    // The matching carries the ground truth's file names, in image order.
+    let names: Vec<String> = mb.images().iter().map(|id| format!("{id}.jpg")).collect();
+    assert_eq!(mb.image_names(), names);
+}
+
+#[test]
+fn map_and_recall_drops_of_coco_sources_are_tested_under_one_correction() {
+    // The gate of coco-gate/policy.yaml plus recall at an operating point: both matchings are
+    // read from each evaluation, and Holm corrects the mAP and recall tests together.
+    let policy = std::fs::read_to_string(repo("tests/fixtures/coco-gate/policy.yaml")).unwrap();
+    let policy = policy
+        .replace(
+            "statistics:",
+            "operating_point: {confidence: 0.5}\nstatistics:",
+        )
+        .replacen("  test:\n", "  test:\n    recall: {max_drop: 0.01}\n", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "policy.yaml", &policy);
+    let mut args = GATE_CHECK.to_vec();
+    args[2] = &path;
+    let r = run(&[&args[..], &["--json", "-"]].concat());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    let checks = doc["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 6, "{doc}");
+    let tested: Vec<&Value> = checks.iter().map(|c| &c["statistics"]).collect();
+    assert!(tested.iter().all(|s| s.is_object()), "{doc}");
+    let recall = checks.iter().find(|c| c["metric"] == "recall").unwrap();
+    // The recall drop is the trucks the candidate lost, counted at 0.5.
+    assert!(
+        recall["statistics"]["delta"].as_f64().unwrap() < 0.0,
+        "{recall}"
+    );
+    // Holm over six tests: the smallest p is multiplied by six.
+    let mut p: Vec<(f64, f64)> = tested
+        .iter()
+        .map(|s| {
+            (
+                s["p_value"].as_f64().unwrap(),
+                s["p_adjusted"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    p.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (smallest, adjusted) = p[0];
+    assert!(
+        (adjusted - (smallest * 6.0).min(1.0)).abs() <= 1e-12 * adjusted.max(1e-300),
+        "{p:?}"
+    );
+    // The mAP verdicts are those of the mAP-only gate: the recall test takes a share of the
+    // correction, not their meaning.
+    let truck = checks
+        .iter()
+        .find(|c| c["class"] == "truck" && c["size"].is_null())
+        .unwrap();
+    assert_eq!(truck["status"], "fail");
+    assert_eq!(truck["statistics"]["significant"], true);
 }

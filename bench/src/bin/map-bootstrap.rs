@@ -7,7 +7,9 @@
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
-use evalgate::coco::bootstrap::{MapQuantity, MatchedDetections, compare_matched};
+use evalgate::coco::bootstrap::{
+    MapQuantity, MatchedDetections, compare_matched, matched_detections,
+};
 use evalgate::coco::{GroundTruth, IouType, Named};
 use evalgate::stats::Resampling;
 
@@ -45,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let evaluation = truth.evaluate(predictions)?;
         evaluated += start.elapsed();
         let start = Instant::now();
-        let out = MatchedDetections::new(&evaluation)?;
+        let out = matched_detections(&evaluation)?;
         read += start.elapsed();
         Ok(out)
     };
