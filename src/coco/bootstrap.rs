@@ -72,14 +72,7 @@ pub fn matched_detections(evaluation: &Evaluation) -> Result<MatchedDetections, 
                 .unwrap_or_default()
         })
         .collect();
-    let classes = p
-        .cat_ids
-        .iter()
-        .map(|id| {
-            gt.get_cat(*id)
-                .map_or_else(|| format!("category {id}"), |c| c.name.clone())
-        })
-        .collect();
+    let classes = evaluation.class_names();
 
     // Each (category, area) slab's records, with its image position, to put in image
     // order: pycocotools concatenates a slab's per-image records in image order before its

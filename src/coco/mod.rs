@@ -125,6 +125,21 @@ impl Evaluation {
     pub fn engine(&self) -> &COCOeval {
         &self.engine
     }
+
+    /// Each evaluated category's name, in the engine's category order (the order of its
+    /// arrays).
+    fn class_names(&self) -> Vec<String> {
+        let gt = self.engine.coco_gt();
+        self.engine
+            .params
+            .cat_ids
+            .iter()
+            .map(|id| {
+                gt.get_cat(*id)
+                    .map_or_else(|| format!("category {id}"), |c| c.name.clone())
+            })
+            .collect()
+    }
 }
 
 /// A ground truth read once, to evaluate one or more prediction files against.

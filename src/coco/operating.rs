@@ -111,14 +111,7 @@ impl Evaluation {
             .enumerate()
             .map(|(k, &id)| (id, k as u32))
             .collect();
-        let classes = p
-            .cat_ids
-            .iter()
-            .map(|id| {
-                gt.get_cat(*id)
-                    .map_or_else(|| format!("category {id}"), |c| c.name.clone())
-            })
-            .collect();
+        let classes = self.class_names();
         let images: Vec<(u64, String)> = gt
             .dataset
             .images
@@ -215,17 +208,21 @@ impl Matching {
         }
     }
 
-    /// The counts of each class (category order) and of the split (pooled over classes) when
-    /// the detections scoring at least `confidence` count.
-    pub fn counts_at(&self, confidence: f64) -> (Vec<Counts>, Counts) {
-        let mut classes: Vec<Counts> = self
-            .support
+    /// Each class's counts before any detection counts: all its ground truth missed.
+    fn nothing_found(&self) -> Vec<Counts> {
+        self.support
             .iter()
             .map(|&n| Counts {
                 fn_: n,
                 ..Counts::default()
             })
-            .collect();
+            .collect()
+    }
+
+    /// The counts of each class (category order) and of the split (pooled over classes) when
+    /// the detections scoring at least `confidence` count.
+    pub fn counts_at(&self, confidence: f64) -> (Vec<Counts>, Counts) {
+        let mut classes = self.nothing_found();
         for d in self.detections.iter().take_while(|d| d.score >= confidence) {
             count(&mut classes[d.class as usize], d.tp);
         }
@@ -241,14 +238,7 @@ impl Matching {
         let k = self.classes.len();
         let mut split_curve = CurveBuilder::default();
         let mut class_curves: Vec<CurveBuilder> = (0..k).map(|_| CurveBuilder::default()).collect();
-        let mut counts: Vec<Counts> = self
-            .support
-            .iter()
-            .map(|&n| Counts {
-                fn_: n,
-                ..Counts::default()
-            })
-            .collect();
+        let mut counts = self.nothing_found();
         let mut split = Counts {
             fn_: self.support.iter().sum(),
             ..Counts::default()
