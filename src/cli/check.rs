@@ -68,7 +68,12 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
         args.coco.iou_type.coco(),
         limits,
         &with_roles,
-    )?;
+    )?
+    .map(|mut c| {
+        // Without a baseline no drop is compared, so no matching is paired.
+        c.keep_matching &= args.baseline.is_some();
+        c
+    });
     let loader = loader.with_coco(coco);
     let mut loaded = loader.load_all(&with_roles)?.into_iter().map(|l| l.eval);
     let candidate = loaded.next().expect("the candidate is always loaded");

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use evalgate::coco::{self, GroundTruth, IouType, Named};
-use evalgate::model::MatchedDetections;
+use evalgate::model::{MatchedDetections, SplitEval};
 use evalgate::source::read_file;
 
 use super::args::EvalArgs;
@@ -129,17 +129,19 @@ pub(crate) fn evaluate(
     gt.evaluate(predictions).map_err(fail)
 }
 
-/// What the gate reads of an evaluation beyond its metrics, taken before it is dropped: the
-/// matching of every area range and IoU threshold for the paired mAP bootstrap (`map`), and
-/// the IoU-0.5 matching that precision, recall and F1 at a confidence are counted from
-/// (`operating`).
+/// What the gate reads of an evaluation beyond its metrics: the matching of every area range
+/// and IoU threshold for the paired mAP bootstrap (`map`), and the IoU-0.5 matching that
+/// precision, recall and F1 at a confidence are counted from (`operating`). The evaluation is
+/// dropped here, once they are read; `cancelled` says whether the other source failed
+/// meanwhile (then nothing more is read).
 pub(crate) fn matchings(
     role: &str,
     path: &Path,
-    evaluation: &coco::Evaluation,
+    evaluation: coco::Evaluation,
     map: bool,
     operating: bool,
-) -> Result<(Option<MatchedDetections>, Option<coco::operating::Matching>), Failure> {
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Matchings, Failure> {
     let fail = |e: coco::CocoError| {
         Failure::new(
             Kind::EvalUnavailable,
@@ -151,21 +153,42 @@ pub(crate) fn matchings(
             .then(|| evaluation.matching())
             .transpose()
             .map_err(fail)?;
-        return Ok((None, operating));
+        return Ok(Matchings {
+            split: evaluation.into_split(),
+            full: None,
+            operating,
+        });
     }
     // The full matching makes hotcoco build its per-image records of every area range (about
-    // 0.9 GB per model at COCO val's size), dropped with the evaluation: one source at a time,
-    // so that the baseline and candidate evaluated at once never hold both. The IoU-0.5
-    // matching, read after it, reuses those records.
+    // 0.9 GB per model at COCO val's size), which go with the evaluation: one source at a
+    // time, the evaluation dropped before the next may start, so that the baseline and
+    // candidate evaluated at once never hold both. The IoU-0.5 matching, read after it,
+    // reuses those records.
     let _one = READING_MATCHING
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let matched = coco::bootstrap::matched_detections(evaluation).map_err(fail)?;
+    if cancelled() {
+        let mut f = Failure::new(Kind::EvalUnavailable, "cancelled");
+        f.cancelled = true;
+        return Err(f);
+    }
+    let full = coco::bootstrap::matched_detections(&evaluation).map_err(fail)?;
     let operating = operating
         .then(|| evaluation.matching())
         .transpose()
         .map_err(fail)?;
-    Ok((Some(matched), operating))
+    Ok(Matchings {
+        split: evaluation.into_split(),
+        full: Some(full),
+        operating,
+    })
+}
+
+/// An evaluation's metrics and the matchings read from it.
+pub(crate) struct Matchings {
+    pub(crate) split: SplitEval,
+    pub(crate) full: Option<MatchedDetections>,
+    pub(crate) operating: Option<coco::operating::Matching>,
 }
 
 static READING_MATCHING: std::sync::Mutex<()> = std::sync::Mutex::new(());

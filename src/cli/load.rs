@@ -302,13 +302,15 @@ fn lacking(missing: &[MissingPanel], eval: &Eval, src: &Source, policy: &str) ->
                             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
                 })
             }
-            let eval_ref = match (plain(&eval.meta.workspace), plain(&eval.meta.eval_id)) {
-                (Some(ws), Some(id)) => format!("rf:{ws}/{id}"),
-                _ => "rf:WORKSPACE/EVAL_ID".to_owned(),
-            };
-            format!(
-                "the eval lacks {what}, which policy {policy} needs; save the eval with what the policy needs: evalgate fetch --policy {policy} {eval_ref} -o FILE"
-            )
+            match (plain(&eval.meta.workspace), plain(&eval.meta.eval_id)) {
+                (Some(ws), Some(id)) => format!(
+                    "the eval lacks {what}, which policy {policy} needs; save the eval with what the policy needs: evalgate fetch --policy {policy} rf:{ws}/{id} -o FILE"
+                ),
+                // No Roboflow eval named: perhaps one `evalgate eval` wrote, which holds mAP only.
+                _ => format!(
+                    "the eval lacks {what}, which policy {policy} needs; for a Roboflow eval, save it with what the policy needs: evalgate fetch --policy {policy} rf:WORKSPACE/EVAL_ID -o FILE; for one written by evalgate eval, gate the predictions themselves: --ground-truth GT.json and coco:PRED.json on both sides"
+                ),
+            }
         }
     }
 }
@@ -366,17 +368,22 @@ impl Loader {
                     .map_err(in_role)?;
             let evaluation =
                 super::eval::evaluate(&format!("{role}:"), &gt, &file.path, setup.limits)?;
-            // The full matching only for splits whose mAP drops are noise-tested: at COCO
-            // val's size it costs hotcoco about 0.9 GB to hand over.
-            let keeps = needs.is_some_and(|n| n.keeps_matching(split));
-            let (full, matching) = super::eval::matchings(
+            // The full matching only for splits whose mAP drops are noise-tested, and only when
+            // every eval is local (the test pairs two matchings): at COCO val's size it costs
+            // hotcoco about 0.9 GB to hand over.
+            let keeps = setup.keep_matching && needs.is_some_and(|n| n.keeps_matching(split));
+            let super::eval::Matchings {
+                split: mut eval,
+                full,
+                operating: matching,
+            } = super::eval::matchings(
                 &format!("{role}:"),
                 &file.path,
-                &evaluation,
+                evaluation,
                 keeps,
                 beyond_map,
+                &|| self.cancel.load(Ordering::SeqCst),
             )?;
-            let mut eval = evaluation.into_split();
             if let Some(m) = full {
                 matched.insert(split.clone(), std::sync::Arc::new(m));
             }
@@ -425,6 +432,10 @@ pub(crate) struct CocoSetup {
     pub(crate) ground_truths: Vec<(String, PathBuf)>,
     pub(crate) iou: IouType,
     pub(crate) limits: super::eval::Limits,
+    /// Whether the full matching is worth keeping: every source is `coco:`, so that mAP
+    /// drops can be tested on two matchings (or calibrated on one). A caller with no
+    /// baseline to compare clears it.
+    pub(crate) keep_matching: bool,
 }
 
 impl CocoSetup {
@@ -499,6 +510,7 @@ impl CocoSetup {
             ground_truths: gts,
             iou,
             limits,
+            keep_matching: coco.len() == sources.len(),
         }))
     }
 }

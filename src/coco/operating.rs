@@ -297,7 +297,12 @@ impl Matching {
             .iter()
             .map(|(id, name)| ImageOutcome {
                 id: id.to_string(),
-                name: name.clone(),
+                // An image without a file name is named by its id, as the mAP evidence names it.
+                name: if name.is_empty() {
+                    id.to_string()
+                } else {
+                    name.clone()
+                },
                 ..ImageOutcome::default()
             })
             .collect();
@@ -387,6 +392,19 @@ mod tests {
             ground_truth: vec![(0, 0, 1), (1, 0, 1), (1, 1, 1)],
             support: vec![2, 1, 0],
         }
+    }
+
+    #[test]
+    fn an_image_without_a_file_name_is_named_by_its_id() {
+        let mut m = matching(vec![det(0.9, 0, 1, true)]);
+        m.images[1].1 = String::new();
+        let out = m.images_at(Percent::new(50).unwrap());
+        let names: Vec<(&str, &str)> = out
+            .images
+            .iter()
+            .map(|i| (i.id.as_str(), i.name.as_str()))
+            .collect();
+        assert_eq!(names, [("7", "7.jpg"), ("9", "9")]);
     }
 
     #[test]

@@ -347,7 +347,7 @@ fn an_eval_without_a_needed_panel_is_exit_4_saying_how_to_get_it() {
     ]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     let expected = format!(
-        "candidate: examples/evals/candidate.json: the eval lacks the confidence sweep and the confusion matrix of split \"valid\" at confidence 0.40, which policy {policy} needs; save the eval with what the policy needs: evalgate fetch --policy {policy} rf:WORKSPACE/EVAL_ID -o FILE"
+        "candidate: examples/evals/candidate.json: the eval lacks the confidence sweep and the confusion matrix of split \"valid\" at confidence 0.40, which policy {policy} needs; for a Roboflow eval, save it with what the policy needs: evalgate fetch --policy {policy} rf:WORKSPACE/EVAL_ID -o FILE; for one written by evalgate eval, gate the predictions themselves: --ground-truth GT.json and coco:PRED.json on both sides"
     );
     assert!(r.stderr.contains(&expected), "{}", r.stderr);
 
