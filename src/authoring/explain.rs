@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::gate::Item;
-use crate::model::{Eval, Metric, OperatingPoint, Scope, Task};
+use crate::model::{Eval, Metric, NoiseData, OperatingPoint, Scope, Task, noise_data};
 use crate::policy::{BACKGROUND, Field, Policy, Severity, Waiver};
 use crate::report::split_label;
 
@@ -42,7 +42,6 @@ impl PointShown {
     /// per-image outcomes; mAP only where the eval carries its split's matching (a local
     /// COCO evaluation), as both evals of the gate must.
     pub fn noise_tested(&self, item: &Item) -> bool {
-        use crate::gate::{NoiseData, noise_data};
         let Some((_, task)) = self.statistics else {
             return false;
         };
@@ -59,7 +58,7 @@ impl PointShown {
         let drop = rule.max_drop.is_some() || rule.max_drop_rel.is_some();
         match noise_data(task, *metric) {
             Some(NoiseData::ImageOutcomes) => drop && scope.size().is_none(),
-            Some(NoiseData::Matching) => drop && self.matched.iter().any(|s| s == split),
+            Some(NoiseData::MatchedDetections) => drop && self.matched.iter().any(|s| s == split),
             None => false,
         }
     }
@@ -73,8 +72,7 @@ impl PointShown {
         let (_, task) = self.statistics?;
         match item {
             Item::Rule { metric, rule, .. }
-                if crate::gate::noise_data(task, *metric)
-                    == Some(crate::gate::NoiseData::Matching)
+                if noise_data(task, *metric) == Some(NoiseData::MatchedDetections)
                     && (rule.max_drop.is_some() || rule.max_drop_rel.is_some()) =>
             {
                 Some(", noise-tested only when both evals are coco: sources")

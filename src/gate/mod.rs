@@ -15,14 +15,12 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+pub use crate::model::{NoiseData, noise_data};
 pub use check::{
     BaselineGap, Check, Detail, Evidence, GateReport, NoiseTest, OperatingPointUsed, Reason,
     RuleKind, Status, Summary, Verdict, WaiverOutcome,
 };
-pub use noise::{
-    CALIBRATION_CORRELATION, CALIBRATION_POWER, Calibration, MAX_EVIDENCE, NoiseData, calibrate,
-    noise_data,
-};
+pub use noise::{CALIBRATION_CORRELATION, CALIBRATION_POWER, Calibration, MAX_EVIDENCE, calibrate};
 
 use check::CheckParts;
 pub use plan::{Item, confusion_pairs, plan, plan_each};

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::check::{Evidence, NoiseTest, Status};
 use super::{Check, GateError, NotComparable, RuleKind};
-use crate::model::{Eval, ImageOutcome, ImageOutcomes, MatchedDetections, Metric, Size, Task};
+use crate::model::{
+    Eval, ImageOutcome, ImageOutcomes, MatchedDetections, Metric, NoiseData, Size, Task, noise_data,
+};
 use crate::policy::Statistics;
 use crate::stats::map::{MapMetric, MapQuantity, PairError, compare_matched};
 use crate::stats::{
@@ -20,31 +22,6 @@ use crate::stats::{
 
 /// Images shown per failing class check in JSON; Markdown shows fewer.
 pub const MAX_EVIDENCE: usize = 100;
-
-/// Where a drop rule's noise test finds its per-image data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoiseData {
-    /// Each image's true positives, false positives and false negatives at the operating
-    /// point (Roboflow's image predictions): detection precision, recall and F1, at split
-    /// and class level. A policy that tests them requires the data of every eval.
-    ImageOutcomes,
-    /// The matched detections of a local COCO evaluation ([`crate::model::Panels::matched`]):
-    /// detection mAP at every scope. Only `coco:` sources carry it; where either eval lacks
-    /// it, the rule keeps its fixed threshold.
-    Matching,
-}
-
-/// Where a drop rule on `metric` of `task` evals would be noise-tested from, if anywhere.
-pub fn noise_data(task: Task, metric: Metric) -> Option<NoiseData> {
-    if task != Task::ObjectDetection {
-        return None;
-    }
-    match metric {
-        Metric::Precision | Metric::Recall | Metric::F1 => Some(NoiseData::ImageOutcomes),
-        Metric::Map50 | Metric::Map50_95 | Metric::Map75 => Some(NoiseData::Matching),
-        _ => None,
-    }
-}
 
 fn count_metric(metric: Metric) -> Option<CountMetric> {
     match metric {
@@ -76,7 +53,7 @@ fn tested(task: Task, c: &Check) -> bool {
 /// Whether the gate tests this check from both evals' matching.
 fn tested_map(task: Task, c: &Check, baseline: &Eval, candidate: &Eval) -> bool {
     comparison(c)
-        && c.metric.and_then(|m| noise_data(task, m)) == Some(NoiseData::Matching)
+        && c.metric.and_then(|m| noise_data(task, m)) == Some(NoiseData::MatchedDetections)
         && baseline.panels.matched.contains_key(&*c.split)
         && candidate.panels.matched.contains_key(&*c.split)
 }
@@ -186,7 +163,7 @@ pub(crate) fn test(
                     .map(|c| evidence(split, c, check.metric))
                     .unwrap_or_default()
             }
-            (Some(class), Status::Fail, NoiseData::Matching) => {
+            (Some(class), Status::Fail, NoiseData::MatchedDetections) => {
                 let (b, c) = (
                     &baseline.panels.matched[&*check.split],
                     &candidate.panels.matched[&*check.split],
@@ -268,7 +245,7 @@ fn test_map(
         // An untestable quantity (no ground truth in the scope) keeps its verdict.
         for (i, estimate) in indices.into_iter().zip(estimates) {
             if let Ok(e) = estimate {
-                found.push((i, e, NoiseData::Matching));
+                found.push((i, e, NoiseData::MatchedDetections));
             }
         }
     }

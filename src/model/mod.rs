@@ -558,6 +558,31 @@ impl Eval {
     }
 }
 
+/// Where a drop rule's noise test finds its per-image data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoiseData {
+    /// Each image's true positives, false positives and false negatives at the operating
+    /// point (Roboflow's image predictions): detection precision, recall and F1, at split
+    /// and class level. A policy that tests them requires the data of every eval.
+    ImageOutcomes,
+    /// The matched detections of a local COCO evaluation ([`Panels::matched`]):
+    /// detection mAP at every scope. Only `coco:` sources carry it; where either eval lacks
+    /// it, the rule keeps its fixed threshold.
+    MatchedDetections,
+}
+
+/// Where a drop rule on `metric` of `task` evals would be noise-tested from, if anywhere.
+pub fn noise_data(task: Task, metric: Metric) -> Option<NoiseData> {
+    if task != Task::ObjectDetection {
+        return None;
+    }
+    match metric {
+        Metric::Precision | Metric::Recall | Metric::F1 => Some(NoiseData::ImageOutcomes),
+        Metric::Map50 | Metric::Map50_95 | Metric::Map75 => Some(NoiseData::MatchedDetections),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,10 +12,10 @@ pub(crate) mod validate;
 use chrono::NaiveDate;
 use globset::GlobMatcher;
 
-use crate::gate::NoiseData;
 use crate::model::{
     DEFAULT_MATRIX_CONFIDENCE, Eval, Metric, OperatingPoint, ScopeKind, Size, Task,
 };
+use crate::model::{NoiseData, noise_data};
 
 pub use diagnostic::{Code, Diagnostic, DiagnosticLevel, PolicyError, Span};
 pub(crate) use diagnostic::{Diagnostics, did_you_mean};
@@ -618,7 +618,7 @@ impl Policy {
             }
             let tested = |rules: &[MetricRule], data: NoiseData| {
                 rules.iter().any(|r| {
-                    crate::gate::noise_data(task, r.metric) == Some(data)
+                    noise_data(task, r.metric) == Some(data)
                         && (r.rule.max_drop.is_some()
                             || r.rule.max_drop_rel.is_some()
                             || self.defaults.max_drop.is_some()
@@ -639,7 +639,7 @@ impl Policy {
                 push(&mut needs.images, &split.selector);
                 push(&mut needs.confusion, &split.selector);
             }
-            if self.statistics.is_some() && any(NoiseData::Matching) {
+            if self.statistics.is_some() && any(NoiseData::MatchedDetections) {
                 push(&mut needs.matched, &split.selector);
             }
         }
