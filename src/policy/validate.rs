@@ -1134,4 +1134,39 @@ mod tests {
         assert_eq!(errors("42").len(), 2);
         assert_eq!(errors("").len(), 1);
     }
+    #[test]
+    fn waiver_and_confusion_entries_report_each_bad_field() {
+        let text = "version: 1\ntask: object-detection\noperating_point: {confidence: 0.4}\nsplits:\n  valid:\n    map50: 0.5\n    classes:\n      \"car[\": {map50: 0.5}\nconfusions:\n  - {split: 1, actual: \"a[\", predicted: [x], max: 0.1}\n  - {actual: cat, predicted: \"b[\"}\n  - {split: \"*\", actual: cat, predicted: cat, max_rise: 0.1}\n  - {}\nwaivers:\n  - {split: 2, class: \"c[\", metric: mapp50, reason: \" \", until: 2026-02-30}\n  - {class: cat, until: [1]}\n  - {}\n";
+        const H1: &str = "(a confusion rule needs `split`, `actual` and `predicted` (a class, a glob or `background`), and `max_rise` or `max`)";
+        const H2: &str =
+            "(a waiver needs `split`, `reason` and `until`; `class` and `metric` narrow it)";
+        let expected: Vec<String> = [
+            "invalid-glob: line 8, column 7: class pattern \"car[\" is not a valid glob: unclosed character class; missing ']'",
+            "wrong-type: line 10, column 13: a confusion rule's `split` must be a string, found number 1",
+            "invalid-glob: line 10, column 24: class pattern \"a[\" is not a valid glob: unclosed character class; missing ']'",
+            "wrong-type: line 10, column 41: a confusion rule's `predicted` must be a string, found a list",
+            "missing-field: line 11, column 5: a confusion rule needs `split` {H1}",
+            "empty-rule: line 11, column 5: this confusion rule sets no limit (add `max_rise` (how far the share may grow) or `max` (the largest share allowed))",
+            "invalid-glob: line 11, column 30: class pattern \"b[\" is not a valid glob: unclosed character class; missing ']'",
+            "invalid-value: line 12, column 5: a confusion rule from \"cat\" to itself: that share is the class's recall",
+            "missing-field: line 13, column 5: a confusion rule needs `split` {H1}",
+            "missing-field: line 13, column 5: a confusion rule needs `actual` {H1}",
+            "missing-field: line 13, column 5: a confusion rule needs `predicted` {H1}",
+            "wrong-type: line 15, column 13: waiver `split` must be a string, found number 2",
+            "invalid-glob: line 15, column 23: waiver class \"c[\" is not a valid glob: unclosed character class; missing ']'",
+            "unknown-metric: line 15, column 37: unknown metric \"mapp50\" (did you mean `map50`?)",
+            "missing-field: line 15, column 53: a waiver's `reason` must not be empty",
+            "invalid-date: line 15, column 65: `until: 2026-02-30` is not a date (write it as YYYY-MM-DD, e.g. `until: 2026-12-31`)",
+            "missing-field: line 16, column 5: a waiver needs `split` {H2}",
+            "missing-field: line 16, column 5: a waiver needs `reason` {H2}",
+            "wrong-type: line 16, column 25: waiver `until` must be a string, found a list",
+            "missing-field: line 17, column 5: a waiver needs `split` {H2}",
+            "missing-field: line 17, column 5: a waiver needs `reason` {H2}",
+            "missing-field: line 17, column 5: a waiver needs `until` {H2}",
+        ]
+        .iter()
+        .map(|l| l.replace("{H1}", H1).replace("{H2}", H2))
+        .collect();
+        assert_eq!(errors(text), expected);
+    }
 }
