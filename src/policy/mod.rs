@@ -1009,3 +1009,48 @@ mod needs_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse_eval;
+
+    /// Every kind of entry: a misspelt split (nothing under it is checked), an exact class in
+    /// neither eval, a glob that matches nothing, and a class that exists only in another split.
+    #[test]
+    fn class_entries_confusions_and_waivers_check_names_alike() {
+        let text = "version: 1\noperating_point: {confidence: 0.5}\nsplits:\n  vaild:\n    classes:\n      car: {map50: 0.5}\n  valid:\n    classes:\n      cra: {map50: 0.5}\n      'truck*': {map50: 0.5}\n      'c*': {map50: 0.5}\n      bus: {map50: 0.5}\n  '*':\n    classes:\n      zebra: {map50: 0.5}\nconfusions:\n  - {split: tset, actual: car, predicted: bus, max: 0.1}\n  - {split: valid, actual: bsu, predicted: 'truck*', max: 0.1}\n  - {split: test, actual: car, predicted: background, max: 0.1}\n  - {split: test, actual: 'x*', predicted: bus, max: 0.1}\nwaivers:\n  - {split: nope, reason: r, until: 2030-01-01}\n  - {split: valid, class: 'car', reason: r, until: 2030-01-01}\n  - {split: test, class: car, reason: r, until: 2030-01-01}\n  - {split: '*', class: 'truck*', reason: r, until: 2030-01-01}\n  - {split: '*', class: kangaroo, reason: r, until: 2030-01-01}\n";
+        let (policy, _) = parse_policy(text).unwrap();
+        let baseline = parse_eval(
+            br#"{"splits": {"valid": {"perClass": {"car": {"map50": 0.5}, "bus": {"map50": 0.5}}}}}"#,
+        )
+        .unwrap();
+        let candidate = parse_eval(
+            br#"{"splits": {"valid": {"perClass": {"car": {"map50": 0.5}}}, "test": {"perClass": {"bus": {"map50": 0.5}}}}}"#,
+        )
+        .unwrap();
+        let found: Vec<String> = policy
+            .check_names(Task::ObjectDetection, &[&baseline, &candidate])
+            .iter()
+            .map(|d| format!("{:?} {}: {d}", d.level, d.code))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "Error unknown-split: line 4, column 3: split \"vaild\" is in neither eval (did you mean \"valid\"?)",
+                "Error unknown-class: line 9, column 7: class \"cra\" is in neither eval (the evals have 2 classes; check the spelling, or use a glob)",
+                "Warning glob-matches-nothing: line 10, column 7: class pattern \"truck*\" matches no class in the evals; its rules check nothing",
+                "Error unknown-class: line 15, column 7: class \"zebra\" is in neither eval (the evals have 2 classes; check the spelling, or use a glob)",
+                "Error unknown-split: line 17, column 5: split \"tset\" is in neither eval (did you mean \"test\"?)",
+                "Error unknown-class: line 18, column 5: class \"bsu\" is in neither eval (the evals have 2 classes; check the spelling, or use a glob)",
+                "Warning glob-matches-nothing: line 18, column 5: confusion class pattern \"truck*\" matches no class in the evals; this rule checks nothing",
+                "Error unknown-class: line 19, column 5: class \"car\" is in neither eval (the evals have 1 classes; check the spelling, or use a glob)",
+                "Warning glob-matches-nothing: line 20, column 5: confusion class pattern \"x*\" matches no class in the evals; this rule checks nothing",
+                "Error unknown-split: line 22, column 5: split \"nope\" is in neither eval (the evals have 2 splits; check the spelling, or use \"*\" for every split)",
+                "Error unknown-class: line 24, column 5: class \"car\" is in neither eval (the evals have 1 classes; check the spelling, or use a glob)",
+                "Warning glob-matches-nothing: line 25, column 5: waiver class pattern \"truck*\" matches no class in the evals; it waives nothing",
+                "Error unknown-class: line 26, column 5: class \"kangaroo\" is in neither eval (the evals have 2 classes; check the spelling, or use a glob)",
+            ]
+        );
+    }
+}
