@@ -678,39 +678,27 @@ impl Policy {
             v.dedup();
             v
         };
+        // Under a misspelt split every class is "unknown"; that is fallout, not news.
+        let known_split =
+            |diags: &mut Diagnostics, selector: &SplitSelector, span: Span| match selector {
+                SplitSelector::Name(name) if !split_names.contains(&name.as_str()) => {
+                    diags.push(unknown_name("split", name, span, &split_names));
+                    false
+                }
+                _ => true,
+            };
         for split in &self.splits {
-            if let SplitSelector::Name(name) = &split.selector
-                && !split_names.contains(&name.as_str())
-            {
-                diags.push(unknown_name("split", name, split.span, &split_names));
-                // Under a misspelt split every class is "unknown"; that is fallout, not news.
+            if !known_split(&mut diags, &split.selector, split.span) {
                 continue;
             }
+            let classes = ClassNames::new(evals, &split.selector);
             for class in &split.classes {
-                let classes = ClassNames::new(evals, &split.selector);
-                // A name with glob characters that is also a class's exact name is that class.
-                match &class.pattern {
-                    ClassPattern::Exact(name) if !classes.contains(name) => {
-                        diags.push(unknown_name("class", name, class.span, &classes.list()));
-                    }
-                    ClassPattern::Glob { text, .. }
-                        if !classes.any(|c| class.pattern.matches(c)) =>
-                    {
-                        diags.push(Diagnostic::warning(
-                            Code::GlobMatchesNothing,
-                            format!("class pattern {text:?} matches no class in the evals; its rules check nothing"),
-                            Some(class.span),
-                        ));
-                    }
-                    _ => {}
-                }
+                let glob = ("class pattern", "its rules check nothing");
+                check_class(&mut diags, &class.pattern, class.span, &classes, glob);
             }
         }
         for rule in &self.confusions {
-            if let SplitSelector::Name(name) = &rule.split
-                && !split_names.contains(&name.as_str())
-            {
-                diags.push(unknown_name("split", name, rule.span, &split_names));
+            if !known_split(&mut diags, &rule.split, rule.span) {
                 continue;
             }
             let classes = ClassNames::new(evals, &rule.split);
@@ -719,41 +707,18 @@ impl Policy {
                 Predicted::Class(p) => Some(p),
             };
             for pattern in std::iter::once(&rule.actual).chain(predicted) {
-                match pattern {
-                    ClassPattern::Exact(name) if !classes.contains(name) => {
-                        diags.push(unknown_name("class", name, rule.span, &classes.list()));
-                    }
-                    ClassPattern::Glob { text, .. } if !classes.any(|c| pattern.matches(c)) => {
-                        diags.push(Diagnostic::warning(
-                            Code::GlobMatchesNothing,
-                            format!("confusion class pattern {text:?} matches no class in the evals; this rule checks nothing"),
-                            Some(rule.span),
-                        ));
-                    }
-                    _ => {}
-                }
+                let glob = ("confusion class pattern", "this rule checks nothing");
+                check_class(&mut diags, pattern, rule.span, &classes, glob);
             }
         }
         for waiver in &self.waivers {
-            if let SplitSelector::Name(name) = &waiver.split
-                && !split_names.contains(&name.as_str())
-            {
-                diags.push(unknown_name("split", name, waiver.span, &split_names));
+            if !known_split(&mut diags, &waiver.split, waiver.span) {
                 continue;
             }
-            let classes = ClassNames::new(evals, &waiver.split);
-            match &waiver.class {
-                Some(ClassPattern::Exact(name)) if !classes.contains(name) => {
-                    diags.push(unknown_name("class", name, waiver.span, &classes.list()));
-                }
-                Some(p @ ClassPattern::Glob { text, .. }) if !classes.any(|c| p.matches(c)) => {
-                    diags.push(Diagnostic::warning(
-                        Code::GlobMatchesNothing,
-                        format!("waiver class pattern {text:?} matches no class in the evals; it waives nothing"),
-                        Some(waiver.span),
-                    ));
-                }
-                _ => {}
+            if let Some(pattern) = &waiver.class {
+                let classes = ClassNames::new(evals, &waiver.split);
+                let glob = ("waiver class pattern", "it waives nothing");
+                check_class(&mut diags, pattern, waiver.span, &classes, glob);
             }
         }
         let (_, list) = match diags.finish(()) {
@@ -838,6 +803,32 @@ impl<'a> ClassNames<'a> {
         v.sort_unstable();
         v.dedup();
         v
+    }
+}
+
+/// An `unknown-class` error for an exact name no class in `classes` has, or a
+/// `glob-matches-nothing` warning for a glob that matches none; `glob` is what the warning
+/// calls the pattern and what follows for the entry. A name with glob characters that is
+/// also a class's exact name is that class.
+fn check_class(
+    diags: &mut Diagnostics,
+    pattern: &ClassPattern,
+    span: Span,
+    classes: &ClassNames<'_>,
+    (what, consequence): (&str, &str),
+) {
+    match pattern {
+        ClassPattern::Exact(name) if !classes.contains(name) => {
+            diags.push(unknown_name("class", name, span, &classes.list()));
+        }
+        ClassPattern::Glob { text, .. } if !classes.any(|c| pattern.matches(c)) => {
+            diags.push(Diagnostic::warning(
+                Code::GlobMatchesNothing,
+                format!("{what} {text:?} matches no class in the evals; {consequence}"),
+                Some(span),
+            ));
+        }
+        _ => {}
     }
 }
 
