@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::server::{Reply, Seen, Server, panel};
-use crate::{Run, evalgate, finish, repo};
+use crate::{Run, evalgate, example, finish, repo};
 
 pub(crate) const CANARY: &str = "canary-2f9c1e7d-key";
 const POLICY: &str = "policies/detection.yaml";
@@ -14,10 +14,6 @@ pub(crate) fn record(id: &str, status: &str) -> String {
     format!(
         r#"{{"evalId": "{id}", "status": "{status}", "project": "cars", "versionId": "7", "modelId": null, "createdAt": "2026-11-20T10:00:00.000Z"}}"#
     )
-}
-
-pub(crate) fn example(name: &str) -> String {
-    std::fs::read_to_string(repo(&format!("examples/evals/{name}.json"))).unwrap()
 }
 
 /// A well-behaved API with a baseline eval `base` and a candidate eval `cand` in workspace `ws`.
@@ -101,21 +97,34 @@ pub(crate) fn api(server: &Server) -> Command {
     c
 }
 
+/// `evalgate check` against `server` on the examples' date, then `extra`.
+pub(crate) fn api_check(
+    server: &Server,
+    policy: &str,
+    baseline: &str,
+    candidate: &str,
+    extra: &[&str],
+) -> Run {
+    finish(
+        api(server)
+            .args(["check", "--policy", policy, "--today", "2026-11-26"])
+            .args(["--baseline", baseline, "--candidate", candidate])
+            .args(extra),
+    )
+}
+
 fn check(server: &Server, baseline: &str, candidate: &str, extra: &[&str]) -> Run {
-    let mut c = api(server);
-    c.args([
-        "check",
-        "--policy",
-        POLICY,
-        "--today",
-        "2026-11-26",
-        "--baseline",
-        baseline,
-        "--candidate",
-        candidate,
-    ]);
-    c.args(extra);
-    finish(&mut c)
+    api_check(server, POLICY, baseline, candidate, extra)
+}
+
+/// The requests the server saw for one eval, without the eval's prefix, in arrival order.
+pub(crate) fn asked(server: &Server, eval: &str) -> Vec<String> {
+    let prefix = format!("/ws/model-evals/{eval}");
+    server
+        .seen()
+        .iter()
+        .filter_map(|s| s.path.strip_prefix(&prefix).map(str::to_owned))
+        .collect()
 }
 
 /// Asserts the canary key is nowhere: not in output, not in any request line.

@@ -2,11 +2,9 @@
 //! `fetch` saves and `check` replays, and what a short, overlapping or failed set of pages
 //! does (exit 4), or images that differ between the evals (exit 6).
 
-use std::path::Path;
-
-use crate::http::{CANARY, api, healthy, stand_in};
+use crate::http::{CANARY, api, api_check, asked, healthy, stand_in};
 use crate::server::{IMAGES, Reply, Seen, Server};
-use crate::{Run, finish, write};
+use crate::{Run, finish, outcome, write};
 
 /// Noise-tested recall drops on `valid` at a fixed confidence: the sweep, the matrix and the
 /// images of `valid` at 40.
@@ -37,22 +35,7 @@ fn without_statistics() -> String {
 }
 
 fn check(server: &Server, policy: &str, extra: &[&str]) -> Run {
-    finish(
-        api(server)
-            .args(["check", "--policy", policy, "--today", "2026-11-26"])
-            .args(["--baseline", "rf:ws/base", "--candidate", "rf:ws/cand"])
-            .args(extra),
-    )
-}
-
-/// The requests the server saw for one eval, without the eval's prefix, in arrival order.
-fn asked(server: &Server, eval: &str) -> Vec<String> {
-    let prefix = format!("/ws/model-evals/{eval}");
-    server
-        .seen()
-        .iter()
-        .filter_map(|s| s.path.strip_prefix(&prefix).map(str::to_owned))
-        .collect()
+    api_check(server, policy, "rf:ws/base", "rf:ws/cand", extra)
 }
 
 fn page(offset: u64) -> String {
@@ -130,12 +113,6 @@ fn a_policy_without_statistics_asks_for_no_image() {
             .iter()
             .any(|s| s.path.contains("image-predictions"))
     );
-}
-
-/// The JSON report's verdict and checks, which must not depend on where the evals came from.
-fn outcome(json: &Path) -> serde_json::Value {
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
-    serde_json::json!({"verdict": report["verdict"], "checks": report["checks"]})
 }
 
 #[test]

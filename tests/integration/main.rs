@@ -104,3 +104,21 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> String {
     std::fs::write(&path, text).expect("write test input");
     path.display().to_string()
 }
+
+/// The JSON a test wrote or a report holds at `path`.
+pub(crate) fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
+    let path = path.as_ref();
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// A JSON report's verdict and checks, the part two runs of one gate must agree on.
+pub(crate) fn outcome(json: &Path) -> serde_json::Value {
+    let report = read_json(json);
+    serde_json::json!({"verdict": report["verdict"], "checks": report["checks"]})
+}
+
+/// The text of `examples/evals/{name}.json`.
+pub(crate) fn example(name: &str) -> String {
+    std::fs::read_to_string(repo(&format!("examples/evals/{name}.json"))).unwrap()
+}

@@ -2,11 +2,9 @@
 //! which requests a policy makes against the loopback stand-in of the API, what `fetch`
 //! saves, and what `check` refuses when an eval lacks what the policy needs.
 
-use std::path::Path;
-
-use crate::http::{CANARY, api, healthy, stand_in};
+use crate::http::{CANARY, api, api_check, healthy, stand_in};
 use crate::server::{Reply, Seen, Server};
-use crate::{Run, finish};
+use crate::{example, finish, outcome, write};
 
 /// A fixed operating point and a confusion rule on `valid`: the sweep and one matrix.
 const AT_40: &str = r#"version: 1
@@ -37,29 +35,10 @@ splits:
         recall: {max_drop: 0.5}
 "#;
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
-}
-
-fn check(server: &Server, policy: &str, baseline: &str, candidate: &str, extra: &[&str]) -> Run {
-    finish(
-        api(server)
-            .args(["check", "--policy", policy, "--today", "2026-11-26"])
-            .args(["--baseline", baseline, "--candidate", candidate])
-            .args(extra),
-    )
-}
-
-/// The requests the server saw for one eval, without the eval's prefix, sorted.
+/// The requests the server saw for one eval, without the eval's prefix, sorted: the panels
+/// come in parallel, in no fixed order.
 fn asked(server: &Server, eval: &str) -> Vec<String> {
-    let prefix = format!("/ws/model-evals/{eval}");
-    let mut paths: Vec<String> = server
-        .seen()
-        .iter()
-        .filter_map(|s| s.path.strip_prefix(&prefix).map(str::to_owned))
-        .collect();
+    let mut paths = crate::http::asked(server, eval);
     paths.sort();
     paths
 }
@@ -67,7 +46,7 @@ fn asked(server: &Server, eval: &str) -> Vec<String> {
 #[test]
 fn a_policy_that_needs_no_panel_makes_only_todays_two_requests() {
     let server = healthy();
-    let r = check(
+    let r = api_check(
         &server,
         "policies/detection.yaml",
         "rf:ws/base",
@@ -86,7 +65,7 @@ fn a_fixed_confidence_with_confusions_asks_the_sweep_and_one_matrix_per_eval() {
     let server = healthy();
     let dir = tempfile::tempdir().unwrap();
     let policy = write(dir.path(), "p.yaml", AT_40);
-    let r = check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
+    let r = api_check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
     assert!(r.code <= 1, "{}", r.stderr);
     for eval in ["base", "cand"] {
         assert_eq!(
@@ -107,7 +86,7 @@ fn optimal_asks_each_splits_matrix_at_its_threshold_after_the_sweep() {
     let server = healthy();
     let dir = tempfile::tempdir().unwrap();
     let policy = write(dir.path(), "p.yaml", OPTIMAL_ALL);
-    let r = check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
+    let r = api_check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
     assert!(r.code <= 1, "{}", r.stderr);
     // The stand-in's split curve peaks at 0.62 (base) and 0.55 (cand), from its formula.
     let expected = |t: u32| {
@@ -168,7 +147,7 @@ fn a_refused_confidence_or_split_is_exit_4_saying_which_and_what_is_allowed() {
     });
     let dir = tempfile::tempdir().unwrap();
     let policy = write(dir.path(), "p.yaml", AT_40);
-    let r = check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
+    let r = api_check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains("(invalid_confidence: out of range): confusion-matrix refused confidence 40; it takes a whole percent from 0 to 100"),
@@ -190,7 +169,7 @@ fn a_refused_confidence_or_split_is_exit_4_saying_which_and_what_is_allowed() {
         "split.yaml",
         &AT_40.replace("  - split: valid", "  - split: validation"),
     );
-    let r = check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
+    let r = api_check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains(
@@ -221,12 +200,6 @@ fn a_refused_confidence_or_split_is_exit_4_saying_which_and_what_is_allowed() {
     }
 }
 
-/// The JSON report's verdict and checks, which must not depend on where the evals came from.
-fn outcome(json: &Path) -> serde_json::Value {
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
-    serde_json::json!({"verdict": report["verdict"], "checks": report["checks"]})
-}
-
 #[test]
 fn fetch_then_an_offline_check_gives_the_live_result() {
     let server = healthy();
@@ -234,7 +207,7 @@ fn fetch_then_an_offline_check_gives_the_live_result() {
     for (name, text) in [("at40.yaml", AT_40), ("optimal.yaml", OPTIMAL_ALL)] {
         let policy = write(dir.path(), name, text);
         let live = dir.path().join(format!("{name}.live.json"));
-        let r = check(
+        let r = api_check(
             &server,
             &policy,
             "rf:ws/base",
@@ -352,8 +325,7 @@ fn an_eval_without_a_needed_panel_is_exit_4_saying_how_to_get_it() {
     assert!(r.stderr.contains(&expected), "{}", r.stderr);
 
     // A saved eval that names itself is named in the advice; one panel short is one named.
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&crate::http::example("candidate")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&example("candidate")).unwrap();
     doc["evalgate"] = serde_json::json!({"format": 2, "workspace": "ws", "evalId": "cand"});
     doc["confidenceSweep"] = serde_json::json!({"splits": {}});
     let file = write(dir.path(), "cand.json", &doc.to_string());

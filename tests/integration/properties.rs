@@ -18,7 +18,7 @@ use proptest::test_runner::{Config, RngAlgorithm};
 use serde_json::{Map, Value, json};
 
 use crate::server::{Reply, Seen, Server};
-use crate::{Run, evalgate, write};
+use crate::{Run, evalgate, example, write};
 
 /// Modest case counts keep the whole file well under ten seconds in a debug build, and so does
 /// XorShift: the default ChaCha generator, unoptimised, costs more than the gate it feeds.
@@ -1048,10 +1048,6 @@ fn closed_port() -> String {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     format!("http://{addr}")
-}
-
-fn example(name: &str) -> String {
-    std::fs::read_to_string(crate::repo(&format!("examples/evals/{name}.json"))).unwrap()
 }
 
 fn record(status: &str) -> String {

@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use crate::server::{Reply, Seen, Server};
-use crate::{Run, evalgate, finish, repo, write};
+use crate::{Run, evalgate, example, finish, write};
 
 const RF: &str = "rfkey-Canary-7Hq2ZkP9";
 const GH: &str = "ghs_canaryTok3nXyZ42";
@@ -111,10 +111,6 @@ fn with_secrets(c: &mut Command) -> &mut Command {
         .env("GITLAB_TOKEN", GL)
         .env_remove("ROBOFLOW_WORKSPACE")
         .env_remove("ROBOFLOW_AUTH")
-}
-
-fn example(name: &str) -> String {
-    std::fs::read_to_string(repo(&format!("examples/evals/{name}.json"))).unwrap()
 }
 
 const RECORD: &str = r#"{"evalId": "cand", "status": "done", "project": "cars", "versionId": "7"}"#;
