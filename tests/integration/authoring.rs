@@ -1,6 +1,6 @@
 //! Writing policies: init, policy check/explain/diff/schema, completions and the man page.
 
-use crate::{repo, run, write};
+use crate::{read_json, repo, run, write};
 
 const BASELINE: &str = "examples/evals/baseline.json";
 const CANDIDATE: &str = "examples/evals/candidate.json";
@@ -152,8 +152,7 @@ fn explain_shows_where_every_threshold_comes_from() {
         json.path().to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "{}", r.stdout);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    let report = read_json(json.path());
     let checks = report["checks"].as_array().unwrap().len();
     let fields: usize = rules
         .iter()

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::{detection_eval, evalgate, finish, run, write};
+use crate::{detection_eval, evalgate, finish, read_json, run, write};
 
 const POLICY: &str = "policies/detection.yaml";
 const BASELINE: &str = "examples/evals/baseline.json";
@@ -68,7 +68,7 @@ fn report_only_exits_0_but_the_reports_still_say_fail() {
         "{}",
         r.stdout
     );
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let report = read_json(json);
     assert_eq!(report["verdict"], "fail");
     assert_eq!(report["exit_code"], 0);
 }

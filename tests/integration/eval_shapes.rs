@@ -2,7 +2,7 @@
 //! a segmentation split without mIoU, and "not finished" from files and the API alike.
 
 use crate::server::{Reply, Server};
-use crate::{Run, evalgate, finish, run, write};
+use crate::{Run, evalgate, finish, read_json, run, write};
 
 const SEG_POLICY: &str = "policies/segmentation.yaml";
 const SEG_BASELINE: &str = "examples/evals/segmentation-baseline.json";
@@ -44,8 +44,7 @@ fn check(policy: &str, baseline: &str, candidate: &str, json: &str) -> Run {
 }
 
 fn checks(json: &str) -> serde_json::Value {
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let report = read_json(json);
     report["checks"].clone()
 }
 
@@ -133,8 +132,7 @@ fn a_segmentation_split_without_miou_is_said_on_stderr_and_not_read_as_a_value()
         .collect();
     assert!(!miou.is_empty());
     assert!(miou.iter().all(|c| c["candidate"].is_null()), "{miou:?}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     let notes = &report["candidate"]["notes"];
     assert_eq!(notes.as_array().map(Vec::len), Some(1), "{notes}");
     assert!(

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::server::{Reply, Seen, Server, panel};
-use crate::{Run, evalgate, example, finish, repo};
+use crate::{Run, evalgate, example, finish, read_json, repo};
 
 pub(crate) const CANARY: &str = "canary-2f9c1e7d-key";
 const POLICY: &str = "policies/detection.yaml";
@@ -186,7 +186,7 @@ fn fetches_both_evals_with_the_key_in_a_header() {
             "{req:?}"
         );
     }
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     assert_eq!(report["candidate"]["source"], "rf:ws/cand");
     assert_eq!(report["candidate"]["eval_id"], "cand");
     assert_eq!(report["candidate"]["project"], "cars");
@@ -580,7 +580,7 @@ fn fetch_saves_an_eval_that_check_replays() {
     let saved = dir.path().join("cand.json");
     let r = finish(api(&server).args(["fetch", "rf:ws/cand", "-o", saved.to_str().unwrap()]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    let doc = read_json(&saved);
     assert_eq!(doc["evalgate"]["evalId"], "cand");
     assert_eq!(doc["evalgate"]["workspace"], "ws");
     assert_eq!(doc["evalgate"]["versionId"], "7");
@@ -600,7 +600,7 @@ fn fetch_saves_an_eval_that_check_replays() {
         json.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     assert_eq!(
         report["candidate"]["url"],
         "https://app.roboflow.com/ws/cars/evaluation/7"

@@ -4,7 +4,7 @@
 
 use crate::http::{CANARY, api, api_check, asked, healthy, stand_in};
 use crate::server::{IMAGES, Reply, Seen, Server};
-use crate::{Run, finish, outcome, write};
+use crate::{Run, finish, outcome, read_json, write};
 
 /// Noise-tested recall drops on `valid` at a fixed confidence: the sweep, the matrix and the
 /// images of `valid` at 40.
@@ -71,7 +71,7 @@ fn a_noise_tested_policy_asks_the_first_page_then_the_rest_per_eval() {
         assert!(at(&page(0)) < at(&page(1000)), "{eval}: {seen:?}");
     }
     // The noise test ran over every image of both pages.
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     let split = report["checks"]
         .as_array()
         .unwrap()
@@ -132,8 +132,7 @@ fn fetch_saves_every_page_verbatim_and_an_offline_check_gives_the_live_result() 
             file.to_str().unwrap(),
         ]));
         assert_eq!(r.code, 0, "{}", r.stderr);
-        let doc: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let doc = read_json(&file);
         let pages = doc["imagePredictions"]["valid"].as_array().unwrap();
         assert_eq!(pages.len(), 2, "{eval}");
         for (i, offset) in [0, 1000].into_iter().enumerate() {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::{detection_eval, evalgate, write};
+use crate::{detection_eval, evalgate, read_json, write};
 
 /// The outcome of a run that may have died: its exit code, or `None` when a signal ended it.
 struct Outcome {
@@ -328,8 +328,7 @@ fn long_messages_and_waiver_reasons_are_cut_in_markdown_only() {
     ]);
     assert_exit("long message", &o, &[1], QUICK);
     let md = std::fs::read_to_string(md).unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let json = read_json(json);
 
     // The vanished class's message names it whole in JSON; Markdown cuts it at 300.
     let presence = json["checks"]

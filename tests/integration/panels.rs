@@ -4,7 +4,7 @@
 
 use crate::http::{CANARY, api, api_check, healthy, stand_in};
 use crate::server::{Reply, Seen, Server};
-use crate::{example, finish, outcome, write};
+use crate::{example, finish, outcome, read_json, write};
 
 /// A fixed operating point and a confusion rule on `valid`: the sweep and one matrix.
 const AT_40: &str = r#"version: 1
@@ -254,7 +254,7 @@ fn fetch_without_a_policy_saves_every_panel_verbatim() {
     let file = dir.path().join("cand.json");
     let r = finish(api(&server).args(["fetch", "rf:ws/cand", "-o", file.to_str().unwrap()]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let doc = read_json(&file);
     assert_eq!(doc["evalgate"]["format"], 2);
     assert_eq!(doc["evalgate"]["evalId"], "cand");
     // Each panel as the server sent it.

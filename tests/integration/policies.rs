@@ -1,7 +1,7 @@
 //! Every example policy parses and runs against the example evals with the outcome its
 //! comments promise.
 
-use crate::run;
+use crate::{read_json, run};
 
 #[test]
 fn every_example_policy_is_exercised() {
@@ -45,7 +45,7 @@ fn detection_example_catches_the_license_plate_regression() {
         json.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let report = read_json(json);
     let by_status = |s: &str| -> Vec<String> {
         report["checks"]
             .as_array()
@@ -209,7 +209,7 @@ fn operating_point_example_catches_the_pedestrian_regression_beyond_the_noise() 
         json.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     assert_eq!(report["verdict"], "fail");
     let check = |id: &str| -> &serde_json::Value {
         report["checks"]
