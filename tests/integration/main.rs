@@ -122,3 +122,47 @@ pub(crate) fn outcome(json: &Path) -> serde_json::Value {
 pub(crate) fn example(name: &str) -> String {
     std::fs::read_to_string(repo(&format!("examples/evals/{name}.json"))).unwrap()
 }
+
+/// `check` of a documented example, `policies/{example}.yaml` on its two evals in
+/// examples/evals/, then `extra`.
+pub(crate) fn example_check<'a>(example: &str, extra: &[&'a str]) -> Vec<&'a str> {
+    let (policy, baseline, candidate) = match example {
+        "detection" => (
+            "policies/detection.yaml",
+            "examples/evals/baseline.json",
+            "examples/evals/candidate.json",
+        ),
+        "segmentation" => (
+            "policies/segmentation.yaml",
+            "examples/evals/segmentation-baseline.json",
+            "examples/evals/segmentation-candidate.json",
+        ),
+        "operating-point" => (
+            "policies/operating-point.yaml",
+            "examples/evals/operating-point-baseline.json",
+            "examples/evals/operating-point-candidate.json",
+        ),
+        other => panic!("no example {other:?}"),
+    };
+    check_args(policy, baseline, candidate, extra)
+}
+
+/// `check --policy policy --baseline baseline --candidate candidate`, then `extra`.
+pub(crate) fn check_args<'a>(
+    policy: &'a str,
+    baseline: &'a str,
+    candidate: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "check",
+        "--policy",
+        policy,
+        "--baseline",
+        baseline,
+        "--candidate",
+        candidate,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
