@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::{detection_eval, evalgate, finish, read_json, run, write};
+use crate::{check_args, detection_eval, evalgate, example_check, finish, read_json, run, write};
 
 const POLICY: &str = "policies/detection.yaml";
 const BASELINE: &str = "examples/evals/baseline.json";
@@ -11,15 +11,7 @@ const CANDIDATE: &str = "examples/evals/candidate.json";
 
 #[test]
 fn exit_0_when_the_candidate_passes() {
-    let r = run(&[
-        "check",
-        "--policy",
-        "policies/segmentation.yaml",
-        "--baseline",
-        "examples/evals/segmentation-baseline.json",
-        "--candidate",
-        "examples/evals/segmentation-candidate.json",
-    ]);
+    let r = run(&example_check("segmentation", &[]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         r.stdout,
@@ -29,17 +21,7 @@ fn exit_0_when_the_candidate_passes() {
 
 #[test]
 fn exit_1_on_a_regression_with_a_readable_summary() {
-    let r = run(&[
-        "check",
-        "--policy",
-        POLICY,
-        "--baseline",
-        BASELINE,
-        "--candidate",
-        CANDIDATE,
-        "--today",
-        "2026-11-26",
-    ]);
+    let r = run(&example_check("detection", &["--today", "2026-11-26"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     insta::assert_snapshot!("summary_regression", r.stdout);
     assert_eq!(r.stderr, "");
@@ -49,18 +31,10 @@ fn exit_1_on_a_regression_with_a_readable_summary() {
 fn report_only_exits_0_but_the_reports_still_say_fail() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let r = run(&[
-        "check",
-        "--policy",
-        POLICY,
-        "--baseline",
-        BASELINE,
-        "--candidate",
-        CANDIDATE,
-        "--report-only",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let r = run(&example_check(
+        "detection",
+        &["--report-only", "--json", json.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout
@@ -106,15 +80,7 @@ fn exit_2_on_usage_errors() {
     let r = run(&["check", "--policy", POLICY]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--candidate <SRC>"), "{}", r.stderr);
-    let r = run(&[
-        "check",
-        "--policy",
-        POLICY,
-        "--baseline",
-        "-",
-        "--candidate",
-        "-",
-    ]);
+    let r = run(&check_args(POLICY, "-", "-", &[]));
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stderr,
@@ -238,15 +204,7 @@ fn exit_3_when_the_policy_names_what_neither_eval_has() {
         "evalgate.yaml",
         "version: 1\nsplits:\n  vaild:\n    map50: 0.5\n  valid:\n    classes:\n      Car-rim: {map50: 0.5}\n      'truck*': {map50: 0.5}\n",
     );
-    let r = run(&[
-        "check",
-        "--policy",
-        &policy,
-        "--baseline",
-        BASELINE,
-        "--candidate",
-        CANDIDATE,
-    ]);
+    let r = run(&check_args(&policy, BASELINE, CANDIDATE, &[]));
     assert_eq!(r.code, 3, "{}", r.stderr);
     insta::assert_snapshot!(
         "policy_unknown_names",
@@ -360,15 +318,12 @@ fn exit_5_when_an_eval_is_not_finished() {
 
 #[test]
 fn exit_6_when_the_evals_measure_different_tasks() {
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&check_args(
         "policies/segmentation.yaml",
-        "--baseline",
         "examples/evals/segmentation-baseline.json",
-        "--candidate",
         CANDIDATE,
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 6);
     assert_eq!(
         r.stderr,
@@ -376,15 +331,12 @@ fn exit_6_when_the_evals_measure_different_tasks() {
     );
     let dir = tempfile::tempdir().unwrap();
     let any = write(dir.path(), "any.yaml", "version: 1\n");
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&check_args(
         &any,
-        "--baseline",
         "examples/evals/segmentation-baseline.json",
-        "--candidate",
         CANDIDATE,
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 6);
 }
 
@@ -420,17 +372,7 @@ fn exit_7_before_reading_any_eval_when_a_report_cannot_be_written() {
 #[test]
 fn reads_the_candidate_from_stdin_and_writes_a_report_to_stdout() {
     let mut child = evalgate()
-        .args([
-            "check",
-            "--policy",
-            POLICY,
-            "--baseline",
-            BASELINE,
-            "--candidate",
-            "-",
-            "--json",
-            "-",
-        ])
+        .args(check_args(POLICY, BASELINE, "-", &["--json", "-"]))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -459,17 +401,10 @@ fn writes_reports_on_failure_and_replaces_old_ones_whole() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("report.md");
     std::fs::write(&md, "stale report from an earlier run").unwrap();
-    let r = run(&[
-        "check",
-        "--policy",
-        POLICY,
-        "--baseline",
-        BASELINE,
-        "--candidate",
-        CANDIDATE,
-        "--markdown",
-        md.to_str().unwrap(),
-    ]);
+    let r = run(&example_check(
+        "detection",
+        &["--markdown", md.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 1);
     let text = std::fs::read_to_string(&md).unwrap();
     assert!(text.starts_with("## ❌ evalgate: failed"), "{text}");
@@ -492,15 +427,7 @@ fn untrusted_names_never_reach_the_terminal_raw() {
         "version: 1\nsplits:\n  valid:\n    classes:\n      '*': {map50: {max_drop: 0.05}}\n",
     );
     let mut cmd = evalgate();
-    cmd.args([
-        "check",
-        "--policy",
-        &policy,
-        "--baseline",
-        &base,
-        "--candidate",
-        &cand,
-    ]);
+    cmd.args(check_args(&policy, &base, &cand, &[]));
     let r = finish(&mut cmd);
     assert_eq!(r.code, 1);
     assert!(!r.stdout.contains('\u{1b}'), "{:?}", r.stdout);
