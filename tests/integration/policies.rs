@@ -1,7 +1,7 @@
 //! Every example policy parses and runs against the example evals with the outcome its
 //! comments promise.
 
-use crate::{read_json, run};
+use crate::{check_args, example_check, read_json, run};
 
 #[test]
 fn every_example_policy_is_exercised() {
@@ -31,19 +31,10 @@ fn the_operating_point_example_is_valid_and_asks_for_the_panels_it_reads() {
 fn detection_example_catches_the_license_plate_regression() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let r = run(&[
-        "check",
-        "--policy",
-        "policies/detection.yaml",
-        "--baseline",
-        "examples/evals/baseline.json",
-        "--candidate",
-        "examples/evals/candidate.json",
-        "--today",
-        "2026-11-26",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let r = run(&example_check(
+        "detection",
+        &["--today", "2026-11-26", "--json", json.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let report = read_json(json);
     let by_status = |s: &str| -> Vec<String> {
@@ -77,15 +68,7 @@ fn detection_example_catches_the_license_plate_regression() {
 
 #[test]
 fn segmentation_example_passes_and_needs_its_baseline() {
-    let r = run(&[
-        "check",
-        "--policy",
-        "policies/segmentation.yaml",
-        "--baseline",
-        "examples/evals/segmentation-baseline.json",
-        "--candidate",
-        "examples/evals/segmentation-candidate.json",
-    ]);
+    let r = run(&example_check("segmentation", &[]));
     assert_eq!(r.code, 0, "{}", r.stdout);
     // `missing.baseline: fail`: without the baseline the drop rules fail.
     let r = run(&[
@@ -103,15 +86,12 @@ fn segmentation_example_passes_and_needs_its_baseline() {
             .replace("\"iou\": 0.709", "\"iou\": 0.650");
     let dir = tempfile::tempdir().unwrap();
     let c = crate::write(dir.path(), "c.json", &degraded);
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&check_args(
         "policies/segmentation.yaml",
-        "--baseline",
         "examples/evals/segmentation-baseline.json",
-        "--candidate",
         &c,
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 1);
     assert!(
         r.stdout
@@ -197,17 +177,10 @@ fn the_segmentation_examples_warn_covers_the_inherited_drop_rule() {
 fn operating_point_example_catches_the_pedestrian_regression_beyond_the_noise() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let r = run(&[
-        "check",
-        "--policy",
-        "policies/operating-point.yaml",
-        "--baseline",
-        "examples/evals/operating-point-baseline.json",
-        "--candidate",
-        "examples/evals/operating-point-candidate.json",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let r = run(&example_check(
+        "operating-point",
+        &["--json", json.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let report = read_json(&json);
     assert_eq!(report["verdict"], "fail");
