@@ -1,6 +1,6 @@
 //! Writing policies: init, policy check/explain/diff/schema, completions and the man page.
 
-use crate::{read_json, repo, run, write};
+use crate::{check_args, read_json, repo, run, write};
 
 const BASELINE: &str = "examples/evals/baseline.json";
 const CANDIDATE: &str = "examples/evals/candidate.json";
@@ -23,19 +23,7 @@ fn init_writes_a_policy_its_eval_passes_and_a_worse_eval_fails() {
 
     assert_eq!(run(&["policy", "check", p, "--eval", BASELINE]).code, 0);
     // Against itself, and alone: pass.
-    assert_eq!(
-        run(&[
-            "check",
-            "--policy",
-            p,
-            "--baseline",
-            BASELINE,
-            "--candidate",
-            BASELINE
-        ])
-        .code,
-        0
-    );
+    assert_eq!(run(&check_args(p, BASELINE, BASELINE, &[])).code, 0);
     assert_eq!(
         run(&["check", "--policy", p, "--candidate", BASELINE]).code,
         0
@@ -45,15 +33,7 @@ fn init_writes_a_policy_its_eval_passes_and_a_worse_eval_fails() {
         .unwrap()
         .replace("\"map50_95\": 0.741", "\"map50_95\": 0.715");
     let d = write(dir.path(), "degraded.json", &degraded);
-    let r = run(&[
-        "check",
-        "--policy",
-        p,
-        "--baseline",
-        BASELINE,
-        "--candidate",
-        &d,
-    ]);
+    let r = run(&check_args(p, BASELINE, &d, &[]));
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
         r.stdout
