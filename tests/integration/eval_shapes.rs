@@ -2,7 +2,7 @@
 //! a segmentation split without mIoU, and "not finished" from files and the API alike.
 
 use crate::server::{Reply, Server};
-use crate::{Run, evalgate, finish, read_json, run, write};
+use crate::{Run, check_args, evalgate, finish, read_json, run, write};
 
 const SEG_POLICY: &str = "policies/segmentation.yaml";
 const SEG_BASELINE: &str = "examples/evals/segmentation-baseline.json";
@@ -30,17 +30,7 @@ fn as_list(path: &str) -> String {
 }
 
 fn check(policy: &str, baseline: &str, candidate: &str, json: &str) -> Run {
-    run(&[
-        "check",
-        "--policy",
-        policy,
-        "--baseline",
-        baseline,
-        "--candidate",
-        candidate,
-        "--json",
-        json,
-    ])
+    run(&check_args(policy, baseline, candidate, &["--json", json]))
 }
 
 fn checks(json: &str) -> serde_json::Value {
@@ -145,19 +135,12 @@ fn a_segmentation_split_without_miou_is_said_on_stderr_and_not_read_as_a_value()
     assert!(report["baseline"].get("notes").is_none());
     let md = dir.path().join("r.md").display().to_string();
     let xml = dir.path().join("r.xml").display().to_string();
-    run(&[
-        "check",
-        "--policy",
+    run(&check_args(
         SEG_POLICY,
-        "--baseline",
         SEG_BASELINE,
-        "--candidate",
         &candidate,
-        "--markdown",
-        &md,
-        "--junit",
-        &xml,
-    ]);
+        &["--markdown", &md, "--junit", &xml],
+    ));
     let md = std::fs::read_to_string(md).unwrap();
     assert!(
         md.contains("- ⚠️ candidate: splits.valid has semantic-segmentation metrics but neither"),
@@ -241,15 +224,12 @@ fn an_api_record_without_a_status_is_not_finished() {
     });
     let r = finish(
         evalgate()
-            .args([
-                "check",
-                "--policy",
+            .args(check_args(
                 "policies/detection.yaml",
-                "--baseline",
                 "examples/evals/baseline.json",
-                "--candidate",
                 "rf:ws/cand",
-            ])
+                &[],
+            ))
             .env("ROBOFLOW_API_KEY", "k-123")
             .env("ROBOFLOW_API_URL", server.url())
             .env_remove("ROBOFLOW_WORKSPACE")
