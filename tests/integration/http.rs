@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::server::{Reply, Seen, Server, panel};
-use crate::{Run, evalgate, example, finish, read_json, repo};
+use crate::{Run, check_args, evalgate, example, finish, read_json, repo};
 
 pub(crate) const CANARY: &str = "canary-2f9c1e7d-key";
 const POLICY: &str = "policies/detection.yaml";
@@ -207,15 +207,11 @@ fn fetches_both_evals_with_the_key_in_a_header() {
 #[test]
 fn the_workspace_can_come_from_the_environment() {
     let server = healthy();
-    let r = finish(api(&server).env("ROBOFLOW_WORKSPACE", "ws").args([
-        "check",
-        "--policy",
-        POLICY,
-        "--baseline",
-        "rf:base",
-        "--candidate",
-        "rf:cand",
-    ]));
+    let r = finish(
+        api(&server)
+            .env("ROBOFLOW_WORKSPACE", "ws")
+            .args(check_args(POLICY, "rf:base", "rf:cand", &[])),
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     let r = finish(api(&server).args(["check", "--policy", POLICY, "--candidate", "rf:cand"]));
     assert_eq!(r.code, 2);
@@ -588,17 +584,12 @@ fn fetch_saves_an_eval_that_check_replays() {
 
     // Offline, the saved file gives the same verdict and keeps the eval's identity.
     let json = dir.path().join("r.json");
-    let r = crate::run(&[
-        "check",
-        "--policy",
+    let r = crate::run(&check_args(
         POLICY,
-        "--baseline",
         "examples/evals/baseline.json",
-        "--candidate",
         saved.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+        &["--json", json.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let report = read_json(&json);
     assert_eq!(
