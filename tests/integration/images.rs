@@ -4,7 +4,7 @@
 
 use crate::http::{CANARY, api, api_check, asked, healthy, stand_in};
 use crate::server::{IMAGES, Reply, Seen, Server};
-use crate::{Run, finish, outcome, read_json, write};
+use crate::{Run, check_args, finish, outcome, read_json, write};
 
 /// Noise-tested recall drops on `valid` at a fixed confidence: the sweep, the matrix and the
 /// images of `valid` at 40.
@@ -290,15 +290,7 @@ fn a_saved_eval_without_its_images_is_exit_4_saying_how_to_get_them() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let policy = write(dir.path(), "p.yaml", NOISE_40);
     let file = file.to_str().unwrap();
-    let r = crate::run(&[
-        "check",
-        "--policy",
-        &policy,
-        "--baseline",
-        file,
-        "--candidate",
-        file,
-    ]);
+    let r = crate::run(&check_args(&policy, file, file, &[]));
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!(
