@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::{detection_eval, evalgate, read_json, write};
+use crate::{check_args, detection_eval, evalgate, read_json, write};
 
 /// The outcome of a run that may have died: its exit code, or `None` when a signal ended it.
 struct Outcome {
@@ -313,19 +313,17 @@ fn long_messages_and_waiver_reasons_are_cut_in_markdown_only() {
         ),
     );
     let (md, json) = (d.join("r.md"), d.join("r.json"));
-    let o = run_bounded(&[
-        "check",
-        "--policy",
+    let o = run_bounded(&check_args(
         &p,
-        "--baseline",
         &b,
-        "--candidate",
         &c,
-        "--markdown",
-        md.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+        &[
+            "--markdown",
+            md.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    ));
     assert_exit("long message", &o, &[1], QUICK);
     let md = std::fs::read_to_string(md).unwrap();
     let json = read_json(json);
