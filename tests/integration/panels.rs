@@ -4,7 +4,7 @@
 
 use crate::http::{CANARY, api, api_check, healthy, stand_in};
 use crate::server::{Reply, Seen, Server};
-use crate::{example, finish, outcome, read_json, write};
+use crate::{check_args, example, finish, outcome, read_json, write};
 
 /// A fixed operating point and a confusion rule on `valid`: the sweep and one matrix.
 const AT_40: &str = r#"version: 1
@@ -309,15 +309,12 @@ fn fetch_without_a_policy_saves_every_panel_verbatim() {
 fn an_eval_without_a_needed_panel_is_exit_4_saying_how_to_get_it() {
     let dir = tempfile::tempdir().unwrap();
     let policy = write(dir.path(), "p.yaml", AT_40);
-    let r = crate::run(&[
-        "check",
-        "--policy",
+    let r = crate::run(&check_args(
         &policy,
-        "--baseline",
         "examples/evals/baseline.json",
-        "--candidate",
         "examples/evals/candidate.json",
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 4, "{}", r.stderr);
     let expected = format!(
         "candidate: examples/evals/candidate.json: the eval lacks the confidence sweep and the confusion matrix of split \"valid\" at confidence 0.40, which policy {policy} needs; save the eval with what the policy needs: evalgate fetch --policy {policy} rf:WORKSPACE/EVAL_ID -o FILE"
