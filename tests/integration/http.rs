@@ -82,6 +82,12 @@ pub(crate) fn api(server: &Server) -> Command {
     c.env("ROBOFLOW_API_KEY", CANARY)
         .env("ROBOFLOW_API_URL", server.url())
         .env_remove("ROBOFLOW_WORKSPACE");
+    without_proxy(&mut c);
+    c
+}
+
+/// Clears the machine's proxy settings from `c`, so that requests go straight to loopback.
+pub(crate) fn without_proxy(c: &mut Command) {
     for var in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -94,7 +100,6 @@ pub(crate) fn api(server: &Server) -> Command {
     ] {
         c.env_remove(var);
     }
-    c
 }
 
 /// `evalgate check` against `server` on the examples' date, then `extra`.
@@ -790,19 +795,12 @@ fn roboflow_auth_query_sends_the_key_as_a_parameter_and_prints_no_url() {
         }
     });
     let run = |candidate: &str| {
-        finish(api(&server).env("ROBOFLOW_AUTH", "query").args([
-            "check",
-            "--policy",
+        finish(api(&server).env("ROBOFLOW_AUTH", "query").args(check_args(
             POLICY,
-            "--today",
-            "2026-11-26",
-            "--baseline",
             "examples/evals/baseline.json",
-            "--candidate",
             candidate,
-            "--retries",
-            "1",
-        ]))
+            &["--today", "2026-11-26", "--retries", "1"],
+        )))
     };
     let r = run("rf:ws/cand");
     assert_eq!(r.code, 1, "{}", r.stderr);

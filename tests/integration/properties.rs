@@ -958,18 +958,7 @@ fn canary_cmd(url: &str) -> Command {
         .env("RUST_LOG", "trace")
         .env("RUST_BACKTRACE", "full")
         .env_remove("ROBOFLOW_WORKSPACE");
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        c.env_remove(var);
-    }
+    crate::http::without_proxy(&mut c);
     c
 }
 
