@@ -228,19 +228,12 @@ fn fetch_then_an_offline_check_gives_the_live_result() {
         }
         let offline = dir.path().join(format!("{name}.offline.json"));
         let requests = server.seen().len();
-        let r = crate::run(&[
-            "check",
-            "--policy",
+        let r = crate::run(&check_args(
             &policy,
-            "--today",
-            "2026-11-26",
-            "--baseline",
             &saved[0],
-            "--candidate",
             &saved[1],
-            "--json",
-            offline.to_str().unwrap(),
-        ]);
+            &["--today", "2026-11-26", "--json", offline.to_str().unwrap()],
+        ));
         assert!(r.code <= 1, "{name}: {}", r.stderr);
         assert_eq!(server.seen().len(), requests, "offline means no request");
         assert_eq!(outcome(&live), outcome(&offline), "{name}");
