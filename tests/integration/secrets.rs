@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use crate::server::{Reply, Seen, Server};
-use crate::{Run, evalgate, example, finish, write};
+use crate::{Run, check_args, evalgate, example, finish, write};
 
 const RF: &str = "rfkey-Canary-7Hq2ZkP9";
 const GH: &str = "ghs_canaryTok3nXyZ42";
@@ -126,19 +126,12 @@ fn check(server: &Server, extra: &[&str]) -> Run {
     let mut c = evalgate();
     with_secrets(&mut c)
         .env("ROBOFLOW_API_URL", server.url())
-        .args([
-            "check",
-            "--policy",
+        .args(check_args(
             "policies/detection.yaml",
-            "--today",
-            "2026-11-26",
-            "--baseline",
             "examples/evals/baseline.json",
-            "--candidate",
             "rf:ws/cand",
-            "--json",
-            json.to_str().unwrap(),
-        ])
+            &["--today", "2026-11-26", "--json", json.to_str().unwrap()],
+        ))
         .args(extra);
     let r = finish(&mut c);
     let report = std::fs::read_to_string(&json).unwrap_or_default();
