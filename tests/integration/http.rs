@@ -1,6 +1,7 @@
 //! `rf:` sources against a loopback stand-in of the Roboflow API: every status and body shape,
 //! retries, waiting, timeouts, bad bodies, concurrency, and the key never leaking.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -120,6 +121,15 @@ pub(crate) fn api_check(
 
 fn check(server: &Server, baseline: &str, candidate: &str, extra: &[&str]) -> Run {
     api_check(server, POLICY, baseline, candidate, extra)
+}
+
+/// `evalgate fetch --policy policy rf:ws/{eval} -o out` against `server`.
+pub(crate) fn api_fetch(server: &Server, policy: &str, eval: &str, out: &Path) -> Run {
+    finish(api(server).args(["fetch", "--policy", policy]).args([
+        &format!("rf:ws/{eval}"),
+        "-o",
+        out.to_str().unwrap(),
+    ]))
 }
 
 /// The requests the server saw for one eval, without the eval's prefix, in arrival order.

@@ -2,7 +2,7 @@
 //! `fetch` saves and `check` replays, and what a short, overlapping or failed set of pages
 //! does (exit 4), or images that differ between the evals (exit 6).
 
-use crate::http::{CANARY, api, api_check, asked, healthy, stand_in};
+use crate::http::{CANARY, api, api_check, api_fetch, asked, healthy, stand_in};
 use crate::server::{IMAGES, Reply, Seen, Server};
 use crate::{Run, check_args, finish, outcome, read_json, write};
 
@@ -126,11 +126,7 @@ fn fetch_saves_every_page_verbatim_and_an_offline_check_gives_the_live_result() 
     let mut saved = Vec::new();
     for eval in ["base", "cand"] {
         let file = dir.path().join(format!("{eval}.json"));
-        let r = finish(api(&server).args(["fetch", "--policy", &policy]).args([
-            &format!("rf:ws/{eval}"),
-            "-o",
-            file.to_str().unwrap(),
-        ]));
+        let r = api_fetch(&server, &policy, eval, &file);
         assert_eq!(r.code, 0, "{}", r.stderr);
         let doc = read_json(&file);
         let pages = doc["imagePredictions"]["valid"].as_array().unwrap();

@@ -2,7 +2,7 @@
 //! which requests a policy makes against the loopback stand-in of the API, what `fetch`
 //! saves, and what `check` refuses when an eval lacks what the policy needs.
 
-use crate::http::{CANARY, api, api_check, healthy, stand_in};
+use crate::http::{CANARY, api, api_check, api_fetch, healthy, stand_in};
 use crate::server::{Reply, Seen, Server};
 use crate::{check_args, example, finish, outcome, read_json, write};
 
@@ -218,11 +218,7 @@ fn fetch_then_an_offline_check_gives_the_live_result() {
         let mut saved = Vec::new();
         for eval in ["base", "cand"] {
             let file = dir.path().join(format!("{name}.{eval}.json"));
-            let r = finish(api(&server).args(["fetch", "--policy", &policy]).args([
-                &format!("rf:ws/{eval}"),
-                "-o",
-                file.to_str().unwrap(),
-            ]));
+            let r = api_fetch(&server, &policy, eval, &file);
             assert_eq!(r.code, 0, "{name}: {}", r.stderr);
             saved.push(file.to_str().unwrap().to_owned());
         }
