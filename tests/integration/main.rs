@@ -147,6 +147,17 @@ pub(crate) fn example_check<'a>(example: &str, extra: &[&'a str]) -> Vec<&'a str
     check_args(policy, baseline, candidate, extra)
 }
 
+/// `check --policy policy --candidate candidate` with no baseline, then `extra`.
+pub(crate) fn candidate_check<'a>(
+    policy: &'a str,
+    candidate: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["check", "--policy", policy, "--candidate", candidate];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// `check --policy policy --baseline baseline --candidate candidate`, then `extra`.
 pub(crate) fn check_args<'a>(
     policy: &'a str,
