@@ -2,7 +2,7 @@
 //! a segmentation split without mIoU, and "not finished" from files and the API alike.
 
 use crate::server::{Reply, Server};
-use crate::{Run, check_args, evalgate, finish, read_json, run, write};
+use crate::{Run, candidate_check, check_args, evalgate, finish, read_json, run, write};
 
 const SEG_POLICY: &str = "policies/segmentation.yaml";
 const SEG_BASELINE: &str = "examples/evals/segmentation-baseline.json";
@@ -181,13 +181,7 @@ fn a_file_not_known_to_be_finished_is_exit_5_even_beside_its_metrics() {
         ),
     ] {
         let path = write(dir.path(), "e.json", &format!("{{{status}{metrics}}}"));
-        let r = run(&[
-            "check",
-            "--policy",
-            "policies/detection.yaml",
-            "--candidate",
-            &path,
-        ]);
+        let r = run(&candidate_check("policies/detection.yaml", &path, &[]));
         assert_eq!(r.code, code, "{status}: {}", r.stderr);
         assert!(r.stderr.contains(says), "{status}: {}", r.stderr);
     }
@@ -196,13 +190,7 @@ fn a_file_not_known_to_be_finished_is_exit_5_even_beside_its_metrics() {
         "record.json",
         r#"{"evalId": "e1", "project": "cars", "versionId": "4"}"#,
     );
-    let r = run(&[
-        "check",
-        "--policy",
-        "policies/detection.yaml",
-        "--candidate",
-        &record,
-    ]);
+    let r = run(&candidate_check("policies/detection.yaml", &record, &[]));
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(
         r.stderr.contains("its record has no \"status\""),
@@ -258,15 +246,7 @@ fn the_markdown_report_shows_a_few_notes_and_counts_the_rest() {
         "version: 1\ntask: semantic-segmentation\nsplits:\n  '*':\n    classes:\n      '*': {iou: {min: 0.5}}\n",
     );
     let md = dir.path().join("r.md").display().to_string();
-    let r = run(&[
-        "check",
-        "--policy",
-        &policy,
-        "--candidate",
-        &eval,
-        "--markdown",
-        &md,
-    ]);
+    let r = run(&candidate_check(&policy, &eval, &["--markdown", &md]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         r.stderr.matches("warning: candidate:").count(),
