@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::server::{Reply, Seen, Server, panel};
-use crate::{Run, check_args, evalgate, example, finish, read_json, repo};
+use crate::{Run, candidate_check, check_args, evalgate, example, finish, read_json, repo};
 
 pub(crate) const CANARY: &str = "canary-2f9c1e7d-key";
 const POLICY: &str = "policies/detection.yaml";
@@ -228,7 +228,7 @@ fn the_workspace_can_come_from_the_environment() {
             .args(check_args(POLICY, "rf:base", "rf:cand", &[])),
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let r = finish(api(&server).args(["check", "--policy", POLICY, "--candidate", "rf:cand"]));
+    let r = finish(api(&server).args(candidate_check(POLICY, "rf:cand", &[])));
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("set --workspace or ROBOFLOW_WORKSPACE"),
@@ -240,13 +240,11 @@ fn the_workspace_can_come_from_the_environment() {
 #[test]
 fn a_missing_key_is_named() {
     let server = healthy();
-    let r = finish(api(&server).env_remove("ROBOFLOW_API_KEY").args([
-        "check",
-        "--policy",
-        POLICY,
-        "--candidate",
-        "rf:ws/cand",
-    ]));
+    let r = finish(
+        api(&server)
+            .env_remove("ROBOFLOW_API_KEY")
+            .args(candidate_check(POLICY, "rf:ws/cand", &[])),
+    );
     assert_eq!(r.code, 4);
     assert_eq!(
         r.stderr,
@@ -565,15 +563,15 @@ fn the_two_evals_and_their_requests_run_concurrently() {
 
 #[test]
 fn plain_http_beyond_loopback_is_refused_before_any_request() {
-    let r = finish(evalgate().env("ROBOFLOW_API_KEY", CANARY).args([
-        "check",
-        "--policy",
-        POLICY,
-        "--candidate",
-        "rf:ws/cand",
-        "--api-url",
-        "http://api.example.com",
-    ]));
+    let r = finish(
+        evalgate()
+            .env("ROBOFLOW_API_KEY", CANARY)
+            .args(candidate_check(
+                POLICY,
+                "rf:ws/cand",
+                &["--api-url", "http://api.example.com"],
+            )),
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr
@@ -908,13 +906,7 @@ fn fetch_never_saves_what_check_cannot_read() {
         }
         saved_any += 1;
         for policy in ["policies/detection.yaml", "policies/segmentation.yaml"] {
-            let c = crate::run(&[
-                "check",
-                "--policy",
-                policy,
-                "--candidate",
-                saved.to_str().unwrap(),
-            ]);
+            let c = crate::run(&candidate_check(policy, saved.to_str().unwrap(), &[]));
             assert!(
                 ![4, 5].contains(&c.code),
                 "{name}: fetch saved a file that check cannot load: {}",
