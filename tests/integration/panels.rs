@@ -4,7 +4,7 @@
 
 use crate::http::{CANARY, api, api_check, api_fetch, healthy, stand_in};
 use crate::server::{Reply, Seen, Server};
-use crate::{check_args, example, finish, outcome, read_json, write};
+use crate::{candidate_check, check_args, example, finish, outcome, read_json, write};
 
 /// A fixed operating point and a confusion rule on `valid`: the sweep and one matrix.
 const AT_40: &str = r#"version: 1
@@ -284,13 +284,7 @@ fn fetch_without_a_policy_saves_every_panel_verbatim() {
     assert_eq!(doc["splits"].as_object().unwrap().len(), 2);
     // Such a file serves any policy offline.
     let policy = write(dir.path(), "p.yaml", OPTIMAL_ALL);
-    let r = crate::run(&[
-        "check",
-        "--policy",
-        &policy,
-        "--candidate",
-        file.to_str().unwrap(),
-    ]);
+    let r = crate::run(&candidate_check(&policy, file.to_str().unwrap(), &[]));
     assert!(r.code <= 1, "{}", r.stderr);
 }
 
@@ -315,7 +309,7 @@ fn an_eval_without_a_needed_panel_is_exit_4_saying_how_to_get_it() {
     doc["evalgate"] = serde_json::json!({"format": 2, "workspace": "ws", "evalId": "cand"});
     doc["confidenceSweep"] = serde_json::json!({"splits": {}});
     let file = write(dir.path(), "cand.json", &doc.to_string());
-    let r = crate::run(&["check", "--policy", &policy, "--candidate", &file]);
+    let r = crate::run(&candidate_check(&policy, &file, &[]));
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!(
@@ -327,7 +321,7 @@ fn an_eval_without_a_needed_panel_is_exit_4_saying_how_to_get_it() {
     // A name that is not a plain identifier is not repeated.
     doc["evalgate"]["workspace"] = serde_json::json!("ws\n::error::forged");
     let file = write(dir.path(), "named.json", &doc.to_string());
-    let r = crate::run(&["check", "--policy", &policy, "--candidate", &file]);
+    let r = crate::run(&candidate_check(&policy, &file, &[]));
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains("rf:WORKSPACE/EVAL_ID -o FILE"),
