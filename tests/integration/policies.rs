@@ -1,7 +1,7 @@
 //! Every example policy parses and runs against the example evals with the outcome its
 //! comments promise.
 
-use crate::{check_args, example_check, read_json, run};
+use crate::{candidate_check, check_args, example_check, read_json, run};
 
 #[test]
 fn every_example_policy_is_exercised() {
@@ -56,13 +56,11 @@ fn detection_example_catches_the_license_plate_regression() {
     );
     assert_eq!(by_status("skip"), ["valid/class/tail-light/map50/max_drop"]);
     // Without a baseline only the floors apply, and the example candidate clears them.
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         "policies/detection.yaml",
-        "--candidate",
         "examples/evals/candidate.json",
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 0, "{}", r.stdout);
 }
 
@@ -71,13 +69,11 @@ fn segmentation_example_passes_and_needs_its_baseline() {
     let r = run(&example_check("segmentation", &[]));
     assert_eq!(r.code, 0, "{}", r.stdout);
     // `missing.baseline: fail`: without the baseline the drop rules fail.
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         "policies/segmentation.yaml",
-        "--candidate",
         "examples/evals/segmentation-candidate.json",
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 1, "{}", r.stdout);
     // Swapping in a degraded class fails it.
     let degraded =
@@ -112,7 +108,7 @@ fn the_roboflow_docs_example_parses() {
         "p.yaml",
         &format!("version: 1\ntask: object-detection\n{rules}"),
     );
-    let r = run(&["check", "--policy", &p, "--candidate", eval]);
+    let r = run(&candidate_check(&p, eval, &[]));
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains(
@@ -127,7 +123,7 @@ fn the_roboflow_docs_example_parses() {
         "p.yaml",
         &format!("version: 1\nmissing:\n  metric: skip\n{rules}"),
     );
-    let r = run(&["check", "--policy", &p, "--candidate", eval]);
+    let r = run(&candidate_check(&p, eval, &[]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     // The skip is listed with its reason.
     assert_eq!(
