@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Run, evalgate, example_check, finish};
+use crate::{Run, candidate_check, evalgate, example_check, finish};
 
 fn example_args() -> Vec<&'static str> {
     example_check("detection", &["--today", "2026-11-26"])
@@ -348,15 +348,7 @@ fn a_fifo_as_an_input_times_out_instead_of_hanging() {
 }
 
 fn check_with_candidate(candidate: &str, policy: &str) -> Run {
-    finish(evalgate().args([
-        "check",
-        "--policy",
-        policy,
-        "--candidate",
-        candidate,
-        "--timeout",
-        "1s",
-    ]))
+    finish(evalgate().args(candidate_check(policy, candidate, &["--timeout", "1s"])))
 }
 
 #[test]
