@@ -18,10 +18,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 
+def class_names(doc):
+    """The class names of each split of the map-results `doc`, in the file's order."""
+    return {s: list((v or {}).get("perClass") or {}) for s, v in doc.get("splits", {}).items()}
+
+
 def panels(doc):
     """The panel bodies of an eval whose map-results is `doc`, by path and query."""
-    splits = doc.get("splits", {})
-    names = {s: list((v or {}).get("perClass") or {}) for s, v in splits.items()}
+    names = class_names(doc)
 
     def curve(shift):
         per = {}
@@ -80,19 +84,23 @@ def panels(doc):
     return answer
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--port", type=int, default=8765)
-    ap.add_argument("--delay-ms", type=int, default=0)
-    ap.add_argument("--eval", action="append", default=[], metavar="ID=FILE")
-    args = ap.parse_args()
-    bodies, panel = {}, {}
-    for spec in args.eval:
+def read_evals(specs):
+    """The `ID=FILE` specs of --eval: each eval's map-results body and document, by id."""
+    bodies, docs = {}, {}
+    for spec in specs:
         eval_id, path = spec.split("=", 1)
         with open(path, "rb") as f:
             bodies[eval_id] = f.read()
-        panel[eval_id] = panels(json.loads(bodies[eval_id]))
-    delay = args.delay_ms / 1000
+        docs[eval_id] = json.loads(bodies[eval_id])
+    return bodies, docs
+
+
+def serve(port, delay_ms, bodies, route):
+    """Serves a finished eval's record and its map-results for each eval of `bodies` on
+    127.0.0.1:`port`, each answer after `delay_ms`, from many threads at once. Any other path
+    below an eval goes to `route(eval_id, rest, query)`, which answers (status, body) or None
+    (404)."""
+    delay = delay_ms / 1000
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -103,13 +111,14 @@ def main():
             parts = url.path.strip("/").split("/")
             body, status = b'{"error": "model_eval_not_found"}', 404
             if len(parts) >= 3 and parts[1] == "model-evals" and parts[2] in bodies:
-                if len(parts) == 3:
+                rest = parts[3:]
+                if not rest:
                     record = {"evalId": parts[2], "status": "done", "project": "bench", "versionId": "1"}
                     body, status = json.dumps(record).encode(), 200
-                elif parts[3:] == ["map-results"]:
+                elif rest == ["map-results"]:
                     body, status = bodies[parts[2]], 200
-                elif len(parts) == 4:
-                    answer = panel[parts[2]](parts[3], parse_qs(url.query))
+                else:
+                    answer = route(parts[2], rest, parse_qs(url.query))
                     if answer:
                         status, body = answer
             self.send_response(status)
@@ -124,7 +133,27 @@ def main():
     # socketserver listens with a backlog of 5: a client that opens a dozen connections at
     # once would see SYNs dropped and retried a second later, which no real API does.
     ThreadingHTTPServer.request_queue_size = 128
-    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def panel_route(docs):
+    """A `route` for serve() that answers the panels of each eval of `docs`."""
+    panel = {eval_id: panels(doc) for eval_id, doc in docs.items()}
+
+    def route(eval_id, rest, query):
+        return panel[eval_id](rest[0], query) if len(rest) == 1 else None
+
+    return route
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--delay-ms", type=int, default=0)
+    ap.add_argument("--eval", action="append", default=[], metavar="ID=FILE")
+    args = ap.parse_args()
+    bodies, docs = read_evals(args.eval)
+    serve(args.port, args.delay_ms, bodies, panel_route(docs))
 
 
 if __name__ == "__main__":

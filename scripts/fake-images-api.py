@@ -14,9 +14,6 @@ import importlib.util
 import json
 import os
 import sys
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 here = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("fake_api", os.path.join(here, "fake-api.py"))
@@ -51,15 +48,9 @@ def main():
     ap.add_argument("--images", type=int, default=5000)
     ap.add_argument("--eval", action="append", default=[], metavar="ID=FILE")
     args = ap.parse_args()
-    bodies, panel, names = {}, {}, {}
-    for spec_ in args.eval:
-        eval_id, path = spec_.split("=", 1)
-        with open(path, "rb") as f:
-            bodies[eval_id] = f.read()
-        doc = json.loads(bodies[eval_id])
-        panel[eval_id] = fake_api.panels(doc)
-        names[eval_id] = {s: list((v or {}).get("perClass") or {}) for s, v in doc["splits"].items()}
-    delay = args.delay_ms / 1000
+    bodies, docs = fake_api.read_evals(args.eval)
+    names = {eval_id: fake_api.class_names(doc) for eval_id, doc in docs.items()}
+    panels = fake_api.panel_route(docs)
     cache = {}
 
     def images(eval_id, query):
@@ -77,37 +68,12 @@ def main():
             cache[key] = (200, json.dumps(page).encode())
         return cache[key]
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def route(eval_id, rest, query):
+        if rest == ["image-predictions"]:
+            return images(eval_id, query)
+        return panels(eval_id, rest, query)
 
-        def do_GET(self):
-            time.sleep(delay)
-            url = urlsplit(self.path)
-            parts = url.path.strip("/").split("/")
-            body, status = b'{"error": "model_eval_not_found"}', 404
-            if len(parts) >= 3 and parts[1] == "model-evals" and parts[2] in bodies:
-                if len(parts) == 3:
-                    record = {"evalId": parts[2], "status": "done", "project": "bench", "versionId": "1"}
-                    body, status = json.dumps(record).encode(), 200
-                elif parts[3:] == ["map-results"]:
-                    body, status = bodies[parts[2]], 200
-                elif parts[3:] == ["image-predictions"]:
-                    status, body = images(parts[2], parse_qs(url.query))
-                elif len(parts) == 4:
-                    answer = panel[parts[2]](parts[3], parse_qs(url.query))
-                    if answer:
-                        status, body = answer
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_):
-            pass
-
-    ThreadingHTTPServer.request_queue_size = 128
-    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+    fake_api.serve(args.port, args.delay_ms, bodies, route)
 
 
 if __name__ == "__main__":

@@ -617,14 +617,23 @@ impl Seen {
     }
 }
 
+/// A seed that is its own visitor: `deserialize` hands the deserializer `self` through `$how`
+/// (`deserialize_map` where only an object will do, `deserialize_any` where `null` or a list
+/// will do too).
+macro_rules! seed {
+    ($seed:ty, $how:ident) => {
+        impl<'de> DeserializeSeed<'de> for $seed {
+            type Value = <Self as Visitor<'de>>::Value;
+            fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.$how(self)
+            }
+        }
+    };
+}
+
 struct TopSeed<'s>(&'s mut State);
 
-impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
-    type Value = Top<'de>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Top<'de>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
+seed!(TopSeed<'_>, deserialize_map);
 
 impl<'de> Visitor<'de> for TopSeed<'_> {
     type Value = Top<'de>;
@@ -686,12 +695,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
 /// `splits`: split name → split, or `null` (no splits object).
 struct SplitsSeed<'s>(&'s mut State);
 
-impl<'de> DeserializeSeed<'de> for SplitsSeed<'_> {
-    type Value = Option<BTreeMap<String, SplitEval>>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed!(SplitsSeed<'_>, deserialize_any);
 
 impl<'de> Visitor<'de> for SplitsSeed<'_> {
     type Value = Option<BTreeMap<String, SplitEval>>;
@@ -732,12 +736,7 @@ struct SplitSeed<'s, 'n> {
     hint: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for SplitSeed<'_, '_> {
-    type Value = SplitEval;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<SplitEval, D::Error> {
-        d.deserialize_map(self)
-    }
-}
+seed!(SplitSeed<'_, '_>, deserialize_map);
 
 impl<'de> Visitor<'de> for SplitSeed<'_, '_> {
     type Value = SplitEval;
@@ -796,12 +795,7 @@ struct SizesSeed<'s, 'a, 'm> {
     sizes: &'m mut [Metrics; 3],
 }
 
-impl<'de> DeserializeSeed<'de> for SizesSeed<'_, '_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed!(SizesSeed<'_, '_, '_>, deserialize_any);
 
 impl<'de> Visitor<'de> for SizesSeed<'_, '_, '_> {
     type Value = ();
@@ -843,12 +837,7 @@ struct BucketSeed<'s, 'a, 'm> {
     metrics: &'m mut Metrics,
 }
 
-impl<'de> DeserializeSeed<'de> for BucketSeed<'_, '_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed!(BucketSeed<'_, '_, '_>, deserialize_any);
 
 impl<'de> Visitor<'de> for BucketSeed<'_, '_, '_> {
     type Value = ();
@@ -885,12 +874,7 @@ struct ClassesSeed<'s, 'n> {
     hint: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for ClassesSeed<'_, '_> {
-    type Value = Classes;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed!(ClassesSeed<'_, '_>, deserialize_any);
 
 impl<'de> Visitor<'de> for ClassesSeed<'_, '_> {
     type Value = Classes;
@@ -1077,12 +1061,7 @@ struct ClassSeed<'s, 'a, 'm> {
     scope: &'m mut ScopeMetrics,
 }
 
-impl<'de> DeserializeSeed<'de> for ClassSeed<'_, '_, '_> {
-    type Value = Option<String>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
+seed!(ClassSeed<'_, '_, '_>, deserialize_map);
 
 impl<'de> Visitor<'de> for ClassSeed<'_, '_, '_> {
     type Value = Option<String>;

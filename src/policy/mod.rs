@@ -699,39 +699,27 @@ impl Policy {
             v.dedup();
             v
         };
+        // Under a misspelt split every class is "unknown"; that is fallout, not news.
+        let known_split =
+            |diags: &mut Diagnostics, selector: &SplitSelector, span: Span| match selector {
+                SplitSelector::Name(name) if !split_names.contains(&name.as_str()) => {
+                    diags.push(unknown_name("split", name, span, &split_names));
+                    false
+                }
+                _ => true,
+            };
         for split in &self.splits {
-            if let SplitSelector::Name(name) = &split.selector
-                && !split_names.contains(&name.as_str())
-            {
-                diags.push(unknown_name("split", name, split.span, &split_names));
-                // Under a misspelt split every class is "unknown"; that is fallout, not news.
+            if !known_split(&mut diags, &split.selector, split.span) {
                 continue;
             }
+            let classes = ClassNames::new(evals, &split.selector);
             for class in &split.classes {
-                let classes = ClassNames::new(evals, &split.selector);
-                // A name with glob characters that is also a class's exact name is that class.
-                match &class.pattern {
-                    ClassPattern::Exact(name) if !classes.contains(name) => {
-                        diags.push(unknown_name("class", name, class.span, &classes.list()));
-                    }
-                    ClassPattern::Glob { text, .. }
-                        if !classes.any(|c| class.pattern.matches(c)) =>
-                    {
-                        diags.push(Diagnostic::warning(
-                            Code::GlobMatchesNothing,
-                            format!("class pattern {text:?} matches no class in the evals; its rules check nothing"),
-                            Some(class.span),
-                        ));
-                    }
-                    _ => {}
-                }
+                let glob = ("class pattern", "its rules check nothing");
+                check_class(&mut diags, &class.pattern, class.span, &classes, glob);
             }
         }
         for rule in &self.confusions {
-            if let SplitSelector::Name(name) = &rule.split
-                && !split_names.contains(&name.as_str())
-            {
-                diags.push(unknown_name("split", name, rule.span, &split_names));
+            if !known_split(&mut diags, &rule.split, rule.span) {
                 continue;
             }
             let classes = ClassNames::new(evals, &rule.split);
@@ -740,41 +728,18 @@ impl Policy {
                 Predicted::Class(p) => Some(p),
             };
             for pattern in std::iter::once(&rule.actual).chain(predicted) {
-                match pattern {
-                    ClassPattern::Exact(name) if !classes.contains(name) => {
-                        diags.push(unknown_name("class", name, rule.span, &classes.list()));
-                    }
-                    ClassPattern::Glob { text, .. } if !classes.any(|c| pattern.matches(c)) => {
-                        diags.push(Diagnostic::warning(
-                            Code::GlobMatchesNothing,
-                            format!("confusion class pattern {text:?} matches no class in the evals; this rule checks nothing"),
-                            Some(rule.span),
-                        ));
-                    }
-                    _ => {}
-                }
+                let glob = ("confusion class pattern", "this rule checks nothing");
+                check_class(&mut diags, pattern, rule.span, &classes, glob);
             }
         }
         for waiver in &self.waivers {
-            if let SplitSelector::Name(name) = &waiver.split
-                && !split_names.contains(&name.as_str())
-            {
-                diags.push(unknown_name("split", name, waiver.span, &split_names));
+            if !known_split(&mut diags, &waiver.split, waiver.span) {
                 continue;
             }
-            let classes = ClassNames::new(evals, &waiver.split);
-            match &waiver.class {
-                Some(ClassPattern::Exact(name)) if !classes.contains(name) => {
-                    diags.push(unknown_name("class", name, waiver.span, &classes.list()));
-                }
-                Some(p @ ClassPattern::Glob { text, .. }) if !classes.any(|c| p.matches(c)) => {
-                    diags.push(Diagnostic::warning(
-                        Code::GlobMatchesNothing,
-                        format!("waiver class pattern {text:?} matches no class in the evals; it waives nothing"),
-                        Some(waiver.span),
-                    ));
-                }
-                _ => {}
+            if let Some(pattern) = &waiver.class {
+                let classes = ClassNames::new(evals, &waiver.split);
+                let glob = ("waiver class pattern", "it waives nothing");
+                check_class(&mut diags, pattern, waiver.span, &classes, glob);
             }
         }
         let (_, list) = match diags.finish(()) {
@@ -859,6 +824,32 @@ impl<'a> ClassNames<'a> {
         v.sort_unstable();
         v.dedup();
         v
+    }
+}
+
+/// An `unknown-class` error for an exact name no class in `classes` has, or a
+/// `glob-matches-nothing` warning for a glob that matches none; `glob` is what the warning
+/// calls the pattern and what follows for the entry. A name with glob characters that is
+/// also a class's exact name is that class.
+fn check_class(
+    diags: &mut Diagnostics,
+    pattern: &ClassPattern,
+    span: Span,
+    classes: &ClassNames<'_>,
+    (what, consequence): (&str, &str),
+) {
+    match pattern {
+        ClassPattern::Exact(name) if !classes.contains(name) => {
+            diags.push(unknown_name("class", name, span, &classes.list()));
+        }
+        ClassPattern::Glob { text, .. } if !classes.any(|c| pattern.matches(c)) => {
+            diags.push(Diagnostic::warning(
+                Code::GlobMatchesNothing,
+                format!("{what} {text:?} matches no class in the evals; {consequence}"),
+                Some(span),
+            ));
+        }
+        _ => {}
     }
 }
 
@@ -1067,5 +1058,50 @@ mod needs_tests {
             [SplitSelector::All]
         );
         assert!(needs("splits:\n  \"*\":\n    map50: {max_drop: 0.02}\n").keeps_matching("test"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse_eval;
+
+    /// Every kind of entry: a misspelt split (nothing under it is checked), an exact class in
+    /// neither eval, a glob that matches nothing, and a class that exists only in another split.
+    #[test]
+    fn class_entries_confusions_and_waivers_check_names_alike() {
+        let text = "version: 1\noperating_point: {confidence: 0.5}\nsplits:\n  vaild:\n    classes:\n      car: {map50: 0.5}\n  valid:\n    classes:\n      cra: {map50: 0.5}\n      'truck*': {map50: 0.5}\n      'c*': {map50: 0.5}\n      bus: {map50: 0.5}\n  '*':\n    classes:\n      zebra: {map50: 0.5}\nconfusions:\n  - {split: tset, actual: car, predicted: bus, max: 0.1}\n  - {split: valid, actual: bsu, predicted: 'truck*', max: 0.1}\n  - {split: test, actual: car, predicted: background, max: 0.1}\n  - {split: test, actual: 'x*', predicted: bus, max: 0.1}\nwaivers:\n  - {split: nope, reason: r, until: 2030-01-01}\n  - {split: valid, class: 'car', reason: r, until: 2030-01-01}\n  - {split: test, class: car, reason: r, until: 2030-01-01}\n  - {split: '*', class: 'truck*', reason: r, until: 2030-01-01}\n  - {split: '*', class: kangaroo, reason: r, until: 2030-01-01}\n";
+        let (policy, _) = parse_policy(text).unwrap();
+        let baseline = parse_eval(
+            br#"{"splits": {"valid": {"perClass": {"car": {"map50": 0.5}, "bus": {"map50": 0.5}}}}}"#,
+        )
+        .unwrap();
+        let candidate = parse_eval(
+            br#"{"splits": {"valid": {"perClass": {"car": {"map50": 0.5}}}, "test": {"perClass": {"bus": {"map50": 0.5}}}}}"#,
+        )
+        .unwrap();
+        let found: Vec<String> = policy
+            .check_names(Task::ObjectDetection, &[&baseline, &candidate])
+            .iter()
+            .map(|d| format!("{:?} {}: {d}", d.level, d.code))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "Error unknown-split: line 4, column 3: split \"vaild\" is in neither eval (did you mean \"valid\"?)",
+                "Error unknown-class: line 9, column 7: class \"cra\" is in neither eval (the evals have 2 classes; check the spelling, or use a glob)",
+                "Warning glob-matches-nothing: line 10, column 7: class pattern \"truck*\" matches no class in the evals; its rules check nothing",
+                "Error unknown-class: line 15, column 7: class \"zebra\" is in neither eval (the evals have 2 classes; check the spelling, or use a glob)",
+                "Error unknown-split: line 17, column 5: split \"tset\" is in neither eval (did you mean \"test\"?)",
+                "Error unknown-class: line 18, column 5: class \"bsu\" is in neither eval (the evals have 2 classes; check the spelling, or use a glob)",
+                "Warning glob-matches-nothing: line 18, column 5: confusion class pattern \"truck*\" matches no class in the evals; this rule checks nothing",
+                "Error unknown-class: line 19, column 5: class \"car\" is in neither eval (the evals have 1 classes; check the spelling, or use a glob)",
+                "Warning glob-matches-nothing: line 20, column 5: confusion class pattern \"x*\" matches no class in the evals; this rule checks nothing",
+                "Error unknown-split: line 22, column 5: split \"nope\" is in neither eval (the evals have 2 splits; check the spelling, or use \"*\" for every split)",
+                "Error unknown-class: line 24, column 5: class \"car\" is in neither eval (the evals have 1 classes; check the spelling, or use a glob)",
+                "Warning glob-matches-nothing: line 25, column 5: waiver class pattern \"truck*\" matches no class in the evals; it waives nothing",
+                "Error unknown-class: line 26, column 5: class \"kangaroo\" is in neither eval (the evals have 2 classes; check the spelling, or use a glob)",
+            ]
+        );
     }
 }

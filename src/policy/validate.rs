@@ -108,6 +108,78 @@ impl Validator {
         self.diags.push(d);
     }
 
+    /// The text of a list entry's field, or `None` where it is not a string; that is a
+    /// `wrong-type` error (and clears `ok`) when `key` is one of the entry's `strings`.
+    fn text<'n>(
+        &mut self,
+        key: &Key,
+        value: &'n Node,
+        strings: &[&str],
+        owner: &str,
+        ok: &mut bool,
+    ) -> Option<&'n str> {
+        match &value.kind {
+            Kind::Str(s) => Some(s.as_str()),
+            other if strings.contains(&key.name.as_str()) => {
+                self.error(
+                    Code::WrongType,
+                    format!(
+                        "{owner} `{}` must be a string, found {}",
+                        key.name,
+                        other.describe()
+                    ),
+                    value.span,
+                );
+                *ok = false;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// A class name or glob; `what` names it in the error.
+    fn glob(&mut self, text: &str, span: super::Span, what: &str) -> Option<ClassPattern> {
+        match ClassPattern::new(text) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.error(
+                    Code::InvalidGlob,
+                    format!("{what} {text:?} is not a valid glob: {}", e.kind()),
+                    span,
+                );
+                None
+            }
+        }
+    }
+
+    /// A `missing-field` error on `node` for each field that is neither read nor written;
+    /// false if there was one.
+    fn require(
+        &mut self,
+        node: &Node,
+        entries: &[(Key, Node)],
+        owner: &str,
+        fields: [(&str, bool); 3],
+        help: &str,
+    ) -> bool {
+        let mut ok = true;
+        for (field, present) in fields {
+            let written = entries.iter().any(|(k, _)| k.name == field);
+            if !present && !written {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::MissingField,
+                        format!("{owner} needs `{field}`"),
+                        Some(node.span),
+                    )
+                    .with_help(help),
+                );
+                ok = false;
+            }
+        }
+        ok
+    }
+
     fn policy(&mut self, root: &Node) -> Policy {
         let entries = match &root.kind {
             Kind::Map(e) => e.as_slice(),
@@ -419,51 +491,19 @@ impl Validator {
         let mut severity = None;
         let mut ok = true;
         for (k, v) in entries {
-            let text = match (&v.kind, k.name.as_str()) {
-                (Kind::Str(s), _) => Some(s.as_str()),
-                (_, "split" | "actual" | "predicted") => {
-                    self.error(
-                        Code::WrongType,
-                        format!(
-                            "a confusion rule's `{}` must be a string, found {}",
-                            k.name,
-                            v.kind.describe()
-                        ),
-                        v.span,
-                    );
-                    ok = false;
-                    None
-                }
-                _ => None,
-            };
-            let pattern = |this: &mut Self, s: &str| match ClassPattern::new(s) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    this.error(
-                        Code::InvalidGlob,
-                        format!("class pattern {s:?} is not a valid glob: {}", e.kind()),
-                        v.span,
-                    );
-                    None
-                }
-            };
+            let strings = ["split", "actual", "predicted"];
+            let text = self.text(k, v, &strings, "a confusion rule's", &mut ok);
             match (k.name.as_str(), text) {
-                ("split", Some(s)) => {
-                    split = Some(if s == "*" {
-                        SplitSelector::All
-                    } else {
-                        SplitSelector::Name(s.to_owned())
-                    });
-                }
+                ("split", Some(s)) => split = Some(split_selector(s)),
                 ("actual", Some(s)) => {
-                    actual = pattern(self, s);
+                    actual = self.glob(s, v.span, "class pattern");
                     ok &= actual.is_some();
                 }
                 ("predicted", Some(s)) if s == BACKGROUND => {
                     predicted = Some(Predicted::Background);
                 }
                 ("predicted", Some(s)) => {
-                    predicted = pattern(self, s).map(Predicted::Class);
+                    predicted = self.glob(s, v.span, "class pattern").map(Predicted::Class);
                     ok &= predicted.is_some();
                 }
                 ("max_rise", _) => max_rise = self.fraction(v, "max_rise"),
@@ -473,24 +513,17 @@ impl Validator {
                 _ => self.unknown_key(k, CONFUSION_KEYS, "a confusion rule"),
             }
         }
-        for (field, present) in [
-            ("split", split.is_some()),
-            ("actual", actual.is_some()),
-            ("predicted", predicted.is_some()),
-        ] {
-            let written = entries.iter().any(|(k, _)| k.name == field);
-            if !present && !written {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::MissingField,
-                        format!("a confusion rule needs `{field}`"),
-                        Some(node.span),
-                    )
-                    .with_help("a confusion rule needs `split`, `actual` and `predicted` (a class, a glob or `background`), and `max_rise` or `max`"),
-                );
-                ok = false;
-            }
-        }
+        ok &= self.require(
+            node,
+            entries,
+            "a confusion rule",
+            [
+                ("split", split.is_some()),
+                ("actual", actual.is_some()),
+                ("predicted", predicted.is_some()),
+            ],
+            "a confusion rule needs `split`, `actual` and `predicted` (a class, a glob or `background`), and `max_rise` or `max`",
+        );
         let has_limit = entries
             .iter()
             .any(|(k, _)| k.name == "max_rise" || k.name == "max");
@@ -783,13 +816,8 @@ impl Validator {
     }
 
     fn split(&mut self, key: &Key, node: &Node) -> SplitRules {
-        let selector = if key.name == "*" {
-            SplitSelector::All
-        } else {
-            SplitSelector::Name(key.name.clone())
-        };
         let mut out = SplitRules {
-            selector,
+            selector: split_selector(&key.name),
             span: key.span,
             metrics: Vec::new(),
             sizes: Vec::new(),
@@ -836,21 +864,7 @@ impl Validator {
     }
 
     fn class(&mut self, key: &Key, node: &Node) -> Option<ClassRules> {
-        let pattern = match ClassPattern::new(&key.name) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                self.error(
-                    Code::InvalidGlob,
-                    format!(
-                        "class pattern {:?} is not a valid glob: {}",
-                        key.name,
-                        e.kind()
-                    ),
-                    key.span,
-                );
-                None
-            }
-        };
+        let pattern = self.glob(&key.name, key.span, "class pattern");
         let mut metrics = Vec::new();
         let mut sizes = Vec::new();
         let mut min_support = None;
@@ -904,42 +918,13 @@ impl Validator {
         let mut until = None;
         let mut ok = true;
         for (k, v) in entries {
-            let text = match &v.kind {
-                Kind::Str(s) => Some(s.as_str()),
-                _ if WAIVER_KEYS.contains(&k.name.as_str()) => {
-                    self.error(
-                        Code::WrongType,
-                        format!(
-                            "waiver `{}` must be a string, found {}",
-                            k.name,
-                            v.kind.describe()
-                        ),
-                        v.span,
-                    );
-                    ok = false;
-                    None
-                }
-                _ => None,
-            };
+            let text = self.text(k, v, WAIVER_KEYS, "waiver", &mut ok);
             match (k.name.as_str(), text) {
-                ("split", Some(s)) => {
-                    split = Some(if s == "*" {
-                        SplitSelector::All
-                    } else {
-                        SplitSelector::Name(s.to_owned())
-                    });
+                ("split", Some(s)) => split = Some(split_selector(s)),
+                ("class", Some(s)) => {
+                    class = self.glob(s, v.span, "waiver class");
+                    ok &= class.is_some();
                 }
-                ("class", Some(s)) => match ClassPattern::new(s) {
-                    Ok(p) => class = Some(p),
-                    Err(e) => {
-                        self.error(
-                            Code::InvalidGlob,
-                            format!("waiver class {s:?} is not a valid glob: {}", e.kind()),
-                            v.span,
-                        );
-                        ok = false;
-                    }
-                },
                 ("metric", Some(s)) => match Metric::from_name(s) {
                     Some(m) => metric = Some(m),
                     None => {
@@ -983,20 +968,17 @@ impl Validator {
                 _ => self.unknown_key(k, WAIVER_KEYS, "a waiver"),
             }
         }
-        for (field, present) in [
-            ("split", split.is_some()),
-            ("reason", reason.is_some()),
-            ("until", until.is_some()),
-        ] {
-            let written = entries.iter().any(|(k, _)| k.name == field);
-            if !present && !written {
-                self.diags.push(
-                    Diagnostic::error(Code::MissingField, format!("a waiver needs `{field}`"), Some(node.span))
-                        .with_help("a waiver needs `split`, `reason` and `until`; `class` and `metric` narrow it"),
-                );
-                ok = false;
-            }
-        }
+        ok &= self.require(
+            node,
+            entries,
+            "a waiver",
+            [
+                ("split", split.is_some()),
+                ("reason", reason.is_some()),
+                ("until", until.is_some()),
+            ],
+            "a waiver needs `split`, `reason` and `until`; `class` and `metric` narrow it",
+        );
         if !ok {
             return None;
         }
@@ -1008,6 +990,15 @@ impl Validator {
             until: until?,
             span: node.span,
         })
+    }
+}
+
+/// `*` selects every split; anything else names one.
+fn split_selector(name: &str) -> SplitSelector {
+    if name == "*" {
+        SplitSelector::All
+    } else {
+        SplitSelector::Name(name.to_owned())
     }
 }
 
@@ -1133,5 +1124,40 @@ mod tests {
     fn a_bare_top_level_value_is_an_error_not_a_panic() {
         assert_eq!(errors("42").len(), 2);
         assert_eq!(errors("").len(), 1);
+    }
+    #[test]
+    fn waiver_and_confusion_entries_report_each_bad_field() {
+        let text = "version: 1\ntask: object-detection\noperating_point: {confidence: 0.4}\nsplits:\n  valid:\n    map50: 0.5\n    classes:\n      \"car[\": {map50: 0.5}\nconfusions:\n  - {split: 1, actual: \"a[\", predicted: [x], max: 0.1}\n  - {actual: cat, predicted: \"b[\"}\n  - {split: \"*\", actual: cat, predicted: cat, max_rise: 0.1}\n  - {}\nwaivers:\n  - {split: 2, class: \"c[\", metric: mapp50, reason: \" \", until: 2026-02-30}\n  - {class: cat, until: [1]}\n  - {}\n";
+        const H1: &str = "(a confusion rule needs `split`, `actual` and `predicted` (a class, a glob or `background`), and `max_rise` or `max`)";
+        const H2: &str =
+            "(a waiver needs `split`, `reason` and `until`; `class` and `metric` narrow it)";
+        let expected: Vec<String> = [
+            "invalid-glob: line 8, column 7: class pattern \"car[\" is not a valid glob: unclosed character class; missing ']'",
+            "wrong-type: line 10, column 13: a confusion rule's `split` must be a string, found number 1",
+            "invalid-glob: line 10, column 24: class pattern \"a[\" is not a valid glob: unclosed character class; missing ']'",
+            "wrong-type: line 10, column 41: a confusion rule's `predicted` must be a string, found a list",
+            "missing-field: line 11, column 5: a confusion rule needs `split` {H1}",
+            "empty-rule: line 11, column 5: this confusion rule sets no limit (add `max_rise` (how far the share may grow) or `max` (the largest share allowed))",
+            "invalid-glob: line 11, column 30: class pattern \"b[\" is not a valid glob: unclosed character class; missing ']'",
+            "invalid-value: line 12, column 5: a confusion rule from \"cat\" to itself: that share is the class's recall",
+            "missing-field: line 13, column 5: a confusion rule needs `split` {H1}",
+            "missing-field: line 13, column 5: a confusion rule needs `actual` {H1}",
+            "missing-field: line 13, column 5: a confusion rule needs `predicted` {H1}",
+            "wrong-type: line 15, column 13: waiver `split` must be a string, found number 2",
+            "invalid-glob: line 15, column 23: waiver class \"c[\" is not a valid glob: unclosed character class; missing ']'",
+            "unknown-metric: line 15, column 37: unknown metric \"mapp50\" (did you mean `map50`?)",
+            "missing-field: line 15, column 53: a waiver's `reason` must not be empty",
+            "invalid-date: line 15, column 65: `until: 2026-02-30` is not a date (write it as YYYY-MM-DD, e.g. `until: 2026-12-31`)",
+            "missing-field: line 16, column 5: a waiver needs `split` {H2}",
+            "missing-field: line 16, column 5: a waiver needs `reason` {H2}",
+            "wrong-type: line 16, column 25: waiver `until` must be a string, found a list",
+            "missing-field: line 17, column 5: a waiver needs `split` {H2}",
+            "missing-field: line 17, column 5: a waiver needs `reason` {H2}",
+            "missing-field: line 17, column 5: a waiver needs `until` {H2}",
+        ]
+        .iter()
+        .map(|l| l.replace("{H1}", H1).replace("{H2}", H2))
+        .collect();
+        assert_eq!(errors(text), expected);
     }
 }

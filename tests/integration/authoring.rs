@@ -1,6 +1,6 @@
 //! Writing policies: init, policy check/explain/diff/schema, completions and the man page.
 
-use crate::{repo, run, write};
+use crate::{candidate_check, check_args, read_json, repo, run, write};
 
 const BASELINE: &str = "examples/evals/baseline.json";
 const CANDIDATE: &str = "examples/evals/candidate.json";
@@ -23,37 +23,14 @@ fn init_writes_a_policy_its_eval_passes_and_a_worse_eval_fails() {
 
     assert_eq!(run(&["policy", "check", p, "--eval", BASELINE]).code, 0);
     // Against itself, and alone: pass.
-    assert_eq!(
-        run(&[
-            "check",
-            "--policy",
-            p,
-            "--baseline",
-            BASELINE,
-            "--candidate",
-            BASELINE
-        ])
-        .code,
-        0
-    );
-    assert_eq!(
-        run(&["check", "--policy", p, "--candidate", BASELINE]).code,
-        0
-    );
+    assert_eq!(run(&check_args(p, BASELINE, BASELINE, &[])).code, 0);
+    assert_eq!(run(&candidate_check(p, BASELINE, &[])).code, 0);
     // Lower every valid map50_95 by more than the margin: fail.
     let degraded = std::fs::read_to_string(repo(BASELINE))
         .unwrap()
         .replace("\"map50_95\": 0.741", "\"map50_95\": 0.715");
     let d = write(dir.path(), "degraded.json", &degraded);
-    let r = run(&[
-        "check",
-        "--policy",
-        p,
-        "--baseline",
-        BASELINE,
-        "--candidate",
-        &d,
-    ]);
+    let r = run(&check_args(p, BASELINE, &d, &[]));
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
         r.stdout
@@ -142,18 +119,13 @@ fn explain_shows_where_every_threshold_comes_from() {
 
     // The explanation names exactly the checks the gate makes.
     let json = tempfile::NamedTempFile::new().unwrap();
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         "policies/detection.yaml",
-        "--candidate",
         CANDIDATE,
-        "--json",
-        json.path().to_str().unwrap(),
-    ]);
+        &["--json", json.path().to_str().unwrap()],
+    ));
     assert_eq!(r.code, 0, "{}", r.stdout);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    let report = read_json(json.path());
     let checks = report["checks"].as_array().unwrap().len();
     let fields: usize = rules
         .iter()
@@ -323,15 +295,11 @@ fn explain_shows_the_operating_point_keys_and_names_every_check_the_gate_makes()
     assert!(confusions[0]["matrix_confidence"].is_null());
 
     let json = tempfile::NamedTempFile::new().unwrap();
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         &p,
-        "--candidate",
         BASELINE,
-        "--json",
-        json.path().to_str().unwrap(),
-    ]);
+        &["--json", json.path().to_str().unwrap()],
+    ));
     // Without panels, recall and the confusion shares are not there: refused before the
     // gate, naming what to fetch (the gate's own checks of such evals are unit-tested).
     assert_eq!(r.code, 4, "{}", r.stdout);

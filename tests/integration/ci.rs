@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use crate::server::{Reply, Seen, Server};
-use crate::{detection_eval, evalgate, finish, write};
+use crate::{detection_eval, evalgate, example_check, finish, write};
 
 const TOKEN: &str = "ghs_canaryToken4f1e";
 
@@ -45,19 +45,10 @@ fn check_under_github_actions_writes_summary_outputs_and_annotations() {
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_STEP_SUMMARY", &summary)
             .env("GITHUB_OUTPUT", &output)
-            .args([
-                "check",
-                "--policy",
-                "policies/detection.yaml",
-                "--baseline",
-                "examples/evals/baseline.json",
-                "--candidate",
-                "examples/evals/candidate.json",
-                "--today",
-                "2026-11-26",
-                "--junit",
-                junit.to_str().unwrap(),
-            ]),
+            .args(example_check(
+                "detection",
+                &["--today", "2026-11-26", "--junit", junit.to_str().unwrap()],
+            )),
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
     let summary = std::fs::read_to_string(&summary).unwrap();
@@ -535,17 +526,7 @@ fn the_job_summary_starts_a_block_of_its_own() {
         evalgate()
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_STEP_SUMMARY", &summary)
-            .args([
-                "check",
-                "--policy",
-                "policies/detection.yaml",
-                "--baseline",
-                "examples/evals/baseline.json",
-                "--candidate",
-                "examples/evals/candidate.json",
-                "--today",
-                "2026-11-26",
-            ]),
+            .args(example_check("detection", &["--today", "2026-11-26"])),
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
     let text = std::fs::read_to_string(&summary).unwrap();

@@ -3,7 +3,10 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::{detection_eval, evalgate, finish, run, write};
+use crate::{
+    candidate_check, check_args, detection_eval, evalgate, example_check, finish, read_json, run,
+    write,
+};
 
 const POLICY: &str = "policies/detection.yaml";
 const BASELINE: &str = "examples/evals/baseline.json";
@@ -11,15 +14,7 @@ const CANDIDATE: &str = "examples/evals/candidate.json";
 
 #[test]
 fn exit_0_when_the_candidate_passes() {
-    let r = run(&[
-        "check",
-        "--policy",
-        "policies/segmentation.yaml",
-        "--baseline",
-        "examples/evals/segmentation-baseline.json",
-        "--candidate",
-        "examples/evals/segmentation-candidate.json",
-    ]);
+    let r = run(&example_check("segmentation", &[]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         r.stdout,
@@ -29,17 +24,7 @@ fn exit_0_when_the_candidate_passes() {
 
 #[test]
 fn exit_1_on_a_regression_with_a_readable_summary() {
-    let r = run(&[
-        "check",
-        "--policy",
-        POLICY,
-        "--baseline",
-        BASELINE,
-        "--candidate",
-        CANDIDATE,
-        "--today",
-        "2026-11-26",
-    ]);
+    let r = run(&example_check("detection", &["--today", "2026-11-26"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     insta::assert_snapshot!("summary_regression", r.stdout);
     assert_eq!(r.stderr, "");
@@ -49,18 +34,10 @@ fn exit_1_on_a_regression_with_a_readable_summary() {
 fn report_only_exits_0_but_the_reports_still_say_fail() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let r = run(&[
-        "check",
-        "--policy",
-        POLICY,
-        "--baseline",
-        BASELINE,
-        "--candidate",
-        CANDIDATE,
-        "--report-only",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let r = run(&example_check(
+        "detection",
+        &["--report-only", "--json", json.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout
@@ -68,7 +45,7 @@ fn report_only_exits_0_but_the_reports_still_say_fail() {
         "{}",
         r.stdout
     );
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let report = read_json(json);
     assert_eq!(report["verdict"], "fail");
     assert_eq!(report["exit_code"], 0);
 }
@@ -82,7 +59,7 @@ fn strict_makes_warnings_fail() {
         "version: 1\nsplits:\n  valid:\n    map50: {min: 0.95, severity: warn}\n",
     );
     let eval = write(dir.path(), "e.json", &detection_eval(&[]));
-    let r = run(&["check", "--policy", &policy, "--candidate", &eval]);
+    let r = run(&candidate_check(&policy, &eval, &[]));
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
         r.stdout
@@ -90,14 +67,7 @@ fn strict_makes_warnings_fail() {
         "{}",
         r.stdout
     );
-    let r = run(&[
-        "check",
-        "--policy",
-        &policy,
-        "--candidate",
-        &eval,
-        "--strict",
-    ]);
+    let r = run(&candidate_check(&policy, &eval, &["--strict"]));
     assert_eq!(r.code, 1, "{}", r.stdout);
 }
 
@@ -106,74 +76,46 @@ fn exit_2_on_usage_errors() {
     let r = run(&["check", "--policy", POLICY]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--candidate <SRC>"), "{}", r.stderr);
-    let r = run(&[
-        "check",
-        "--policy",
-        POLICY,
-        "--baseline",
-        "-",
-        "--candidate",
-        "-",
-    ]);
+    let r = run(&check_args(POLICY, "-", "-", &[]));
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stderr,
         "error: --baseline and --candidate cannot both read stdin (-)\n"
     );
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         POLICY,
-        "--candidate",
         CANDIDATE,
-        "--json",
-        "-",
-        "--markdown",
-        "-",
-    ]);
+        &["--json", "-", "--markdown", "-"],
+    ));
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stderr,
         "error: two reports would both be written to stdout\n"
     );
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         POLICY,
-        "--candidate",
         CANDIDATE,
-        "--today",
-        "31/12/2026",
-    ]);
+        &["--today", "31/12/2026"],
+    ));
     assert_eq!(r.code, 2);
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("r.xml");
     let b = format!("{}/./r.xml", dir.path().display());
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         POLICY,
-        "--candidate",
         CANDIDATE,
-        "--junit",
-        a.to_str().unwrap(),
-        "--json",
-        &b,
-    ]);
+        &["--junit", a.to_str().unwrap(), "--json", &b],
+    ));
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stderr,
         format!("error: two reports would both be written to {b}\n")
     );
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         POLICY,
-        "--candidate",
         CANDIDATE,
-        "--json",
-        "./examples/evals/candidate.json",
-    ]);
+        &["--json", "./examples/evals/candidate.json"],
+    ));
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stderr,
@@ -190,7 +132,7 @@ fn exit_3_when_the_policy_checks_nothing() {
         "version: 1\nsplits:\n  '*':\n    map50: 0.5\n",
     );
     let eval = write(dir.path(), "e.json", r#"{"splits": {}}"#);
-    let r = run(&["check", "--policy", &policy, "--candidate", &eval]);
+    let r = run(&candidate_check(&policy, &eval, &[]));
     assert_eq!(r.code, 3, "{}", r.stdout);
     assert!(r.stderr.contains("no check could be evaluated: no rule applies to a split, object size or class these evals have"), "{}", r.stderr);
 
@@ -202,15 +144,11 @@ fn exit_3_when_the_policy_checks_nothing() {
     );
     let eval = write(dir.path(), "v.json", &detection_eval(&[]));
     let md = dir.path().join("r.md");
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         &drops,
-        "--candidate",
         &eval,
-        "--markdown",
-        md.to_str().unwrap(),
-    ]);
+        &["--markdown", md.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 3, "{}", r.stdout);
     assert!(r.stderr.contains("no check could be evaluated: its only check was skipped, e.g. valid / split / map50 max_drop: no baseline eval; missing.baseline is floors_only; give the rules data to judge (drop rules need --baseline)"), "{}", r.stderr);
     assert!(!md.exists(), "no report claims anything");
@@ -224,7 +162,7 @@ fn exit_3_with_every_policy_problem_at_its_line() {
         "evalgate.yaml",
         "version: 1\nsplits:\n  valid:\n    map50-95: {min: 0.7}\n    map50: {min: 70}\n    classes:\n      '*':\n        map50: {max_dorp: 0.05}\n",
     );
-    let r = run(&["check", "--policy", &policy, "--candidate", CANDIDATE]);
+    let r = run(&candidate_check(&policy, CANDIDATE, &[]));
     assert_eq!(r.code, 3);
     assert_eq!(r.stdout, "");
     insta::assert_snapshot!("policy_errors", r.stderr.replace(&policy, "evalgate.yaml"));
@@ -238,15 +176,7 @@ fn exit_3_when_the_policy_names_what_neither_eval_has() {
         "evalgate.yaml",
         "version: 1\nsplits:\n  vaild:\n    map50: 0.5\n  valid:\n    classes:\n      Car-rim: {map50: 0.5}\n      'truck*': {map50: 0.5}\n",
     );
-    let r = run(&[
-        "check",
-        "--policy",
-        &policy,
-        "--baseline",
-        BASELINE,
-        "--candidate",
-        CANDIDATE,
-    ]);
+    let r = run(&check_args(&policy, BASELINE, CANDIDATE, &[]));
     assert_eq!(r.code, 3, "{}", r.stderr);
     insta::assert_snapshot!(
         "policy_unknown_names",
@@ -256,13 +186,7 @@ fn exit_3_when_the_policy_names_what_neither_eval_has() {
 
 #[test]
 fn exit_3_when_the_policy_cannot_be_read() {
-    let r = run(&[
-        "check",
-        "--policy",
-        "no/such/policy.yaml",
-        "--candidate",
-        CANDIDATE,
-    ]);
+    let r = run(&candidate_check("no/such/policy.yaml", CANDIDATE, &[]));
     assert_eq!(r.code, 3);
     assert!(
         r.stderr
@@ -275,13 +199,7 @@ fn exit_3_when_the_policy_cannot_be_read() {
 #[test]
 fn exit_4_when_an_eval_cannot_be_loaded() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(&[
-        "check",
-        "--policy",
-        POLICY,
-        "--candidate",
-        "no-such-eval.json",
-    ]);
+    let r = run(&candidate_check(POLICY, "no-such-eval.json", &[]));
     assert_eq!(r.code, 4);
     assert!(
         r.stderr
@@ -317,7 +235,7 @@ fn exit_4_when_an_eval_cannot_be_loaded() {
         "percent.json",
         r#"{"splits": {"valid": {"map50": 91.2}}}"#,
     );
-    let r = run(&["check", "--policy", POLICY, "--candidate", &percent]);
+    let r = run(&candidate_check(POLICY, &percent, &[]));
     assert_eq!(r.code, 4);
     assert_eq!(
         r.stderr,
@@ -327,48 +245,41 @@ fn exit_4_when_an_eval_cannot_be_loaded() {
     );
 
     let empty = write(dir.path(), "empty.json", "");
-    let r = run(&["check", "--policy", POLICY, "--candidate", &empty]);
+    let r = run(&candidate_check(POLICY, &empty, &[]));
     assert_eq!(r.code, 4);
     assert!(r.stderr.contains("empty input"), "{}", r.stderr);
 }
 
 #[test]
 fn exit_5_when_an_eval_is_not_finished() {
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         POLICY,
-        "--candidate",
         "tests/fixtures/roboflow/sdk-test-error-409-model-eval-not-done.json",
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert_eq!(
         r.stderr,
         "error: candidate: tests/fixtures/roboflow/sdk-test-error-409-model-eval-not-done.json: the eval is not finished yet: model_eval_not_done: Eval still running; gate it once the evaluation has finished\n"
     );
     // Another API error body saved in place of the metrics is a load failure.
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         POLICY,
-        "--candidate",
         "tests/fixtures/roboflow/sdk-test-error-404-model-eval-not-found.json",
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("this is an API error response, not map-results: model_eval_not_found: Eval 'x' not found"), "{}", r.stderr);
 }
 
 #[test]
 fn exit_6_when_the_evals_measure_different_tasks() {
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&check_args(
         "policies/segmentation.yaml",
-        "--baseline",
         "examples/evals/segmentation-baseline.json",
-        "--candidate",
         CANDIDATE,
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 6);
     assert_eq!(
         r.stderr,
@@ -376,15 +287,12 @@ fn exit_6_when_the_evals_measure_different_tasks() {
     );
     let dir = tempfile::tempdir().unwrap();
     let any = write(dir.path(), "any.yaml", "version: 1\n");
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&check_args(
         &any,
-        "--baseline",
         "examples/evals/segmentation-baseline.json",
-        "--candidate",
         CANDIDATE,
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 6);
 }
 
@@ -393,15 +301,11 @@ fn exit_7_before_reading_any_eval_when_a_report_cannot_be_written() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("missing-dir/report.xml");
     // The candidate does not exist either: the report path must be checked first.
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         POLICY,
-        "--candidate",
         "no-such-eval.json",
-        "--junit",
-        target.to_str().unwrap(),
-    ]);
+        &["--junit", target.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 7, "{}", r.stderr);
     assert!(
         r.stderr
@@ -420,17 +324,7 @@ fn exit_7_before_reading_any_eval_when_a_report_cannot_be_written() {
 #[test]
 fn reads_the_candidate_from_stdin_and_writes_a_report_to_stdout() {
     let mut child = evalgate()
-        .args([
-            "check",
-            "--policy",
-            POLICY,
-            "--baseline",
-            BASELINE,
-            "--candidate",
-            "-",
-            "--json",
-            "-",
-        ])
+        .args(check_args(POLICY, BASELINE, "-", &["--json", "-"]))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -459,17 +353,10 @@ fn writes_reports_on_failure_and_replaces_old_ones_whole() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("report.md");
     std::fs::write(&md, "stale report from an earlier run").unwrap();
-    let r = run(&[
-        "check",
-        "--policy",
-        POLICY,
-        "--baseline",
-        BASELINE,
-        "--candidate",
-        CANDIDATE,
-        "--markdown",
-        md.to_str().unwrap(),
-    ]);
+    let r = run(&example_check(
+        "detection",
+        &["--markdown", md.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 1);
     let text = std::fs::read_to_string(&md).unwrap();
     assert!(text.starts_with("## ❌ evalgate: failed"), "{text}");
@@ -492,15 +379,7 @@ fn untrusted_names_never_reach_the_terminal_raw() {
         "version: 1\nsplits:\n  valid:\n    classes:\n      '*': {map50: {max_drop: 0.05}}\n",
     );
     let mut cmd = evalgate();
-    cmd.args([
-        "check",
-        "--policy",
-        &policy,
-        "--baseline",
-        &base,
-        "--candidate",
-        &cand,
-    ]);
+    cmd.args(check_args(&policy, &base, &cand, &[]));
     let r = finish(&mut cmd);
     assert_eq!(r.code, 1);
     assert!(!r.stdout.contains('\u{1b}'), "{:?}", r.stdout);
@@ -533,7 +412,7 @@ fn a_waiver_for_a_metric_the_task_lacks_is_an_error() {
         "p.yaml",
         "version: 1\nsplits:\n  valid:\n    map50: 0.5\nwaivers:\n  - split: valid\n    metric: miou\n    reason: r\n    until: 2030-01-01\n  - split: valid\n    class: 'truck*'\n    reason: r\n    until: 2030-01-01\n",
     );
-    let r = run(&["check", "--policy", &policy, "--candidate", CANDIDATE]);
+    let r = run(&candidate_check(&policy, CANDIDATE, &[]));
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("error[metric-not-in-task]: object-detection evals have no miou; this waiver would never apply"), "{}", r.stderr);
     assert!(r.stderr.contains("warning[glob-matches-nothing]: waiver class pattern \"truck*\" matches no class in the evals; it waives nothing"), "{}", r.stderr);

@@ -2,7 +2,7 @@
 //! a segmentation split without mIoU, and "not finished" from files and the API alike.
 
 use crate::server::{Reply, Server};
-use crate::{Run, evalgate, finish, run, write};
+use crate::{Run, candidate_check, check_args, evalgate, finish, read_json, run, write};
 
 const SEG_POLICY: &str = "policies/segmentation.yaml";
 const SEG_BASELINE: &str = "examples/evals/segmentation-baseline.json";
@@ -30,22 +30,11 @@ fn as_list(path: &str) -> String {
 }
 
 fn check(policy: &str, baseline: &str, candidate: &str, json: &str) -> Run {
-    run(&[
-        "check",
-        "--policy",
-        policy,
-        "--baseline",
-        baseline,
-        "--candidate",
-        candidate,
-        "--json",
-        json,
-    ])
+    run(&check_args(policy, baseline, candidate, &["--json", json]))
 }
 
 fn checks(json: &str) -> serde_json::Value {
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let report = read_json(json);
     report["checks"].clone()
 }
 
@@ -133,8 +122,7 @@ fn a_segmentation_split_without_miou_is_said_on_stderr_and_not_read_as_a_value()
         .collect();
     assert!(!miou.is_empty());
     assert!(miou.iter().all(|c| c["candidate"].is_null()), "{miou:?}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     let notes = &report["candidate"]["notes"];
     assert_eq!(notes.as_array().map(Vec::len), Some(1), "{notes}");
     assert!(
@@ -147,19 +135,12 @@ fn a_segmentation_split_without_miou_is_said_on_stderr_and_not_read_as_a_value()
     assert!(report["baseline"].get("notes").is_none());
     let md = dir.path().join("r.md").display().to_string();
     let xml = dir.path().join("r.xml").display().to_string();
-    run(&[
-        "check",
-        "--policy",
+    run(&check_args(
         SEG_POLICY,
-        "--baseline",
         SEG_BASELINE,
-        "--candidate",
         &candidate,
-        "--markdown",
-        &md,
-        "--junit",
-        &xml,
-    ]);
+        &["--markdown", &md, "--junit", &xml],
+    ));
     let md = std::fs::read_to_string(md).unwrap();
     assert!(
         md.contains("- ⚠️ candidate: splits.valid has semantic-segmentation metrics but neither"),
@@ -200,13 +181,7 @@ fn a_file_not_known_to_be_finished_is_exit_5_even_beside_its_metrics() {
         ),
     ] {
         let path = write(dir.path(), "e.json", &format!("{{{status}{metrics}}}"));
-        let r = run(&[
-            "check",
-            "--policy",
-            "policies/detection.yaml",
-            "--candidate",
-            &path,
-        ]);
+        let r = run(&candidate_check("policies/detection.yaml", &path, &[]));
         assert_eq!(r.code, code, "{status}: {}", r.stderr);
         assert!(r.stderr.contains(says), "{status}: {}", r.stderr);
     }
@@ -215,13 +190,7 @@ fn a_file_not_known_to_be_finished_is_exit_5_even_beside_its_metrics() {
         "record.json",
         r#"{"evalId": "e1", "project": "cars", "versionId": "4"}"#,
     );
-    let r = run(&[
-        "check",
-        "--policy",
-        "policies/detection.yaml",
-        "--candidate",
-        &record,
-    ]);
+    let r = run(&candidate_check("policies/detection.yaml", &record, &[]));
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(
         r.stderr.contains("its record has no \"status\""),
@@ -243,15 +212,12 @@ fn an_api_record_without_a_status_is_not_finished() {
     });
     let r = finish(
         evalgate()
-            .args([
-                "check",
-                "--policy",
+            .args(check_args(
                 "policies/detection.yaml",
-                "--baseline",
                 "examples/evals/baseline.json",
-                "--candidate",
                 "rf:ws/cand",
-            ])
+                &[],
+            ))
             .env("ROBOFLOW_API_KEY", "k-123")
             .env("ROBOFLOW_API_URL", server.url())
             .env_remove("ROBOFLOW_WORKSPACE")
@@ -280,15 +246,7 @@ fn the_markdown_report_shows_a_few_notes_and_counts_the_rest() {
         "version: 1\ntask: semantic-segmentation\nsplits:\n  '*':\n    classes:\n      '*': {iou: {min: 0.5}}\n",
     );
     let md = dir.path().join("r.md").display().to_string();
-    let r = run(&[
-        "check",
-        "--policy",
-        &policy,
-        "--candidate",
-        &eval,
-        "--markdown",
-        &md,
-    ]);
+    let r = run(&candidate_check(&policy, &eval, &["--markdown", &md]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         r.stderr.matches("warning: candidate:").count(),

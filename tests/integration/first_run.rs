@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use crate::{evalgate, finish, repo, run, write};
+use crate::{candidate_check, evalgate, finish, repo, run, write};
 
 const BASELINE: &str = "examples/evals/baseline.json";
 
@@ -173,7 +173,7 @@ fn the_docs_url_is_where_the_action_downloads_releases_from() {
         "p.yaml",
         "version: 1\nsplits: {valid: {mpa50: 0.5}}\n",
     );
-    let r = run(&["check", "--policy", &p, "--candidate", BASELINE]);
+    let r = run(&candidate_check(&p, BASELINE, &[]));
     assert_eq!(r.code, 3);
     assert!(r.stderr.contains(&policy_md), "{}", r.stderr);
     let empty = write(dir.path(), "empty.yaml", "");
@@ -313,7 +313,7 @@ fn a_misspelt_split_is_the_only_error_its_classes_report() {
         "{}",
         r.stderr
     );
-    let r = run(&["check", "--policy", &p, "--candidate", BASELINE]);
+    let r = run(&candidate_check(&p, BASELINE, &[]));
     assert_eq!(r.code, 3);
     assert_eq!(
         codes(&r.stderr),

@@ -1,11 +1,12 @@
 //! `rf:` sources against a loopback stand-in of the Roboflow API: every status and body shape,
 //! retries, waiting, timeouts, bad bodies, concurrency, and the key never leaking.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::server::{Reply, Seen, Server, panel};
-use crate::{Run, evalgate, finish, repo};
+use crate::{Run, candidate_check, check_args, evalgate, example, finish, read_json, repo};
 
 pub(crate) const CANARY: &str = "canary-2f9c1e7d-key";
 const POLICY: &str = "policies/detection.yaml";
@@ -14,10 +15,6 @@ pub(crate) fn record(id: &str, status: &str) -> String {
     format!(
         r#"{{"evalId": "{id}", "status": "{status}", "project": "cars", "versionId": "7", "modelId": null, "createdAt": "2026-11-20T10:00:00.000Z"}}"#
     )
-}
-
-pub(crate) fn example(name: &str) -> String {
-    std::fs::read_to_string(repo(&format!("examples/evals/{name}.json"))).unwrap()
 }
 
 /// A well-behaved API with a baseline eval `base` and a candidate eval `cand` in workspace `ws`.
@@ -86,6 +83,12 @@ pub(crate) fn api(server: &Server) -> Command {
     c.env("ROBOFLOW_API_KEY", CANARY)
         .env("ROBOFLOW_API_URL", server.url())
         .env_remove("ROBOFLOW_WORKSPACE");
+    without_proxy(&mut c);
+    c
+}
+
+/// Clears the machine's proxy settings from `c`, so that requests go straight to loopback.
+pub(crate) fn without_proxy(c: &mut Command) {
     for var in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -98,24 +101,45 @@ pub(crate) fn api(server: &Server) -> Command {
     ] {
         c.env_remove(var);
     }
-    c
+}
+
+/// `evalgate check` against `server` on the examples' date, then `extra`.
+pub(crate) fn api_check(
+    server: &Server,
+    policy: &str,
+    baseline: &str,
+    candidate: &str,
+    extra: &[&str],
+) -> Run {
+    finish(
+        api(server)
+            .args(["check", "--policy", policy, "--today", "2026-11-26"])
+            .args(["--baseline", baseline, "--candidate", candidate])
+            .args(extra),
+    )
 }
 
 fn check(server: &Server, baseline: &str, candidate: &str, extra: &[&str]) -> Run {
-    let mut c = api(server);
-    c.args([
-        "check",
-        "--policy",
-        POLICY,
-        "--today",
-        "2026-11-26",
-        "--baseline",
-        baseline,
-        "--candidate",
-        candidate,
-    ]);
-    c.args(extra);
-    finish(&mut c)
+    api_check(server, POLICY, baseline, candidate, extra)
+}
+
+/// `evalgate fetch --policy policy rf:ws/{eval} -o out` against `server`.
+pub(crate) fn api_fetch(server: &Server, policy: &str, eval: &str, out: &Path) -> Run {
+    finish(api(server).args(["fetch", "--policy", policy]).args([
+        &format!("rf:ws/{eval}"),
+        "-o",
+        out.to_str().unwrap(),
+    ]))
+}
+
+/// The requests the server saw for one eval, without the eval's prefix, in arrival order.
+pub(crate) fn asked(server: &Server, eval: &str) -> Vec<String> {
+    let prefix = format!("/ws/model-evals/{eval}");
+    server
+        .seen()
+        .iter()
+        .filter_map(|s| s.path.strip_prefix(&prefix).map(str::to_owned))
+        .collect()
 }
 
 /// Asserts the canary key is nowhere: not in output, not in any request line.
@@ -177,7 +201,7 @@ fn fetches_both_evals_with_the_key_in_a_header() {
             "{req:?}"
         );
     }
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     assert_eq!(report["candidate"]["source"], "rf:ws/cand");
     assert_eq!(report["candidate"]["eval_id"], "cand");
     assert_eq!(report["candidate"]["project"], "cars");
@@ -198,17 +222,13 @@ fn fetches_both_evals_with_the_key_in_a_header() {
 #[test]
 fn the_workspace_can_come_from_the_environment() {
     let server = healthy();
-    let r = finish(api(&server).env("ROBOFLOW_WORKSPACE", "ws").args([
-        "check",
-        "--policy",
-        POLICY,
-        "--baseline",
-        "rf:base",
-        "--candidate",
-        "rf:cand",
-    ]));
+    let r = finish(
+        api(&server)
+            .env("ROBOFLOW_WORKSPACE", "ws")
+            .args(check_args(POLICY, "rf:base", "rf:cand", &[])),
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let r = finish(api(&server).args(["check", "--policy", POLICY, "--candidate", "rf:cand"]));
+    let r = finish(api(&server).args(candidate_check(POLICY, "rf:cand", &[])));
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("set --workspace or ROBOFLOW_WORKSPACE"),
@@ -220,13 +240,11 @@ fn the_workspace_can_come_from_the_environment() {
 #[test]
 fn a_missing_key_is_named() {
     let server = healthy();
-    let r = finish(api(&server).env_remove("ROBOFLOW_API_KEY").args([
-        "check",
-        "--policy",
-        POLICY,
-        "--candidate",
-        "rf:ws/cand",
-    ]));
+    let r = finish(
+        api(&server)
+            .env_remove("ROBOFLOW_API_KEY")
+            .args(candidate_check(POLICY, "rf:ws/cand", &[])),
+    );
     assert_eq!(r.code, 4);
     assert_eq!(
         r.stderr,
@@ -545,15 +563,15 @@ fn the_two_evals_and_their_requests_run_concurrently() {
 
 #[test]
 fn plain_http_beyond_loopback_is_refused_before_any_request() {
-    let r = finish(evalgate().env("ROBOFLOW_API_KEY", CANARY).args([
-        "check",
-        "--policy",
-        POLICY,
-        "--candidate",
-        "rf:ws/cand",
-        "--api-url",
-        "http://api.example.com",
-    ]));
+    let r = finish(
+        evalgate()
+            .env("ROBOFLOW_API_KEY", CANARY)
+            .args(candidate_check(
+                POLICY,
+                "rf:ws/cand",
+                &["--api-url", "http://api.example.com"],
+            )),
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr
@@ -571,7 +589,7 @@ fn fetch_saves_an_eval_that_check_replays() {
     let saved = dir.path().join("cand.json");
     let r = finish(api(&server).args(["fetch", "rf:ws/cand", "-o", saved.to_str().unwrap()]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    let doc = read_json(&saved);
     assert_eq!(doc["evalgate"]["evalId"], "cand");
     assert_eq!(doc["evalgate"]["workspace"], "ws");
     assert_eq!(doc["evalgate"]["versionId"], "7");
@@ -579,19 +597,14 @@ fn fetch_saves_an_eval_that_check_replays() {
 
     // Offline, the saved file gives the same verdict and keeps the eval's identity.
     let json = dir.path().join("r.json");
-    let r = crate::run(&[
-        "check",
-        "--policy",
+    let r = crate::run(&check_args(
         POLICY,
-        "--baseline",
         "examples/evals/baseline.json",
-        "--candidate",
         saved.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+        &["--json", json.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     assert_eq!(
         report["candidate"]["url"],
         "https://app.roboflow.com/ws/cars/evaluation/7"
@@ -790,19 +803,12 @@ fn roboflow_auth_query_sends_the_key_as_a_parameter_and_prints_no_url() {
         }
     });
     let run = |candidate: &str| {
-        finish(api(&server).env("ROBOFLOW_AUTH", "query").args([
-            "check",
-            "--policy",
+        finish(api(&server).env("ROBOFLOW_AUTH", "query").args(check_args(
             POLICY,
-            "--today",
-            "2026-11-26",
-            "--baseline",
             "examples/evals/baseline.json",
-            "--candidate",
             candidate,
-            "--retries",
-            "1",
-        ]))
+            &["--today", "2026-11-26", "--retries", "1"],
+        )))
     };
     let r = run("rf:ws/cand");
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -900,13 +906,7 @@ fn fetch_never_saves_what_check_cannot_read() {
         }
         saved_any += 1;
         for policy in ["policies/detection.yaml", "policies/segmentation.yaml"] {
-            let c = crate::run(&[
-                "check",
-                "--policy",
-                policy,
-                "--candidate",
-                saved.to_str().unwrap(),
-            ]);
+            let c = crate::run(&candidate_check(policy, saved.to_str().unwrap(), &[]));
             assert!(
                 ![4, 5].contains(&c.code),
                 "{name}: fetch saved a file that check cannot load: {}",

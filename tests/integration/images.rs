@@ -2,11 +2,9 @@
 //! `fetch` saves and `check` replays, and what a short, overlapping or failed set of pages
 //! does (exit 4), or images that differ between the evals (exit 6).
 
-use std::path::Path;
-
-use crate::http::{CANARY, api, healthy, stand_in};
+use crate::http::{CANARY, api, api_check, api_fetch, asked, healthy, stand_in};
 use crate::server::{IMAGES, Reply, Seen, Server};
-use crate::{Run, finish, write};
+use crate::{Run, check_args, finish, outcome, read_json, write};
 
 /// Noise-tested recall drops on `valid` at a fixed confidence: the sweep, the matrix and the
 /// images of `valid` at 40.
@@ -37,22 +35,7 @@ fn without_statistics() -> String {
 }
 
 fn check(server: &Server, policy: &str, extra: &[&str]) -> Run {
-    finish(
-        api(server)
-            .args(["check", "--policy", policy, "--today", "2026-11-26"])
-            .args(["--baseline", "rf:ws/base", "--candidate", "rf:ws/cand"])
-            .args(extra),
-    )
-}
-
-/// The requests the server saw for one eval, without the eval's prefix, in arrival order.
-fn asked(server: &Server, eval: &str) -> Vec<String> {
-    let prefix = format!("/ws/model-evals/{eval}");
-    server
-        .seen()
-        .iter()
-        .filter_map(|s| s.path.strip_prefix(&prefix).map(str::to_owned))
-        .collect()
+    api_check(server, policy, "rf:ws/base", "rf:ws/cand", extra)
 }
 
 fn page(offset: u64) -> String {
@@ -88,7 +71,7 @@ fn a_noise_tested_policy_asks_the_first_page_then_the_rest_per_eval() {
         assert!(at(&page(0)) < at(&page(1000)), "{eval}: {seen:?}");
     }
     // The noise test ran over every image of both pages.
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     let split = report["checks"]
         .as_array()
         .unwrap()
@@ -132,12 +115,6 @@ fn a_policy_without_statistics_asks_for_no_image() {
     );
 }
 
-/// The JSON report's verdict and checks, which must not depend on where the evals came from.
-fn outcome(json: &Path) -> serde_json::Value {
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
-    serde_json::json!({"verdict": report["verdict"], "checks": report["checks"]})
-}
-
 #[test]
 fn fetch_saves_every_page_verbatim_and_an_offline_check_gives_the_live_result() {
     let server = healthy();
@@ -149,14 +126,9 @@ fn fetch_saves_every_page_verbatim_and_an_offline_check_gives_the_live_result() 
     let mut saved = Vec::new();
     for eval in ["base", "cand"] {
         let file = dir.path().join(format!("{eval}.json"));
-        let r = finish(api(&server).args(["fetch", "--policy", &policy]).args([
-            &format!("rf:ws/{eval}"),
-            "-o",
-            file.to_str().unwrap(),
-        ]));
+        let r = api_fetch(&server, &policy, eval, &file);
         assert_eq!(r.code, 0, "{}", r.stderr);
-        let doc: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let doc = read_json(&file);
         let pages = doc["imagePredictions"]["valid"].as_array().unwrap();
         assert_eq!(pages.len(), 2, "{eval}");
         for (i, offset) in [0, 1000].into_iter().enumerate() {
@@ -174,19 +146,12 @@ fn fetch_saves_every_page_verbatim_and_an_offline_check_gives_the_live_result() 
     }
     let offline = dir.path().join("offline.json");
     let requests = server.seen().len();
-    let r = crate::run(&[
-        "check",
-        "--policy",
+    let r = crate::run(&check_args(
         &policy,
-        "--today",
-        "2026-11-26",
-        "--baseline",
         &saved[0],
-        "--candidate",
         &saved[1],
-        "--json",
-        offline.to_str().unwrap(),
-    ]);
+        &["--today", "2026-11-26", "--json", offline.to_str().unwrap()],
+    ));
     assert!(r.code <= 1, "{}", r.stderr);
     assert_eq!(server.seen().len(), requests, "offline means no request");
     assert_eq!(outcome(&live), outcome(&offline));
@@ -314,15 +279,7 @@ fn a_saved_eval_without_its_images_is_exit_4_saying_how_to_get_them() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let policy = write(dir.path(), "p.yaml", NOISE_40);
     let file = file.to_str().unwrap();
-    let r = crate::run(&[
-        "check",
-        "--policy",
-        &policy,
-        "--baseline",
-        file,
-        "--candidate",
-        file,
-    ]);
+    let r = crate::run(&check_args(&policy, file, file, &[]));
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!(

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::{detection_eval, evalgate, write};
+use crate::{candidate_check, check_args, detection_eval, evalgate, read_json, write};
 
 /// The outcome of a run that may have died: its exit code, or `None` when a signal ended it.
 struct Outcome {
@@ -69,13 +69,7 @@ fn assert_exit(what: &str, o: &Outcome, codes: &[i32], limit: Duration) {
 
 fn check_policy(dir: &Path, policy: &str) -> Outcome {
     let p = write(dir, "policy.yaml", policy);
-    run_bounded(&[
-        "check",
-        "--policy",
-        &p,
-        "--candidate",
-        "examples/evals/candidate.json",
-    ])
+    run_bounded(&candidate_check(&p, "examples/evals/candidate.json", &[]))
 }
 
 const QUICK: Duration = Duration::from_secs(10);
@@ -160,13 +154,11 @@ fn a_policy_over_1_mib_is_refused_unparsed() {
 /// 1 MiB limit instead of reading until memory runs out (bounded here by `ulimit -v`).
 #[test]
 fn an_endless_policy_is_cut_at_1_mib() {
-    let o = run_bounded(&[
-        "check",
-        "--policy",
+    let o = run_bounded(&candidate_check(
         "/dev/zero",
-        "--candidate",
         "examples/evals/candidate.json",
-    ]);
+        &[],
+    ));
     assert_exit("/dev/zero policy", &o, &[3], QUICK);
     assert!(
         o.stderr.contains("is larger than 1048576 bytes"),
@@ -178,7 +170,7 @@ fn an_endless_policy_is_cut_at_1_mib() {
 fn check_eval(dir: &Path, eval: &str, policy: &str) -> Outcome {
     let e = write(dir, "eval.json", eval);
     let p = write(dir, "policy.yaml", policy);
-    run_bounded(&["check", "--policy", &p, "--candidate", &e])
+    run_bounded(&candidate_check(&p, &e, &[]))
 }
 
 const SPLIT_POLICY: &str = "version: 1\nsplits:\n  valid:\n    map50: 0.5\n";
@@ -269,15 +261,11 @@ fn an_eval_over_the_body_cap_is_refused_unread() {
     eval.push_str(&"x".repeat(3 << 20));
     eval.push_str("\"}");
     let e = write(dir.path(), "big.json", &eval);
-    let o = run_bounded(&[
-        "check",
-        "--policy",
+    let o = run_bounded(&candidate_check(
         "policies/detection.yaml",
-        "--candidate",
         &e,
-        "--max-body",
-        "1MiB",
-    ]);
+        &["--max-body", "1MiB"],
+    ));
     assert_exit("3 MiB eval, 1 MiB cap", &o, &[4], QUICK);
     assert!(
         o.stderr.contains("larger than 1048576 bytes"),
@@ -285,15 +273,11 @@ fn an_eval_over_the_body_cap_is_refused_unread() {
         o.stderr
     );
     // Endless input stops at the cap too.
-    let o = run_bounded(&[
-        "check",
-        "--policy",
+    let o = run_bounded(&candidate_check(
         "policies/detection.yaml",
-        "--candidate",
         "/dev/zero",
-        "--max-body",
-        "1MiB",
-    ]);
+        &["--max-body", "1MiB"],
+    ));
     assert_exit("/dev/zero eval", &o, &[4], QUICK);
 }
 
@@ -313,23 +297,20 @@ fn long_messages_and_waiver_reasons_are_cut_in_markdown_only() {
         ),
     );
     let (md, json) = (d.join("r.md"), d.join("r.json"));
-    let o = run_bounded(&[
-        "check",
-        "--policy",
+    let o = run_bounded(&check_args(
         &p,
-        "--baseline",
         &b,
-        "--candidate",
         &c,
-        "--markdown",
-        md.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+        &[
+            "--markdown",
+            md.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    ));
     assert_exit("long message", &o, &[1], QUICK);
     let md = std::fs::read_to_string(md).unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let json = read_json(json);
 
     // The vanished class's message names it whole in JSON; Markdown cuts it at 300.
     let presence = json["checks"]
@@ -381,32 +362,23 @@ fn a_million_class_eval_fits_in_bounded_memory_and_the_check_cap_holds() {
     let json = dir.path().join("r.json");
     let md = dir.path().join("r.md");
     let xml = dir.path().join("r.xml");
-    let o = run_bounded(&[
-        "check",
-        "--policy",
+    let o = run_bounded(&candidate_check(
         &p,
-        "--candidate",
         &e,
-        "--json",
-        json.to_str().unwrap(),
-        "--markdown",
-        md.to_str().unwrap(),
-        "--junit",
-        xml.to_str().unwrap(),
-    ]);
+        &[
+            "--json",
+            json.to_str().unwrap(),
+            "--markdown",
+            md.to_str().unwrap(),
+            "--junit",
+            xml.to_str().unwrap(),
+        ],
+    ));
     // No class has a map50: a floor that cannot be checked fails (missing.metric: fail).
     assert_exit("a million classes", &o, &[1], Duration::from_secs(300));
     assert!(o.stdout.contains("1000000 checks"), "{}", o.stdout);
 
-    let o = run_bounded(&[
-        "check",
-        "--policy",
-        &p,
-        "--candidate",
-        &e,
-        "--max-checks",
-        "999999",
-    ]);
+    let o = run_bounded(&candidate_check(&p, &e, &["--max-checks", "999999"]));
     // Debug builds parse 12 MB slowly; the bound is on ending at all, not on speed.
     assert_exit("over the check cap", &o, &[3], Duration::from_secs(120));
     assert!(
@@ -442,14 +414,11 @@ fn dates_are_only_yyyy_mm_dd() {
     let dir = tempfile::tempdir().unwrap();
     for bad in ["2026-1-5", "+2026-01-16", "-2026-01-01", "2026-01-16T00:00"] {
         let today = format!("--today={bad}");
-        let r = crate::run(&[
-            "check",
-            "--policy",
+        let r = crate::run(&candidate_check(
             "policies/detection.yaml",
-            "--candidate",
             "examples/evals/candidate.json",
-            &today,
-        ]);
+            &[&today],
+        ));
         assert_eq!(r.code, 2, "--today {bad}: {}", r.stderr);
         assert!(r.stderr.contains("YYYY-MM-DD"), "{}", r.stderr);
         let p = write(

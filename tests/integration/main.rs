@@ -104,3 +104,76 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> String {
     std::fs::write(&path, text).expect("write test input");
     path.display().to_string()
 }
+
+/// The JSON a test wrote or a report holds at `path`.
+pub(crate) fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
+    let path = path.as_ref();
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// A JSON report's verdict and checks, the part two runs of one gate must agree on.
+pub(crate) fn outcome(json: &Path) -> serde_json::Value {
+    let report = read_json(json);
+    serde_json::json!({"verdict": report["verdict"], "checks": report["checks"]})
+}
+
+/// The text of `examples/evals/{name}.json`.
+pub(crate) fn example(name: &str) -> String {
+    std::fs::read_to_string(repo(&format!("examples/evals/{name}.json"))).unwrap()
+}
+
+/// `check` of a documented example, `policies/{example}.yaml` on its two evals in
+/// examples/evals/, then `extra`.
+pub(crate) fn example_check<'a>(example: &str, extra: &[&'a str]) -> Vec<&'a str> {
+    let (policy, baseline, candidate) = match example {
+        "detection" => (
+            "policies/detection.yaml",
+            "examples/evals/baseline.json",
+            "examples/evals/candidate.json",
+        ),
+        "segmentation" => (
+            "policies/segmentation.yaml",
+            "examples/evals/segmentation-baseline.json",
+            "examples/evals/segmentation-candidate.json",
+        ),
+        "operating-point" => (
+            "policies/operating-point.yaml",
+            "examples/evals/operating-point-baseline.json",
+            "examples/evals/operating-point-candidate.json",
+        ),
+        other => panic!("no example {other:?}"),
+    };
+    check_args(policy, baseline, candidate, extra)
+}
+
+/// `check --policy policy --candidate candidate` with no baseline, then `extra`.
+pub(crate) fn candidate_check<'a>(
+    policy: &'a str,
+    candidate: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["check", "--policy", policy, "--candidate", candidate];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `check --policy policy --baseline baseline --candidate candidate`, then `extra`.
+pub(crate) fn check_args<'a>(
+    policy: &'a str,
+    baseline: &'a str,
+    candidate: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "check",
+        "--policy",
+        policy,
+        "--baseline",
+        baseline,
+        "--candidate",
+        candidate,
+    ];
+    args.extend_from_slice(extra);
+    args
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use comrak::nodes::{AstNode, NodeValue};
 use comrak::{Arena, Options, parse_document};
 
-use crate::{evalgate, finish, write};
+use crate::{check_args, evalgate, finish, write};
 
 /// Runs `check` and returns the Markdown report, with the exit code it expects.
 fn markdown(args: &[&str], code: i32, env: &[(&str, &str)]) -> String {
@@ -386,7 +386,7 @@ fn annotations_and_the_terminal_summary_lead_with_the_split_level_failure() {
     let summary = dir.path().join("summary.md");
     let r = finish(
         evalgate()
-            .args(["check", "--policy", &p, "--baseline", &b, "--candidate", &c])
+            .args(check_args(&p, &b, &c, &[]))
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_STEP_SUMMARY", &summary),
     );

@@ -2,11 +2,9 @@
 //! which requests a policy makes against the loopback stand-in of the API, what `fetch`
 //! saves, and what `check` refuses when an eval lacks what the policy needs.
 
-use std::path::Path;
-
-use crate::http::{CANARY, api, healthy, stand_in};
+use crate::http::{CANARY, api, api_check, api_fetch, healthy, stand_in};
 use crate::server::{Reply, Seen, Server};
-use crate::{Run, finish};
+use crate::{candidate_check, check_args, example, finish, outcome, read_json, write};
 
 /// A fixed operating point and a confusion rule on `valid`: the sweep and one matrix.
 const AT_40: &str = r#"version: 1
@@ -37,29 +35,10 @@ splits:
         recall: {max_drop: 0.5}
 "#;
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
-}
-
-fn check(server: &Server, policy: &str, baseline: &str, candidate: &str, extra: &[&str]) -> Run {
-    finish(
-        api(server)
-            .args(["check", "--policy", policy, "--today", "2026-11-26"])
-            .args(["--baseline", baseline, "--candidate", candidate])
-            .args(extra),
-    )
-}
-
-/// The requests the server saw for one eval, without the eval's prefix, sorted.
+/// The requests the server saw for one eval, without the eval's prefix, sorted: the panels
+/// come in parallel, in no fixed order.
 fn asked(server: &Server, eval: &str) -> Vec<String> {
-    let prefix = format!("/ws/model-evals/{eval}");
-    let mut paths: Vec<String> = server
-        .seen()
-        .iter()
-        .filter_map(|s| s.path.strip_prefix(&prefix).map(str::to_owned))
-        .collect();
+    let mut paths = crate::http::asked(server, eval);
     paths.sort();
     paths
 }
@@ -67,7 +46,7 @@ fn asked(server: &Server, eval: &str) -> Vec<String> {
 #[test]
 fn a_policy_that_needs_no_panel_makes_only_todays_two_requests() {
     let server = healthy();
-    let r = check(
+    let r = api_check(
         &server,
         "policies/detection.yaml",
         "rf:ws/base",
@@ -86,7 +65,7 @@ fn a_fixed_confidence_with_confusions_asks_the_sweep_and_one_matrix_per_eval() {
     let server = healthy();
     let dir = tempfile::tempdir().unwrap();
     let policy = write(dir.path(), "p.yaml", AT_40);
-    let r = check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
+    let r = api_check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
     assert!(r.code <= 1, "{}", r.stderr);
     for eval in ["base", "cand"] {
         assert_eq!(
@@ -107,7 +86,7 @@ fn optimal_asks_each_splits_matrix_at_its_threshold_after_the_sweep() {
     let server = healthy();
     let dir = tempfile::tempdir().unwrap();
     let policy = write(dir.path(), "p.yaml", OPTIMAL_ALL);
-    let r = check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
+    let r = api_check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
     assert!(r.code <= 1, "{}", r.stderr);
     // The stand-in's split curve peaks at 0.62 (base) and 0.55 (cand), from its formula.
     let expected = |t: u32| {
@@ -168,7 +147,7 @@ fn a_refused_confidence_or_split_is_exit_4_saying_which_and_what_is_allowed() {
     });
     let dir = tempfile::tempdir().unwrap();
     let policy = write(dir.path(), "p.yaml", AT_40);
-    let r = check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
+    let r = api_check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains("(invalid_confidence: out of range): confusion-matrix refused confidence 40; it takes a whole percent from 0 to 100"),
@@ -190,7 +169,7 @@ fn a_refused_confidence_or_split_is_exit_4_saying_which_and_what_is_allowed() {
         "split.yaml",
         &AT_40.replace("  - split: valid", "  - split: validation"),
     );
-    let r = check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
+    let r = api_check(&server, &policy, "rf:ws/base", "rf:ws/cand", &[]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains(
@@ -221,12 +200,6 @@ fn a_refused_confidence_or_split_is_exit_4_saying_which_and_what_is_allowed() {
     }
 }
 
-/// The JSON report's verdict and checks, which must not depend on where the evals came from.
-fn outcome(json: &Path) -> serde_json::Value {
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
-    serde_json::json!({"verdict": report["verdict"], "checks": report["checks"]})
-}
-
 #[test]
 fn fetch_then_an_offline_check_gives_the_live_result() {
     let server = healthy();
@@ -234,7 +207,7 @@ fn fetch_then_an_offline_check_gives_the_live_result() {
     for (name, text) in [("at40.yaml", AT_40), ("optimal.yaml", OPTIMAL_ALL)] {
         let policy = write(dir.path(), name, text);
         let live = dir.path().join(format!("{name}.live.json"));
-        let r = check(
+        let r = api_check(
             &server,
             &policy,
             "rf:ws/base",
@@ -245,29 +218,18 @@ fn fetch_then_an_offline_check_gives_the_live_result() {
         let mut saved = Vec::new();
         for eval in ["base", "cand"] {
             let file = dir.path().join(format!("{name}.{eval}.json"));
-            let r = finish(api(&server).args(["fetch", "--policy", &policy]).args([
-                &format!("rf:ws/{eval}"),
-                "-o",
-                file.to_str().unwrap(),
-            ]));
+            let r = api_fetch(&server, &policy, eval, &file);
             assert_eq!(r.code, 0, "{name}: {}", r.stderr);
             saved.push(file.to_str().unwrap().to_owned());
         }
         let offline = dir.path().join(format!("{name}.offline.json"));
         let requests = server.seen().len();
-        let r = crate::run(&[
-            "check",
-            "--policy",
+        let r = crate::run(&check_args(
             &policy,
-            "--today",
-            "2026-11-26",
-            "--baseline",
             &saved[0],
-            "--candidate",
             &saved[1],
-            "--json",
-            offline.to_str().unwrap(),
-        ]);
+            &["--today", "2026-11-26", "--json", offline.to_str().unwrap()],
+        ));
         assert!(r.code <= 1, "{name}: {}", r.stderr);
         assert_eq!(server.seen().len(), requests, "offline means no request");
         assert_eq!(outcome(&live), outcome(&offline), "{name}");
@@ -281,7 +243,7 @@ fn fetch_without_a_policy_saves_every_panel_verbatim() {
     let file = dir.path().join("cand.json");
     let r = finish(api(&server).args(["fetch", "rf:ws/cand", "-o", file.to_str().unwrap()]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let doc = read_json(&file);
     assert_eq!(doc["evalgate"]["format"], 2);
     assert_eq!(doc["evalgate"]["evalId"], "cand");
     // Each panel as the server sent it.
@@ -322,13 +284,7 @@ fn fetch_without_a_policy_saves_every_panel_verbatim() {
     assert_eq!(doc["splits"].as_object().unwrap().len(), 2);
     // Such a file serves any policy offline.
     let policy = write(dir.path(), "p.yaml", OPTIMAL_ALL);
-    let r = crate::run(&[
-        "check",
-        "--policy",
-        &policy,
-        "--candidate",
-        file.to_str().unwrap(),
-    ]);
+    let r = crate::run(&candidate_check(&policy, file.to_str().unwrap(), &[]));
     assert!(r.code <= 1, "{}", r.stderr);
 }
 
@@ -336,15 +292,12 @@ fn fetch_without_a_policy_saves_every_panel_verbatim() {
 fn an_eval_without_a_needed_panel_is_exit_4_saying_how_to_get_it() {
     let dir = tempfile::tempdir().unwrap();
     let policy = write(dir.path(), "p.yaml", AT_40);
-    let r = crate::run(&[
-        "check",
-        "--policy",
+    let r = crate::run(&check_args(
         &policy,
-        "--baseline",
         "examples/evals/baseline.json",
-        "--candidate",
         "examples/evals/candidate.json",
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 4, "{}", r.stderr);
     let expected = format!(
         "candidate: examples/evals/candidate.json: the eval lacks the confidence sweep and the confusion matrix of split \"valid\" at confidence 0.40, which policy {policy} needs; for a Roboflow eval, save it with what the policy needs: evalgate fetch --policy {policy} rf:WORKSPACE/EVAL_ID -o FILE; for one written by evalgate eval, gate the predictions themselves: --ground-truth GT.json and coco:PRED.json on both sides"
@@ -352,12 +305,11 @@ fn an_eval_without_a_needed_panel_is_exit_4_saying_how_to_get_it() {
     assert!(r.stderr.contains(&expected), "{}", r.stderr);
 
     // A saved eval that names itself is named in the advice; one panel short is one named.
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&crate::http::example("candidate")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&example("candidate")).unwrap();
     doc["evalgate"] = serde_json::json!({"format": 2, "workspace": "ws", "evalId": "cand"});
     doc["confidenceSweep"] = serde_json::json!({"splits": {}});
     let file = write(dir.path(), "cand.json", &doc.to_string());
-    let r = crate::run(&["check", "--policy", &policy, "--candidate", &file]);
+    let r = crate::run(&candidate_check(&policy, &file, &[]));
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!(
@@ -369,7 +321,7 @@ fn an_eval_without_a_needed_panel_is_exit_4_saying_how_to_get_it() {
     // A name that is not a plain identifier is not repeated.
     doc["evalgate"]["workspace"] = serde_json::json!("ws\n::error::forged");
     let file = write(dir.path(), "named.json", &doc.to_string());
-    let r = crate::run(&["check", "--policy", &policy, "--candidate", &file]);
+    let r = crate::run(&candidate_check(&policy, &file, &[]));
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(
         r.stderr.contains("rf:WORKSPACE/EVAL_ID -o FILE"),

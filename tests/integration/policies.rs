@@ -1,7 +1,7 @@
 //! Every example policy parses and runs against the example evals with the outcome its
 //! comments promise.
 
-use crate::run;
+use crate::{candidate_check, check_args, example_check, read_json, run};
 
 #[test]
 fn every_example_policy_is_exercised() {
@@ -31,21 +31,12 @@ fn the_operating_point_example_is_valid_and_asks_for_the_panels_it_reads() {
 fn detection_example_catches_the_license_plate_regression() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let r = run(&[
-        "check",
-        "--policy",
-        "policies/detection.yaml",
-        "--baseline",
-        "examples/evals/baseline.json",
-        "--candidate",
-        "examples/evals/candidate.json",
-        "--today",
-        "2026-11-26",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let r = run(&example_check(
+        "detection",
+        &["--today", "2026-11-26", "--json", json.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let report = read_json(json);
     let by_status = |s: &str| -> Vec<String> {
         report["checks"]
             .as_array()
@@ -65,36 +56,24 @@ fn detection_example_catches_the_license_plate_regression() {
     );
     assert_eq!(by_status("skip"), ["valid/class/tail-light/map50/max_drop"]);
     // Without a baseline only the floors apply, and the example candidate clears them.
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         "policies/detection.yaml",
-        "--candidate",
         "examples/evals/candidate.json",
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 0, "{}", r.stdout);
 }
 
 #[test]
 fn segmentation_example_passes_and_needs_its_baseline() {
-    let r = run(&[
-        "check",
-        "--policy",
-        "policies/segmentation.yaml",
-        "--baseline",
-        "examples/evals/segmentation-baseline.json",
-        "--candidate",
-        "examples/evals/segmentation-candidate.json",
-    ]);
+    let r = run(&example_check("segmentation", &[]));
     assert_eq!(r.code, 0, "{}", r.stdout);
     // `missing.baseline: fail`: without the baseline the drop rules fail.
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&candidate_check(
         "policies/segmentation.yaml",
-        "--candidate",
         "examples/evals/segmentation-candidate.json",
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 1, "{}", r.stdout);
     // Swapping in a degraded class fails it.
     let degraded =
@@ -103,15 +82,12 @@ fn segmentation_example_passes_and_needs_its_baseline() {
             .replace("\"iou\": 0.709", "\"iou\": 0.650");
     let dir = tempfile::tempdir().unwrap();
     let c = crate::write(dir.path(), "c.json", &degraded);
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&check_args(
         "policies/segmentation.yaml",
-        "--baseline",
         "examples/evals/segmentation-baseline.json",
-        "--candidate",
         &c,
-    ]);
+        &[],
+    ));
     assert_eq!(r.code, 1);
     assert!(
         r.stdout
@@ -132,7 +108,7 @@ fn the_roboflow_docs_example_parses() {
         "p.yaml",
         &format!("version: 1\ntask: object-detection\n{rules}"),
     );
-    let r = run(&["check", "--policy", &p, "--candidate", eval]);
+    let r = run(&candidate_check(&p, eval, &[]));
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains(
@@ -147,7 +123,7 @@ fn the_roboflow_docs_example_parses() {
         "p.yaml",
         &format!("version: 1\nmissing:\n  metric: skip\n{rules}"),
     );
-    let r = run(&["check", "--policy", &p, "--candidate", eval]);
+    let r = run(&candidate_check(&p, eval, &[]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     // The skip is listed with its reason.
     assert_eq!(
@@ -197,19 +173,12 @@ fn the_segmentation_examples_warn_covers_the_inherited_drop_rule() {
 fn operating_point_example_catches_the_pedestrian_regression_beyond_the_noise() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let r = run(&[
-        "check",
-        "--policy",
-        "policies/operating-point.yaml",
-        "--baseline",
-        "examples/evals/operating-point-baseline.json",
-        "--candidate",
-        "examples/evals/operating-point-candidate.json",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let r = run(&example_check(
+        "operating-point",
+        &["--json", json.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     assert_eq!(report["verdict"], "fail");
     let check = |id: &str| -> &serde_json::Value {
         report["checks"]

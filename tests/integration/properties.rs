@@ -18,7 +18,7 @@ use proptest::test_runner::{Config, RngAlgorithm};
 use serde_json::{Map, Value, json};
 
 use crate::server::{Reply, Seen, Server};
-use crate::{Run, evalgate, write};
+use crate::{Run, candidate_check, evalgate, example, write};
 
 /// Modest case counts keep the whole file well under ten seconds in a debug build, and so does
 /// XorShift: the default ChaCha generator, unoptimised, costs more than the gate it feeds.
@@ -958,18 +958,7 @@ fn canary_cmd(url: &str) -> Command {
         .env("RUST_LOG", "trace")
         .env("RUST_BACKTRACE", "full")
         .env_remove("ROBOFLOW_WORKSPACE");
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        c.env_remove(var);
-    }
+    crate::http::without_proxy(&mut c);
     c
 }
 
@@ -1048,10 +1037,6 @@ fn closed_port() -> String {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     format!("http://{addr}")
-}
-
-fn example(name: &str) -> String {
-    std::fs::read_to_string(crate::repo(&format!("examples/evals/{name}.json"))).unwrap()
 }
 
 fn record(status: &str) -> String {
@@ -1519,7 +1504,7 @@ fn no_canary_leaks_when_nothing_answers_or_the_run_stops_early() {
         "check, key with a line break",
         canary_cmd(&closed)
             .env("ROBOFLOW_API_KEY", format!("{KEY}\nsecond line"))
-            .args(["check", "--policy", policy, "--candidate", "rf:ws/c"]),
+            .args(candidate_check(policy, "rf:ws/c", &[])),
         d,
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
@@ -1692,15 +1677,11 @@ fn no_canary_leaks_from_a_2xx_body_that_echoes_it() {
         });
         run_clean(
             &format!("check, 2xx echo {i}"),
-            canary_cmd(&server.url()).args([
-                "check",
-                "--policy",
+            canary_cmd(&server.url()).args(candidate_check(
                 "policies/detection.yaml",
-                "--candidate",
                 "rf:ws/c",
-                "--retries",
-                "0",
-            ]),
+                &["--retries", "0"],
+            )),
             dir.path(),
         );
     }

@@ -8,24 +8,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Run, evalgate, finish};
+use crate::{Run, candidate_check, evalgate, example_check, finish};
 
-fn check_args() -> Vec<&'static str> {
-    vec![
-        "check",
-        "--policy",
-        "policies/detection.yaml",
-        "--today",
-        "2026-11-26",
-        "--baseline",
-        "examples/evals/baseline.json",
-        "--candidate",
-        "examples/evals/candidate.json",
-    ]
+fn example_args() -> Vec<&'static str> {
+    example_check("detection", &["--today", "2026-11-26"])
 }
 
 fn check(extra: &[&str]) -> Run {
-    finish(evalgate().args(check_args()).args(extra))
+    finish(evalgate().args(example_args()).args(extra))
 }
 
 fn is_root() -> bool {
@@ -90,7 +80,7 @@ fn a_device_in_a_directory_the_user_cannot_write_works_for_non_root() {
     let mut c = Command::new("setpriv");
     c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(env!("CARGO_BIN_EXE_evalgate"))
-        .args(check_args())
+        .args(example_args())
         .args(["--json", null.to_str().unwrap()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("NO_COLOR", "1")
@@ -134,7 +124,7 @@ fn a_fifo_and_process_substitution_are_written_through() {
     let script = format!(
         "{} {} --json >(cat > '{}'); code=$?; wait; exit $code",
         env!("CARGO_BIN_EXE_evalgate"),
-        check_args().join(" "),
+        example_args().join(" "),
         out.display()
     );
     let r = finish(
@@ -247,7 +237,7 @@ fn a_report_to_a_closed_stdout_is_exit_7() {
     let script = format!(
         "{} {} --json - >&-",
         env!("CARGO_BIN_EXE_evalgate"),
-        check_args().join(" ")
+        example_args().join(" ")
     );
     let out = Command::new("bash")
         .args(["-c", &script])
@@ -299,7 +289,7 @@ fn a_signal_while_writing_removes_the_temporary_files() {
         mkfifo(&fifo);
         let junit = dir.path().join("r.xml");
         let mut child = evalgate()
-            .args(check_args())
+            .args(example_args())
             .args([
                 "--junit",
                 junit.to_str().unwrap(),
@@ -358,15 +348,7 @@ fn a_fifo_as_an_input_times_out_instead_of_hanging() {
 }
 
 fn check_with_candidate(candidate: &str, policy: &str) -> Run {
-    finish(evalgate().args([
-        "check",
-        "--policy",
-        policy,
-        "--candidate",
-        candidate,
-        "--timeout",
-        "1s",
-    ]))
+    finish(evalgate().args(candidate_check(policy, candidate, &["--timeout", "1s"])))
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 use crate::xsd::Schema;
-use crate::{detection_eval, repo, run, write};
+use crate::{check_args, detection_eval, example_check, repo, run, write};
 
 /// Class names a labeller could type or a server could send.
 const HOSTILE: &[&str] = &[
@@ -60,23 +60,19 @@ fn xsd_valid(xml: &Path) {
 
 fn example_reports(dir: &Path) -> (String, String, String) {
     let (md, xml, json) = (dir.join("r.md"), dir.join("r.xml"), dir.join("r.json"));
-    let r = run(&[
-        "check",
-        "--policy",
-        "policies/detection.yaml",
-        "--baseline",
-        "examples/evals/baseline.json",
-        "--candidate",
-        "examples/evals/candidate.json",
-        "--today",
-        "2026-11-26",
-        "--markdown",
-        md.to_str().unwrap(),
-        "--junit",
-        xml.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let r = run(&example_check(
+        "detection",
+        &[
+            "--today",
+            "2026-11-26",
+            "--markdown",
+            md.to_str().unwrap(),
+            "--junit",
+            xml.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    ));
     assert_eq!(r.code, 1, "{}", r.stderr);
     xsd_valid(&xml);
     let read = |p: &Path| std::fs::read_to_string(p).unwrap();
@@ -426,17 +422,12 @@ fn markdown_stays_under_60000_characters_with_10000_classes() {
         "version: 1\nsplits:\n  valid:\n    map50: 0.5\n    classes:\n      '*':\n        map50: {max_drop: 0.05}\n",
     );
     let md = dir.path().join("r.md");
-    let r = run(&[
-        "check",
-        "--policy",
+    let r = run(&check_args(
         &p,
-        "--baseline",
         &b,
-        "--candidate",
         &c,
-        "--markdown",
-        md.to_str().unwrap(),
-    ]);
+        &["--markdown", md.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 1);
     let text = std::fs::read_to_string(md).unwrap();
     let chars = text.chars().count();

@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use crate::server::{Reply, Seen, Server};
-use crate::{Run, evalgate, finish, repo, write};
+use crate::{Run, check_args, evalgate, example, finish, write};
 
 const RF: &str = "rfkey-Canary-7Hq2ZkP9";
 const GH: &str = "ghs_canaryTok3nXyZ42";
@@ -113,10 +113,6 @@ fn with_secrets(c: &mut Command) -> &mut Command {
         .env_remove("ROBOFLOW_AUTH")
 }
 
-fn example(name: &str) -> String {
-    std::fs::read_to_string(repo(&format!("examples/evals/{name}.json"))).unwrap()
-}
-
 const RECORD: &str = r#"{"evalId": "cand", "status": "done", "project": "cars", "versionId": "7"}"#;
 
 /// A Roboflow stand-in whose every answer to the eval is `reply(path, nth)`.
@@ -130,19 +126,12 @@ fn check(server: &Server, extra: &[&str]) -> Run {
     let mut c = evalgate();
     with_secrets(&mut c)
         .env("ROBOFLOW_API_URL", server.url())
-        .args([
-            "check",
-            "--policy",
+        .args(check_args(
             "policies/detection.yaml",
-            "--today",
-            "2026-11-26",
-            "--baseline",
             "examples/evals/baseline.json",
-            "--candidate",
             "rf:ws/cand",
-            "--json",
-            json.to_str().unwrap(),
-        ])
+            &["--today", "2026-11-26", "--json", json.to_str().unwrap()],
+        ))
         .args(extra);
     let r = finish(&mut c);
     let report = std::fs::read_to_string(&json).unwrap_or_default();

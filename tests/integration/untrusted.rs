@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::reports::tables;
-use crate::{Run, detection_eval, evalgate, finish, repo, write};
+use crate::{Run, check_args, detection_eval, evalgate, example_check, finish, repo, write};
 
 /// Runs `check` on two evals of `names` (each regressing from 0.9 to 0.5) with a per-class
 /// `max_drop` rule, under GitHub Actions, with every report.
@@ -30,21 +30,19 @@ pub(crate) fn gate(dir: &Path, names: &[&str]) -> (Run, String, String, String, 
         evalgate()
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_STEP_SUMMARY", &summary)
-            .args([
-                "check",
-                "--policy",
+            .args(check_args(
                 &p,
-                "--baseline",
                 &b,
-                "--candidate",
                 &c,
-                "--markdown",
-                md.to_str().unwrap(),
-                "--junit",
-                xml.to_str().unwrap(),
-                "--json",
-                json.to_str().unwrap(),
-            ]),
+                &[
+                    "--markdown",
+                    md.to_str().unwrap(),
+                    "--junit",
+                    xml.to_str().unwrap(),
+                    "--json",
+                    json.to_str().unwrap(),
+                ],
+            )),
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
     let read = |p: &Path| std::fs::read_to_string(p).unwrap();
@@ -289,17 +287,10 @@ fn the_scope_kind_is_unambiguous() {
 fn the_unit_note_fits_the_task() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("r.md");
-    let r = crate::run(&[
-        "check",
-        "--policy",
-        "policies/segmentation.yaml",
-        "--baseline",
-        "examples/evals/segmentation-baseline.json",
-        "--candidate",
-        "examples/evals/segmentation-candidate.json",
-        "--markdown",
-        md.to_str().unwrap(),
-    ]);
+    let r = crate::run(&example_check(
+        "segmentation",
+        &["--markdown", md.to_str().unwrap()],
+    ));
     assert!(r.code <= 1, "{}", r.stderr);
     let text = std::fs::read_to_string(md).unwrap();
     assert!(!text.contains("mAP"), "{text}");
@@ -311,17 +302,10 @@ fn junit_property_names_are_unique_across_suites() {
     // xunitparser gathers every suite's properties into one map and refuses a repeated name.
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("r.xml");
-    let r = crate::run(&[
-        "check",
-        "--policy",
-        "policies/detection.yaml",
-        "--baseline",
-        "examples/evals/baseline.json",
-        "--candidate",
-        "examples/evals/candidate.json",
-        "--junit",
-        xml.to_str().unwrap(),
-    ]);
+    let r = crate::run(&example_check(
+        "detection",
+        &["--junit", xml.to_str().unwrap()],
+    ));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let text = std::fs::read_to_string(&xml).unwrap();
     assert!(text.matches("<testsuite ").count() >= 2, "{text}");
@@ -340,17 +324,12 @@ fn annotations_name_the_policy_relative_to_the_workspace() {
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_WORKSPACE", repo(""))
             .env("GITHUB_STEP_SUMMARY", dir.path().join("s.md"))
-            .args([
-                "check",
-                "--policy",
+            .args(check_args(
                 "detection.yaml",
-                "--baseline",
                 "../examples/evals/baseline.json",
-                "--candidate",
                 "../examples/evals/candidate.json",
-                "--today",
-                "2026-11-26",
-            ]),
+                &["--today", "2026-11-26"],
+            )),
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
     let error = r.stdout.lines().find(|l| l.starts_with("::error")).unwrap();
