@@ -216,6 +216,22 @@ fn auto_without_statistics_is_a_policy_error_and_floors_are_not_tested() {
         err.diagnostics[0].code,
         crate::policy::Code::AutoWithoutStatistics
     );
+    // Size and class × size rules too: their mAP drops are tested on local evals.
+    for sizes in [
+        "splits:\n  valid:\n    sizes:\n      small:\n        map50: {max_drop: auto}\n",
+        "splits:\n  valid:\n    classes:\n      car:\n        sizes:\n          large:\n            map50: {max_drop: auto}\n",
+    ] {
+        let err = parse_policy(&format!("version: 1\n{sizes}")).unwrap_err();
+        assert_eq!(
+            err.diagnostics[0].code,
+            crate::policy::Code::AutoWithoutStatistics,
+            "{sizes}"
+        );
+        assert_eq!(
+            err.diagnostics[0].span.map(|s| s.line),
+            Some(if sizes.contains("car") { 8 } else { 6 })
+        );
+    }
     let (base, cand) = pair(2000, 500);
     let r = gate(
         &format!("{STATS}splits:\n  valid:\n    recall: {{min: 0.9}}\n"),

@@ -330,9 +330,17 @@ impl Validator {
     /// `max_drop: auto` means "any significant drop": without `statistics` nothing is tested.
     fn check_auto(&mut self, policy: &Policy) {
         let splits = policy.splits.iter();
+        // Every rule, size rules included: size and class × size mAP drops are noise-tested
+        // too (local evals), so `auto` there means the same as anywhere.
+        fn sizes(list: &[SizeRules]) -> impl Iterator<Item = &MetricRule> {
+            list.iter().flat_map(|z| z.metrics.iter())
+        }
         let rules = splits.flat_map(|s| {
-            let classes = s.classes.iter().flat_map(|c| &c.metrics);
-            s.metrics.iter().chain(classes)
+            let classes = s
+                .classes
+                .iter()
+                .flat_map(|c| c.metrics.iter().chain(sizes(&c.sizes)));
+            s.metrics.iter().chain(sizes(&s.sizes)).chain(classes)
         });
         let mut autos = rules
             .filter(|r| r.rule.auto)
