@@ -149,14 +149,14 @@ pub(crate) fn matchings(
         )
     };
     if !map {
-        let operating = operating
-            .then(|| evaluation.matching())
+        let iou50 = operating
+            .then(|| evaluation.iou50_matching())
             .transpose()
             .map_err(fail)?;
         return Ok(Matchings {
             split: evaluation.into_split(),
             full: None,
-            operating,
+            iou50,
         });
     }
     // The full matching makes hotcoco build its per-image records of every area range (about
@@ -173,14 +173,14 @@ pub(crate) fn matchings(
         return Err(f);
     }
     let full = coco::bootstrap::matched_detections(&evaluation).map_err(fail)?;
-    let operating = operating
-        .then(|| evaluation.matching())
+    let iou50 = operating
+        .then(|| evaluation.iou50_matching())
         .transpose()
         .map_err(fail)?;
     Ok(Matchings {
         split: evaluation.into_split(),
         full: Some(full),
-        operating,
+        iou50,
     })
 }
 
@@ -188,7 +188,7 @@ pub(crate) fn matchings(
 pub(crate) struct Matchings {
     pub(crate) split: SplitEval,
     pub(crate) full: Option<MatchedDetections>,
-    pub(crate) operating: Option<coco::operating::Matching>,
+    pub(crate) iou50: Option<coco::operating::Iou50Matching>,
 }
 
 static READING_MATCHING: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -375,7 +375,7 @@ impl Loader {
             let super::eval::Matchings {
                 split: mut eval,
                 full,
-                operating: matching,
+                iou50: matching,
             } = super::eval::matchings(
                 &format!("{role}:"),
                 &file.path,

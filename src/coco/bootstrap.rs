@@ -3,7 +3,7 @@
 //! Matching is the expensive part of COCO evaluation and does not depend on which images a
 //! bootstrap replicate draws: a detection matches the same ground truth whether its image is
 //! drawn once, twice or not at all. So the matching is read once from hotcoco's per-image
-//! records ([`Evaluation::matched`]) into plain arrays ([`MatchedDetections`], in `model`),
+//! records ([`Evaluation::eval_imgs`]) into plain arrays ([`MatchedDetections`], in `model`),
 //! which [`crate::stats::map`] reweights replicate by replicate. This module does only the
 //! reading, and the [`compare`] convenience; the other names are re-exported from where they
 //! live.
@@ -80,7 +80,7 @@ pub fn matched_detections(evaluation: &Evaluation) -> Result<MatchedDetections, 
     let mut cells: Vec<Vec<(u32, &hotcoco::EvalImg)>> = (0..p.cat_ids.len() * AREAS.len())
         .map(|_| Vec::new())
         .collect();
-    for e in evaluation.matched().iter().flatten() {
+    for e in evaluation.eval_imgs().iter().flatten() {
         let (Some(&k), Some(&i)) = (cat_pos.get(&e.category_id), image_pos.get(&e.image_id)) else {
             continue;
         };

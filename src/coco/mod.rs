@@ -8,9 +8,9 @@
 //! class, and each class × size. It does no I/O: the caller reads the files (with a size cap)
 //! and passes their bytes.
 //!
-//! [`Evaluation::matched`] keeps hotcoco's per-image matching, so that resampling images
+//! [`Evaluation::eval_imgs`] keeps hotcoco's per-image matching, so that resampling images
 //! (the paired mAP bootstrap of [`bootstrap`]) can reuse it without matching again, and
-//! [`Evaluation::matching`] reads its IoU-0.5 matching for precision, recall and F1 at a
+//! [`Evaluation::iou50_matching`] reads its IoU-0.5 matching for precision, recall and F1 at a
 //! confidence ([`operating`]).
 
 pub mod bootstrap;
@@ -117,7 +117,7 @@ impl Evaluation {
     /// `evalImgs`): which detection matched which ground truth at every IoU threshold,
     /// with scores and ignore flags. Ground-truth ids are positions in the file's
     /// `annotations` plus one; detection ids are positions in the results file plus one.
-    pub fn matched(&self) -> &[Option<EvalImg>] {
+    pub fn eval_imgs(&self) -> &[Option<EvalImg>] {
         self.engine.eval_imgs()
     }
 
@@ -307,7 +307,7 @@ mod tests {
         // Image 1, car, area "all": the one ground truth (annotations[0], id 1 here although
         // the file says 0) matched by the first detection (result 0, id 1) at every IoU.
         let cell = ev
-            .matched()
+            .eval_imgs()
             .iter()
             .flatten()
             .find(|e| e.image_id == 1 && e.category_id == 1 && e.area_rng == [0.0, 1e10])

@@ -68,7 +68,7 @@ struct Detection {
 /// A split's IoU-0.5 matching as plain arrays: what the sweep and the per-image outcomes are
 /// counted from.
 #[derive(Debug)]
-pub struct Matching {
+pub struct Iou50Matching {
     /// Category names in category (id) order.
     classes: Vec<String>,
     /// Ground-truth images in the file's order: id and file name.
@@ -86,10 +86,10 @@ impl Evaluation {
     /// confidence are counted from.
     ///
     /// hotcoco builds its per-image records for area `all` for this on first use (about 460
-    /// bytes a detection; those of every area range if [`Evaluation::matched`] built them
+    /// bytes a detection; those of every area range if [`Evaluation::eval_imgs`] built them
     /// first) and keeps them with the evaluation: drop it once this returns, if nothing else
     /// needs it.
-    pub fn matching(&self) -> Result<Matching, CocoError> {
+    pub fn iou50_matching(&self) -> Result<Iou50Matching, CocoError> {
         let engine = &self.engine;
         let p = &engine.params;
         let engine_err = |e: String| CocoError::Engine(e);
@@ -171,7 +171,7 @@ impl Evaluation {
                 (i, k, n)
             })
             .collect();
-        Ok(Matching {
+        Ok(Iou50Matching {
             classes,
             images,
             detections,
@@ -181,8 +181,8 @@ impl Evaluation {
     }
 }
 
-impl Matching {
-    /// Category names in category order: the classes [`Matching::counts_at`] indexes.
+impl Iou50Matching {
+    /// Category names in category order: the classes [`Iou50Matching::counts_at`] indexes.
     pub fn classes(&self) -> &[String] {
         &self.classes
     }
@@ -382,10 +382,10 @@ mod tests {
     }
 
     /// Three classes on two images: `a` with 2 ground truth, `b` with 1, `c` with nothing.
-    fn matching(detections: Vec<Detection>) -> Matching {
+    fn matching(detections: Vec<Detection>) -> Iou50Matching {
         let mut detections = detections;
         detections.sort_unstable_by(|a, b| b.score.total_cmp(&a.score));
-        Matching {
+        Iou50Matching {
             classes: vec!["a".into(), "b".into(), "c".into()],
             images: vec![(7, "7.jpg".into()), (9, "9.jpg".into())],
             detections,

@@ -68,7 +68,7 @@ pub(super) fn split_eval(engine: &COCOeval) -> Result<SplitEval, CocoError> {
             metrics(ks, areas[2]),
             metrics(ks, areas[3]),
         ],
-        // Counted from the IoU-0.5 matching (`operating::Matching::set_support`), which
+        // Counted from the IoU-0.5 matching (`operating::Iou50Matching::set_support`), which
         // pycocotools' summary does not read.
         support: None,
     };

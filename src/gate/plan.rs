@@ -334,7 +334,7 @@ struct Walker<'p, 'f> {
 struct Resolved<'p> {
     /// The entries, by address.
     key: Vec<*const ClassRules>,
-    matching: Vec<&'p ClassRules>,
+    entries: Vec<&'p ClassRules>,
     min_support: Option<Field<u64>>,
     rules: Vec<(Option<Size>, Metric, Rule)>,
 }
@@ -433,9 +433,9 @@ impl<'p> Walker<'p, '_> {
         base_metrics: Option<&'e ScopeMetrics>,
     ) {
         let r = &mut self.resolved;
-        r.matching.clear();
-        r.matching.extend(class_rules_iter(sets, class));
-        let Some(last) = r.matching.last() else {
+        r.entries.clear();
+        r.entries.extend(class_rules_iter(sets, class));
+        let Some(last) = r.entries.last() else {
             return;
         };
         if in_candidate.is_none() {
@@ -443,23 +443,23 @@ impl<'p> Walker<'p, '_> {
             (self.sink)(Step::MissingClass { split, class, line });
             return;
         }
-        let same = r.key.len() == r.matching.len()
+        let same = r.key.len() == r.entries.len()
             && r.key
                 .iter()
-                .zip(&r.matching)
+                .zip(&r.entries)
                 .all(|(k, m)| std::ptr::eq(*k, *m));
         if !same {
             r.key.clear();
             r.key
-                .extend(r.matching.iter().map(|m| *m as *const ClassRules));
-            r.min_support = r.matching.iter().rev().find_map(|c| c.min_support);
+                .extend(r.entries.iter().map(|m| *m as *const ClassRules));
+            r.min_support = r.entries.iter().rev().find_map(|c| c.min_support);
             r.rules.clear();
-            let layers: Layers<'_> = r.matching.iter().map(|c| c.metrics.as_slice()).collect();
+            let layers: Layers<'_> = r.entries.iter().map(|c| c.metrics.as_slice()).collect();
             resolve(self.policy, &layers, |m, rule| {
                 r.rules.push((None, m, rule));
             });
             for size in Size::ALL {
-                let layers = size_layers(r.matching.iter().map(|c| c.sizes.as_slice()), size);
+                let layers = size_layers(r.entries.iter().map(|c| c.sizes.as_slice()), size);
                 resolve(self.policy, &layers, |m, rule| {
                     r.rules.push((Some(size), m, rule));
                 });

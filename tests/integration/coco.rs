@@ -828,7 +828,7 @@ fn precision_recall_and_f1_at_a_confidence_are_pycocotools_matching_on_every_cas
             want.is_object(),
             "{name}: no reference; run scripts/coco-operating-reference.py"
         );
-        let matching = evaluation(&gt, &preds, &iou).matching().unwrap();
+        let matching = evaluation(&gt, &preds, &iou).iou50_matching().unwrap();
         let classes: Vec<&str> = want["classes"]
             .as_array()
             .unwrap()

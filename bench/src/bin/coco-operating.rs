@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let evaluated = start.elapsed();
 
     let start = Instant::now();
-    let matching = evaluation.matching()?;
+    let matching = evaluation.iou50_matching()?;
     let matched = start.elapsed();
     let start = Instant::now();
     let sweep = matching.sweep();
