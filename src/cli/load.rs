@@ -445,10 +445,17 @@ impl CocoSetup {
             })
             .collect();
         if coco.is_empty() {
+            // The roles are the flags that take a source: --candidate and --baseline, --eval.
+            let write: String = match sources {
+                [(first, _), rest @ ..] => std::iter::once(format!("--{first} coco:PRED.json"))
+                    .chain(rest.iter().map(|(r, _)| format!(" (and --{r} coco:…)")))
+                    .collect(),
+                [] => "a coco: source".to_owned(),
+            };
             return match ground_truths.first() {
                 None => Ok(None),
                 Some(gt) => Err(usage(format!(
-                    "--ground-truth {gt} is read only for coco: sources; write --candidate coco:PRED.json (and --baseline coco:…) to evaluate predictions against it"
+                    "--ground-truth {gt} is read only for coco: sources; write {write} to evaluate predictions against it"
                 ))),
             };
         }
@@ -501,6 +508,29 @@ impl CocoSetup {
             limits,
         }))
     }
+}
+
+/// A loader for one eval (`calibrate`, `policy check`, `policy explain`), its source, and the
+/// ground truth a `coco:` eval is evaluated against, checked as `check` checks it.
+pub(crate) fn one_eval(
+    api: &ApiArgs,
+    coco: &super::args::CocoArgs,
+    ground_truth: &[String],
+    text: &str,
+) -> Result<(Loader, Source), Failure> {
+    let (loader, mut sources) = Loader::new(api, &[("eval", text)])?;
+    let src = sources.pop().expect("one source");
+    let limits = super::eval::Limits {
+        max_bytes: coco.max_coco_size,
+        timeout: api.timeout.into(),
+    };
+    let setup = CocoSetup::new(
+        ground_truth,
+        coco.iou_type.coco(),
+        limits,
+        &[("eval", &src)],
+    )?;
+    Ok((loader.with_coco(setup), src))
 }
 
 /// A parsed eval, the bytes it came from and the panels fetched with it (which `fetch` saves).
