@@ -190,7 +190,8 @@ const COMMENT_EXAMPLES: &str =
   GITHUB_TOKEN=... GITHUB_REPOSITORY=owner/repo evalgate comment --markdown evalgate.md --pr 42";
 
 const INIT_EXAMPLES: &str = "  ROBOFLOW_API_KEY=... evalgate init --from rf:my-workspace/PRODUCTION_EVAL_ID -o evalgate.yaml
-  evalgate init --from production.json --margin 0.01 > evalgate.yaml";
+  evalgate init --from production.json --margin 0.01 > evalgate.yaml
+  evalgate init --ground-truth test/_annotations.coco.json --from coco:production-preds.json -o evalgate.yaml";
 
 const POLICY_EXAMPLES: &str =
     "  evalgate policy check evalgate.yaml --eval rf:my-workspace/PRODUCTION_EVAL_ID
@@ -251,9 +252,18 @@ fn check_help() -> String {
 
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
-    /// The eval to start from: rf:WORKSPACE/EVAL_ID, a file, or -.
+    /// The eval to start from: rf:WORKSPACE/EVAL_ID, a file, -, or coco:[SPLIT=]PRED.json,…
+    /// (COCO predictions, evaluated against --ground-truth).
     #[arg(long, value_name = "SRC")]
     pub(crate) from: String,
+
+    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
+    /// a coco: eval; once per split, and the coco: eval names the same splits.
+    #[arg(long, value_name = "[SPLIT=]FILE")]
+    pub(crate) ground_truth: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) coco: CocoArgs,
 
     /// How far below the eval's values the floors sit, and the largest drop allowed.
     // Negative numbers reach `fraction` and its message instead of reading as an option.

@@ -345,7 +345,8 @@ impl Loader {
                 .find(|(t, _)| *t == Task::ObjectDetection)
                 .map(|(_, n)| n)
         });
-        let beyond_map = needs.is_some_and(|n| !n.is_empty());
+        // Without a policy (`init`), what the plan asks of a fetched eval.
+        let beyond_map = needs.map_or(self.plan.sweep, |n| !n.is_empty());
         let mut splits = BTreeMap::new();
         let mut sweeps = BTreeMap::new();
         let mut images = BTreeMap::new();
@@ -510,13 +511,14 @@ impl CocoSetup {
     }
 }
 
-/// A loader for one eval (`calibrate`, `policy check`, `policy explain`), its source, and the
-/// ground truth a `coco:` eval is evaluated against, checked as `check` checks it.
+/// A loader for one eval (`calibrate`, `policy check`, `policy explain`, `init`), its source,
+/// and the ground truth a `coco:` eval is evaluated against, checked as `check` checks it;
+/// `flag` is the option that names the eval.
 pub(crate) fn one_eval(
     api: &ApiArgs,
     coco: &super::args::CocoArgs,
     ground_truth: &[String],
-    text: &str,
+    (flag, text): (&str, &str),
 ) -> Result<(Loader, Source), Failure> {
     let (loader, mut sources) = Loader::new(api, &[("eval", text)])?;
     let src = sources.pop().expect("one source");
@@ -524,12 +526,7 @@ pub(crate) fn one_eval(
         max_bytes: coco.max_coco_size,
         timeout: api.timeout.into(),
     };
-    let setup = CocoSetup::new(
-        ground_truth,
-        coco.iou_type.coco(),
-        limits,
-        &[("eval", &src)],
-    )?;
+    let setup = CocoSetup::new(ground_truth, coco.iou_type.coco(), limits, &[(flag, &src)])?;
     Ok((loader.with_coco(setup), src))
 }
 

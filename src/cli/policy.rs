@@ -19,7 +19,7 @@ use evalgate::report::words::plural;
 
 /// The eval of `--eval`, read for `policy` (named `name`).
 fn load_eval(eval: &EvalArgs<'_>, src: &str, policy: &Policy, name: &str) -> Result<Eval, Failure> {
-    let (loader, source) = one_eval(eval.api, eval.coco, eval.ground_truth, src)?;
+    let (loader, source) = one_eval(eval.api, eval.coco, eval.ground_truth, ("eval", src))?;
     let loader = if matches!(source, Source::Coco(_)) {
         // A coco: eval is computed here, with what the policy reads of it: the matching that
         // marks mAP rules noise-tested, the sweep of the operating point.

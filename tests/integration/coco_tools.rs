@@ -530,3 +530,75 @@ fn policy_check_runs_the_name_checks_on_a_coco_eval() {
     );
     assert!(r.stderr.contains("p.yaml:12:7"), "{}", r.stderr);
 }
+
+#[test]
+fn init_starts_a_policy_from_a_coco_eval_with_its_operating_point_and_support() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("evalgate.yaml");
+    let (gt, preds) = (
+        "examples/coco/gt.json",
+        "coco:examples/coco/baseline-predictions.json",
+    );
+    let r = run(&[
+        "init",
+        "--ground-truth",
+        gt,
+        "--from",
+        preds,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The hint is a command that works as written.
+    assert!(
+        r.stderr.contains(&format!(
+            "evalgate policy check {} --ground-truth {gt} --eval {preds}`",
+            out.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    let policy = std::fs::read_to_string(&out).unwrap();
+    // The sweep gives the F1-optimal confidence and P/R rules; the matching, each class's
+    // ground truth for min_support.
+    for line in [
+        "operating_point:",
+        "the F1-optimal confidence of split test",
+        "recall: {max_drop: 0.02}",
+        "car: {map50: {min: ",
+        "# 15 ground-truth instances: skipped under min_support",
+    ] {
+        assert!(policy.contains(line), "{line}: {policy}");
+    }
+    let r = run(&[
+        "policy",
+        "check",
+        out.to_str().unwrap(),
+        "--ground-truth",
+        gt,
+        "--eval",
+        preds,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The same usage errors, naming init's own flag.
+    let r = run(&["init", "--from", preds]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("add --ground-truth [SPLIT=]GT.json"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&[
+        "init",
+        "--ground-truth",
+        gt,
+        "--from",
+        "examples/evals/baseline.json",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("write --from coco:PRED.json"),
+        "{}",
+        r.stderr
+    );
+}
