@@ -523,7 +523,7 @@ impl IouArg {
     }
 }
 
-/// How COCO files are read, for `eval` and for `check`'s `coco:` sources.
+/// How COCO files are read, for `eval` and for the `coco:` sources of the other commands.
 #[derive(Clone, Debug, Args)]
 pub(crate) struct CocoArgs {
     /// Compare boxes or masks.
