@@ -59,9 +59,18 @@ pub(crate) struct CalibrateArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) policy: PathBuf,
 
-    /// The eval: rf:WORKSPACE/EVAL_ID, rf:EVAL_ID with --workspace, a saved eval file, or -.
+    /// The eval: rf:WORKSPACE/EVAL_ID, rf:EVAL_ID with --workspace, a saved eval file, -, or
+    /// coco:[SPLIT=]PRED.json,… (COCO predictions, evaluated against --ground-truth).
     #[arg(long, value_name = "SRC")]
     pub(crate) eval: String,
+
+    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
+    /// a coco: eval; once per split, and the coco: eval names the same splits.
+    #[arg(long, value_name = "[SPLIT=]FILE")]
+    pub(crate) ground_truth: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) coco: CocoArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
@@ -74,7 +83,10 @@ pub(crate) struct CalibrateArgs {
 const CALIBRATE_EXAMPLES: &str = "\
 Examples:
   evalgate calibrate --policy policies/operating-point.yaml --eval rf:my-workspace/huUF720inUcymARwqAGK
-  evalgate calibrate --policy policy.yaml --eval production.json --format json";
+  evalgate calibrate --policy policy.yaml --eval production.json --format json
+
+  # What a local test set can detect, mAP rules included
+  evalgate calibrate --policy evalgate.yaml --ground-truth test/_annotations.coco.json --eval coco:production-preds.json";
 
 #[derive(Debug, Args)]
 pub(crate) struct ManArgs {
@@ -178,7 +190,8 @@ const COMMENT_EXAMPLES: &str =
   GITHUB_TOKEN=... GITHUB_REPOSITORY=owner/repo evalgate comment --markdown evalgate.md --pr 42";
 
 const INIT_EXAMPLES: &str = "  ROBOFLOW_API_KEY=... evalgate init --from rf:my-workspace/PRODUCTION_EVAL_ID -o evalgate.yaml
-  evalgate init --from production.json --margin 0.01 > evalgate.yaml";
+  evalgate init --from production.json --margin 0.01 > evalgate.yaml
+  evalgate init --ground-truth test/_annotations.coco.json --from coco:production-preds.json -o evalgate.yaml";
 
 const POLICY_EXAMPLES: &str =
     "  evalgate policy check evalgate.yaml --eval rf:my-workspace/PRODUCTION_EVAL_ID
@@ -239,9 +252,18 @@ fn check_help() -> String {
 
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
-    /// The eval to start from: rf:WORKSPACE/EVAL_ID, a file, or -.
+    /// The eval to start from: rf:WORKSPACE/EVAL_ID, a file, -, or coco:[SPLIT=]PRED.json,…
+    /// (COCO predictions, evaluated against --ground-truth).
     #[arg(long, value_name = "SRC")]
     pub(crate) from: String,
+
+    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
+    /// a coco: eval; once per split, and the coco: eval names the same splits.
+    #[arg(long, value_name = "[SPLIT=]FILE")]
+    pub(crate) ground_truth: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) coco: CocoArgs,
 
     /// How far below the eval's values the floors sit, and the largest drop allowed.
     // Negative numbers reach `fraction` and its message instead of reading as an option.
@@ -272,11 +294,11 @@ fn fraction(text: &str) -> Result<f64, String> {
 #[derive(Debug, Subcommand)]
 pub(crate) enum PolicyCommand {
     /// Validate a policy (and, with --eval, its names, shadowed rules and waivers).
-    #[command(after_help = help(ROBOFLOW_ENV, "  evalgate policy check evalgate.yaml\n  ROBOFLOW_API_KEY=... evalgate policy check evalgate.yaml --eval rf:my-workspace/PRODUCTION_EVAL_ID"))]
+    #[command(after_help = help(ROBOFLOW_ENV, "  evalgate policy check evalgate.yaml\n  ROBOFLOW_API_KEY=... evalgate policy check evalgate.yaml --eval rf:my-workspace/PRODUCTION_EVAL_ID\n  evalgate policy check evalgate.yaml --ground-truth test/_annotations.coco.json --eval coco:predictions.json"))]
     Check(PolicyCheckArgs),
     /// Show, for each split, scope and metric, the thresholds that apply, the waivers, and
     /// their lines.
-    #[command(after_help = help(ROBOFLOW_ENV, "  evalgate policy explain evalgate.yaml --eval production.json\n  evalgate policy explain evalgate.yaml --eval rf:my-workspace/PRODUCTION_EVAL_ID --format json"))]
+    #[command(after_help = help(ROBOFLOW_ENV, "  evalgate policy explain evalgate.yaml --eval production.json\n  evalgate policy explain evalgate.yaml --eval rf:my-workspace/PRODUCTION_EVAL_ID --format json\n  evalgate policy explain evalgate.yaml --ground-truth test/_annotations.coco.json --eval coco:predictions.json"))]
     Explain(ExplainArgs),
     /// List what changed between two policies; exit 1 when the gate was loosened.
     #[command(after_help = help(NO_ENV, POLICY_DIFF_EXAMPLES))]
@@ -291,9 +313,18 @@ pub(crate) struct PolicyCheckArgs {
     /// The policy.
     pub(crate) policy: PathBuf,
 
-    /// An eval to check the policy's names and rules against.
+    /// An eval to check the policy's names and rules against: rf:WORKSPACE/EVAL_ID, a saved
+    /// eval file, -, or coco:[SPLIT=]PRED.json,… (evaluated against --ground-truth).
     #[arg(long, value_name = "SRC")]
     pub(crate) eval: Option<String>,
+
+    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
+    /// a coco: eval; once per split, and the coco: eval names the same splits.
+    #[arg(long, value_name = "[SPLIT=]FILE")]
+    pub(crate) ground_truth: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) coco: CocoArgs,
 
     /// Judge waivers as of this date instead of today (UTC).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = today)]
@@ -308,9 +339,18 @@ pub(crate) struct ExplainArgs {
     /// The policy.
     pub(crate) policy: PathBuf,
 
-    /// The eval whose splits and classes the policy is applied to.
+    /// The eval whose splits and classes the policy is applied to: rf:WORKSPACE/EVAL_ID, a
+    /// saved eval file, -, or coco:[SPLIT=]PRED.json,… (evaluated against --ground-truth).
     #[arg(long, value_name = "SRC")]
     pub(crate) eval: String,
+
+    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
+    /// a coco: eval; once per split, and the coco: eval names the same splits.
+    #[arg(long, value_name = "[SPLIT=]FILE")]
+    pub(crate) ground_truth: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) coco: CocoArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
@@ -483,7 +523,7 @@ impl IouArg {
     }
 }
 
-/// How COCO files are read, for `eval` and for `check`'s `coco:` sources.
+/// How COCO files are read, for `eval` and for the `coco:` sources of the other commands.
 #[derive(Clone, Debug, Args)]
 pub(crate) struct CocoArgs {
     /// Compare boxes or masks.

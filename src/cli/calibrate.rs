@@ -10,7 +10,7 @@ use evalgate::report::split_label;
 
 use super::args::{CalibrateArgs, TextOrJson};
 use super::exit::{self, Failure, Kind};
-use super::load::Loader;
+use super::load::one_eval;
 use super::policy_file::{load_policy, read_policy_within};
 
 pub(crate) fn run(args: &CalibrateArgs) -> Result<u8, Failure> {
@@ -25,16 +25,23 @@ pub(crate) fn run(args: &CalibrateArgs) -> Result<u8, Failure> {
             ),
         ));
     }
-    let (loader, sources) = Loader::new(&args.api, &[("eval", args.eval.as_str())])?;
+    let (loader, source) = one_eval(
+        &args.api,
+        &args.coco,
+        &args.ground_truth,
+        ("eval", &args.eval),
+    )?;
+    // The policy says what a coco: eval must carry: per-image outcomes for P/R/F1 rules, the
+    // matching for mAP rules.
     let loader = loader.with_policy(&policy, &name);
-    let loaded = loader.load("eval", &sources[0])?;
-    let found = calibrate(&policy, &loaded.eval)
-        .map_err(|e| Failure::of(&format!("eval: {}", sources[0]), e))?;
+    let loaded = loader.load("eval", &source)?;
+    let found =
+        calibrate(&policy, &loaded.eval).map_err(|e| Failure::of(&format!("eval: {source}"), e))?;
     if found.is_empty() {
         return Err(Failure::new(
             Kind::InvalidPolicy,
             format!(
-                "{name}: no drop rule of this policy is noise-tested on this eval (calibrate covers max_drop and max_drop_rel on detection precision, recall and F1, at split or class level; mAP drop rules, tested between two coco: sources, are not calibrated)"
+                "{name}: no drop rule of this policy is noise-tested on this eval (calibrate covers max_drop and max_drop_rel on detection precision, recall and F1 at split or class level, and on mAP at any scope for a coco: eval)"
             ),
         ));
     }
@@ -51,9 +58,12 @@ pub(crate) fn run(args: &CalibrateArgs) -> Result<u8, Failure> {
 }
 
 fn scope(c: &Calibration) -> String {
-    match &c.class {
-        Some(class) => format!("{} / class {class:?}", split_label(&c.split)),
-        None => split_label(&c.split),
+    let split = split_label(&c.split);
+    match (&c.class, c.size) {
+        (None, None) => split,
+        (None, Some(size)) => format!("{split} / {size}"),
+        (Some(class), None) => format!("{split} / class {class:?}"),
+        (Some(class), Some(size)) => format!("{split} / class {class:?} / {size}"),
     }
 }
 
@@ -143,6 +153,7 @@ fn json(found: &[Calibration]) -> String {
             serde_json::json!({
                 "split": c.split,
                 "class": c.class,
+                "size": c.size.map(|s| s.name()),
                 "metric": c.metric.name(),
                 "rule": c.rule.name(),
                 "auto": c.auto,

@@ -5,7 +5,7 @@ use evalgate::authoring::init;
 
 use super::args::InitArgs;
 use super::exit::{self, Failure, Kind};
-use super::load::Loader;
+use super::load::one_eval;
 use super::output::write_atomically;
 
 pub(crate) fn run(args: &InitArgs) -> Result<u8, Failure> {
@@ -18,20 +18,29 @@ pub(crate) fn run(args: &InitArgs) -> Result<u8, Failure> {
             format!("{} exists; pass --force to replace it", path.display()),
         ));
     }
-    let (loader, sources) = Loader::new(&args.api, &[("eval", args.from.as_str())])?;
+    let (loader, source) = one_eval(
+        &args.api,
+        &args.coco,
+        &args.ground_truth,
+        ("from", &args.from),
+    )?;
     // Every panel, so that the policy can start from the eval's F1-optimal threshold and
-    // its classes' support.
+    // its classes' support (a coco: eval's sweep and matching give both).
     let loader = loader.with_plan(evalgate::source::Plan::everything());
-    let eval = loader.load("eval", &sources[0])?.eval;
-    let text = init::generate(&eval, &sources[0].to_string(), args.margin);
+    let eval = loader.load("eval", &source)?.eval;
+    let text = init::generate(&eval, &source.to_string(), args.margin);
+    let ground_truth: String = args
+        .ground_truth
+        .iter()
+        .map(|g| format!(" --ground-truth {g}"))
+        .collect();
     match &args.output {
         Some(path) if path.as_os_str() != "-" => {
             write_atomically(path, text.as_bytes())?;
             eprintln!(
-                "wrote {}: check it with `evalgate policy check {} --eval {}`, then commit it",
+                "wrote {}: check it with `evalgate policy check {}{ground_truth} --eval {source}`, then commit it",
                 path.display(),
                 path.display(),
-                sources[0]
             );
         }
         _ => print!("{text}"),

@@ -347,7 +347,8 @@ impl Loader {
                 .find(|(t, _)| *t == Task::ObjectDetection)
                 .map(|(_, n)| n)
         });
-        let beyond_map = needs.is_some_and(|n| !n.is_empty());
+        // Without a policy (`init`), what the plan asks of a fetched eval.
+        let beyond_map = needs.map_or(self.plan.sweep, |n| !n.is_empty());
         let mut splits = BTreeMap::new();
         let mut sweeps = BTreeMap::new();
         let mut images = BTreeMap::new();
@@ -456,10 +457,17 @@ impl CocoSetup {
             })
             .collect();
         if coco.is_empty() {
+            // The roles are the flags that take a source: --candidate and --baseline, --eval.
+            let write: String = match sources {
+                [(first, _), rest @ ..] => std::iter::once(format!("--{first} coco:PRED.json"))
+                    .chain(rest.iter().map(|(r, _)| format!(" (and --{r} coco:…)")))
+                    .collect(),
+                [] => "a coco: source".to_owned(),
+            };
             return match ground_truths.first() {
                 None => Ok(None),
                 Some(gt) => Err(usage(format!(
-                    "--ground-truth {gt} is read only for coco: sources; write --candidate coco:PRED.json (and --baseline coco:…) to evaluate predictions against it"
+                    "--ground-truth {gt} is read only for coco: sources; write {write} to evaluate predictions against it"
                 ))),
             };
         }
@@ -513,6 +521,25 @@ impl CocoSetup {
             keep_matching: coco.len() == sources.len(),
         }))
     }
+}
+
+/// A loader for one eval (`calibrate`, `policy check`, `policy explain`, `init`), its source,
+/// and the ground truth a `coco:` eval is evaluated against, checked as `check` checks it;
+/// `flag` is the option that names the eval.
+pub(crate) fn one_eval(
+    api: &ApiArgs,
+    coco: &super::args::CocoArgs,
+    ground_truth: &[String],
+    (flag, text): (&str, &str),
+) -> Result<(Loader, Source), Failure> {
+    let (loader, mut sources) = Loader::new(api, &[("eval", text)])?;
+    let src = sources.pop().expect("one source");
+    let limits = super::eval::Limits {
+        max_bytes: coco.max_coco_size,
+        timeout: api.timeout.into(),
+    };
+    let setup = CocoSetup::new(ground_truth, coco.iou_type.coco(), limits, &[(flag, &src)])?;
+    Ok((loader.with_coco(setup), src))
 }
 
 /// A parsed eval, the bytes it came from and the panels fetched with it (which `fetch` saves).

@@ -6,22 +6,37 @@ use anstream::{eprintln, println};
 use evalgate::authoring::{diff, explain, lint, schema};
 use evalgate::gate::{Gate, GateError, plan};
 use evalgate::model::Eval;
-use evalgate::policy::{Diagnostic, parse_policy_partial};
+use evalgate::policy::{Diagnostic, Policy, parse_policy_partial};
+use evalgate::source::Source;
 
 use super::args::{DiffArgs, DiffFormat, ExplainArgs, PolicyCheckArgs, TextOrJson};
 use super::diag;
 use super::exit::{self, Failure, Kind};
-use super::load::Loader;
+use super::load::one_eval;
 use super::output::write_stdout;
 use super::policy_file::{load_policy, read_policy};
 use evalgate::report::words::plural;
 
-fn load_eval(api: &super::args::ApiArgs, src: &str) -> Result<Eval, Failure> {
-    let (loader, sources) = Loader::new(api, &[("eval", src)])?;
-    // Every panel an `rf:` eval has, so that explain can show the operating point and each
-    // confusion pair; a file is checked with whatever it holds.
-    let loader = loader.with_plan(evalgate::source::Plan::everything());
-    Ok(loader.load("eval", &sources[0])?.eval)
+/// The eval of `--eval`, read for `policy` (named `name`).
+fn load_eval(eval: &EvalArgs<'_>, src: &str, policy: &Policy, name: &str) -> Result<Eval, Failure> {
+    let (loader, source) = one_eval(eval.api, eval.coco, eval.ground_truth, ("eval", src))?;
+    let loader = if matches!(source, Source::Coco(_)) {
+        // A coco: eval is computed here, with what the policy reads of it: the matching that
+        // marks mAP rules noise-tested, the sweep of the operating point.
+        loader.with_policy(policy, name)
+    } else {
+        // Every panel an `rf:` eval has, so that explain can show the operating point and
+        // each confusion pair; a file is checked with whatever it holds.
+        loader.with_plan(evalgate::source::Plan::everything())
+    };
+    Ok(loader.load("eval", &source)?.eval)
+}
+
+/// The flags that say how to read `--eval`.
+struct EvalArgs<'a> {
+    api: &'a super::args::ApiArgs,
+    coco: &'a super::args::CocoArgs,
+    ground_truth: &'a [String],
 }
 
 pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
@@ -35,10 +50,25 @@ pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
     let (policy, mut diags) = parse_policy_partial(&text);
     let valid = !diags.iter().any(Diagnostic::is_error);
     let mut unchecked = None;
+    let from = EvalArgs {
+        api: &args.api,
+        coco: &args.coco,
+        ground_truth: &args.ground_truth,
+    };
+    if args.eval.is_none()
+        && let Some(gt) = args.ground_truth.first()
+    {
+        return Err(Failure::new(
+            Kind::Usage,
+            format!(
+                "--ground-truth {gt} is read only for coco: sources; write --eval coco:PRED.json to evaluate predictions against it"
+            ),
+        ));
+    }
     if let Some(policy) = &policy {
         diags.extend(lint::waivers(policy, today));
         if let Some(src) = &args.eval {
-            let eval = match load_eval(&args.api, src) {
+            let eval = match load_eval(&from, src, policy, &name) {
                 Ok(eval) => eval,
                 Err(f) => {
                     print_sorted(&mut diags, &text, &name);
@@ -113,7 +143,12 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
     let name = args.policy.display().to_string();
     let text = read_policy(&args.policy)?;
     let policy = load_policy(&text, &name)?;
-    let eval = load_eval(&args.api, &args.eval)?;
+    let from = EvalArgs {
+        api: &args.api,
+        coco: &args.coco,
+        ground_truth: &args.ground_truth,
+    };
+    let eval = load_eval(&from, &args.eval, &policy, &name)?;
     let gate = Gate::new(&policy, None, &eval).map_err(|e| {
         if let GateError::UnknownNames { diagnostics, .. } = &e {
             diag::print(diagnostics, &text, &name);

@@ -552,6 +552,8 @@ pub struct Calibration {
     pub split: String,
     /// The class, for a class rule.
     pub class: Option<String>,
+    /// The object size, for a size rule (mAP only).
+    pub size: Option<Size>,
     /// The metric.
     pub metric: Metric,
     /// `max_drop` or `max_drop_rel`.
@@ -587,6 +589,10 @@ pub const CALIBRATION_CORRELATION: f64 = 0.5;
 
 /// For each noise-tested drop rule of `policy` on `eval`, the smallest drop the gate can
 /// detect, so that a rule that cannot work shows before a merge depends on it.
+///
+/// Precision, recall and F1 rules are calibrated from the per-image outcomes; mAP rules, at
+/// every scope, from the matching of a split that carries it (a `coco:` source's), and are
+/// left out where the split has none, as the gate then keeps their fixed threshold.
 pub fn calibrate(
     policy: &crate::policy::Policy,
     eval: &Eval,
@@ -596,7 +602,7 @@ pub fn calibrate(
     };
     let eval = eval.read_at(policy.operating_point.map(|p| p.value));
     let task = eval.task;
-    let mut rules = Vec::new();
+    let mut rules: Vec<Rule> = Vec::new();
     super::plan_each(policy, None, &eval, &mut |item| {
         let super::Item::Rule {
             split,
@@ -608,78 +614,66 @@ pub fn calibrate(
         else {
             return;
         };
-        // mAP rules are tested from two evals' matching, which calibrating one eval's
-        // per-image counts says nothing about.
-        if scope.size().is_some() || noise_data(task, metric) != Some(NoiseData::ImageOutcomes) {
-            return;
-        }
+        let data = match noise_data(task, metric) {
+            Some(NoiseData::ImageOutcomes) if scope.size().is_none() => NoiseData::ImageOutcomes,
+            Some(NoiseData::MatchedDetections)
+                if eval.panels.matched.contains_key(split.as_str()) =>
+            {
+                NoiseData::MatchedDetections
+            }
+            _ => return,
+        };
         for (kind, field) in [
             (RuleKind::MaxDrop, rule.max_drop),
             (RuleKind::MaxDropRel, rule.max_drop_rel),
         ] {
-            if let Some(f) = field {
-                rules.push((
-                    split.clone(),
-                    scope.class().map(str::to_owned),
+            if let Some(field) = field {
+                rules.push(Rule {
+                    split: split.clone(),
+                    class: scope.class().map(str::to_owned),
+                    size: scope.size(),
                     metric,
                     kind,
-                    f,
-                    rule.auto && kind == RuleKind::MaxDrop,
-                ));
+                    field,
+                    auto: rule.auto && kind == RuleKind::MaxDrop,
+                    data,
+                });
             }
         }
     });
+    // Every rule the gate would test counts towards the correction, mAP ones included.
     let level = match stats.correction {
         crate::stats::Correction::None => stats.significance,
         _ => stats.significance / rules.len().max(1) as f64,
     };
+    let map_errors = map_std_errors(&stats, &eval, &rules)?;
     let mut out = Vec::with_capacity(rules.len());
     let mut by_split: BTreeMap<String, (EvalCounts, Vec<String>)> = BTreeMap::new();
-    for (split, class, metric, kind, field, auto) in rules {
-        if !by_split.contains_key(&split) {
-            let outcomes =
-                eval.panels
-                    .images
-                    .get(&split)
-                    .ok_or_else(|| GateError::NoImageData {
-                        split: split.clone(),
-                        role: "calibrated",
-                    })?;
-            let mut classes = outcomes.classes.clone();
-            classes.sort();
-            classes.dedup();
-            let n = outcomes.images.len();
-            let counts = EvalCounts::new(
-                n,
-                classes.len(),
-                flat(&rows(outcomes, &classes, &mut (0..n))),
-                Some(split_counts(outcomes, &mut (0..n))),
-            )
-            .map_err(|e| GateError::ImageData(format!("split {split:?}: {e}")))?;
-            by_split.insert(split.clone(), (counts, classes));
-        }
-        let (counts, classes) = &by_split[&split];
-        let m = count_metric(metric).expect("testable metrics count");
-        let quantity = match &class {
-            None => Some(Quantity::Split(m)),
-            Some(c) => classes.binary_search(c).ok().map(|i| Quantity::Class(i, m)),
-        };
-        let resampling = Resampling::new(counts.images(), stats.resamples, stats.seed);
-        let std_error = match quantity {
-            None => Err("the per-image outcomes do not name this class".to_owned()),
-            Some(q) => crate::stats::std_errors(counts, &resampling, &[q])
-                .map_err(|e| GateError::ImageData(format!("split {split:?}: {e}")))?
-                .pop()
-                .expect("one quantity")
-                .map_err(|e| e.to_string()),
+    for (i, r) in rules.into_iter().enumerate() {
+        let (images, std_error) = match r.data {
+            NoiseData::MatchedDetections => (
+                eval.panels.matched[r.split.as_str()].images().len(),
+                map_errors[&i].clone(),
+            ),
+            NoiseData::ImageOutcomes => count_std_error(
+                &stats,
+                &eval,
+                &mut by_split,
+                &r.split,
+                r.class.as_deref(),
+                r.metric,
+            )?,
         };
         let value = eval
-            .owner(&split, class.as_deref())
+            .owner(&r.split, r.class.as_deref())
             .ok()
-            .and_then(|o| o.metrics.get(metric));
-        let threshold = match kind {
-            RuleKind::MaxDropRel => field.value * value.unwrap_or(0.0),
-            _ => field.value,
+            .and_then(|o| match r.size {
+                None => o.metrics.get(r.metric),
+                Some(size) => o.size(size).get(r.metric),
+            });
+        let threshold = match r.kind {
+            RuleKind::MaxDropRel => r.field.value * value.unwrap_or(0.0),
+            _ => r.field.value,
         };
         out.push(Calibration {
             detectable: std_error.as_ref().ok().and_then(|&se| {
@@ -690,18 +684,141 @@ pub fn calibrate(
                     CALIBRATION_CORRELATION,
                 )
             }),
-            split,
-            class,
-            metric,
-            rule: kind,
+            split: r.split,
+            class: r.class,
+            size: r.size,
+            metric: r.metric,
+            rule: r.kind,
             threshold,
-            auto,
-            line: field.line,
+            auto: r.auto,
+            line: r.field.line,
             value,
-            images: counts.images(),
+            images,
             std_error,
             level,
         });
+    }
+    Ok(out)
+}
+
+/// One drop threshold `calibrate` looks at.
+struct Rule {
+    split: String,
+    class: Option<String>,
+    size: Option<Size>,
+    metric: Metric,
+    kind: RuleKind,
+    field: crate::policy::Field<f64>,
+    auto: bool,
+    data: NoiseData,
+}
+
+/// The images and the standard error of a precision, recall or F1 rule, from the split's
+/// per-image outcomes (read once per split into `by_split`).
+fn count_std_error(
+    stats: &Statistics,
+    eval: &Eval,
+    by_split: &mut BTreeMap<String, (EvalCounts, Vec<String>)>,
+    split: &str,
+    class: Option<&str>,
+    metric: Metric,
+) -> Result<(usize, Result<f64, String>), GateError> {
+    if !by_split.contains_key(split) {
+        let outcomes = eval
+            .panels
+            .images
+            .get(split)
+            .ok_or_else(|| GateError::NoImageData {
+                split: split.to_owned(),
+                role: "calibrated",
+            })?;
+        let mut classes = outcomes.classes.clone();
+        classes.sort();
+        classes.dedup();
+        let n = outcomes.images.len();
+        let counts = EvalCounts::new(
+            n,
+            classes.len(),
+            flat(&rows(outcomes, &classes, &mut (0..n))),
+            Some(split_counts(outcomes, &mut (0..n))),
+        )
+        .map_err(|e| GateError::ImageData(format!("split {split:?}: {e}")))?;
+        by_split.insert(split.to_owned(), (counts, classes));
+    }
+    let (counts, classes) = &by_split[split];
+    let m = count_metric(metric).expect("testable metrics count");
+    let quantity = match class {
+        None => Some(Quantity::Split(m)),
+        Some(c) => classes
+            .binary_search_by(|x| x.as_str().cmp(c))
+            .ok()
+            .map(|i| Quantity::Class(i, m)),
+    };
+    let resampling = Resampling::new(counts.images(), stats.resamples, stats.seed);
+    let std_error = match quantity {
+        None => Err("the per-image outcomes do not name this class".to_owned()),
+        Some(q) => crate::stats::std_errors(counts, &resampling, &[q])
+            .map_err(|e| GateError::ImageData(format!("split {split:?}: {e}")))?
+            .pop()
+            .expect("one quantity")
+            .map_err(|e| e.to_string()),
+    };
+    Ok((counts.images(), std_error))
+}
+
+/// The standard error of every mAP rule of `rules` (by position), from its split's matching:
+/// one bootstrap per split, over all of that split's rules at once.
+fn map_std_errors(
+    stats: &Statistics,
+    eval: &Eval,
+    rules: &[Rule],
+) -> Result<BTreeMap<usize, Result<f64, String>>, GateError> {
+    let mut out = BTreeMap::new();
+    let splits: BTreeSet<&str> = rules
+        .iter()
+        .filter(|r| r.data == NoiseData::MatchedDetections)
+        .map(|r| r.split.as_str())
+        .collect();
+    for split in splits {
+        let matched = &*eval.panels.matched[split];
+        let mut asked: Vec<(usize, MapQuantity)> = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            if r.data != NoiseData::MatchedDetections || r.split != split {
+                continue;
+            }
+            let class = match &r.class {
+                None => None,
+                Some(c) => match matched.class(c) {
+                    Some(k) => Some(k),
+                    None => {
+                        out.insert(i, Err("the matching does not name this class".to_owned()));
+                        continue;
+                    }
+                },
+            };
+            let metric = MapMetric::of(r.metric).expect("matching metrics are mAP");
+            asked.push((
+                i,
+                MapQuantity {
+                    class,
+                    size: r.size,
+                    metric,
+                },
+            ));
+        }
+        let quantities: Vec<MapQuantity> = asked.iter().map(|(_, q)| *q).collect();
+        let resampling = Resampling::new(matched.images().len(), stats.resamples, stats.seed);
+        let found = crate::stats::map::std_errors(matched, &resampling, &quantities)
+            .map_err(|e| GateError::ImageData(format!("split {split:?}: {e}")))?;
+        for ((i, _), se) in asked.into_iter().zip(found) {
+            let se = se.map_err(|e| match e {
+                crate::stats::Untestable::Undefined { .. } => {
+                    "no ground truth in this scope".to_owned()
+                }
+                e => e.to_string(),
+            });
+            out.insert(i, se);
+        }
     }
     Ok(out)
 }

@@ -406,3 +406,79 @@ fn summarise(
         })
         .collect()
 }
+
+/// The bootstrap standard error of each quantity of one evaluation, in the order asked: the
+/// spread (standard deviation, n − 1) of its value over `resampling`'s replicates, as
+/// [`super::std_errors`] gives it for per-image counts. It is what `calibrate` turns into the
+/// smallest drop the paired test can detect.
+///
+/// A replicate in which a quantity has no ground truth is left out of that quantity's
+/// replicates; a quantity with none at all is [`Untestable::Undefined`].
+pub fn std_errors(
+    matched: &MatchedDetections,
+    resampling: &Resampling,
+    quantities: &[MapQuantity],
+) -> Result<Vec<Result<f64, Untestable>>, PairError> {
+    check_pair(matched, matched, resampling.images(), quantities)?;
+    let replicates = resampling.map(|_, weights| values(matched, weights, quantities));
+    Ok(spread(matched, quantities, &replicates))
+}
+
+/// [`std_errors`] on replicates drawn elsewhere: `weights[r]` holds each image's multiplicity
+/// in replicate `r`, in [`MatchedDetections::images`] order.
+pub fn std_errors_weighted(
+    matched: &MatchedDetections,
+    weights: &[Vec<u32>],
+    quantities: &[MapQuantity],
+) -> Result<Vec<Result<f64, Untestable>>, PairError> {
+    let images = matched.images().len();
+    if let Some(w) = weights.iter().find(|w| w.len() != images) {
+        return Err(PairError::Resampling {
+            resampling: w.len(),
+            images,
+        });
+    }
+    check_pair(matched, matched, images, quantities)?;
+    let replicates: Vec<Vec<Option<f64>>> = weights
+        .iter()
+        .map(|w| values(matched, w, quantities))
+        .collect();
+    Ok(spread(matched, quantities, &replicates))
+}
+
+fn spread(
+    matched: &MatchedDetections,
+    quantities: &[MapQuantity],
+    replicates: &[Vec<Option<f64>>],
+) -> Vec<Result<f64, Untestable>> {
+    let images = matched.images().len();
+    let observed = values(matched, &vec![1; images], quantities);
+    (0..quantities.len())
+        .map(|j| {
+            if images == 0 {
+                return Err(Untestable::NoImages);
+            }
+            if observed[j].is_none() {
+                return Err(Untestable::Undefined {
+                    baseline: true,
+                    candidate: true,
+                });
+            }
+            let usable: Vec<f64> = replicates.iter().filter_map(|r| r[j]).collect();
+            if usable.len() < 2 {
+                return Err(Untestable::TooFewReplicates {
+                    usable: usable.len(),
+                });
+            }
+            let n = usable.len() as f64;
+            let mean = usable.iter().sum::<f64>() / n;
+            let ss: f64 = usable.iter().map(|x| (x - mean) * (x - mean)).sum();
+            // Replicates that agree to rounding (one image holds the whole scope) measure
+            // no noise, as for counts.
+            match (ss / (n - 1.0)).sqrt() {
+                se if se <= SAME => Err(Untestable::NoSpread),
+                se => Ok(se),
+            }
+        })
+        .collect()
+}

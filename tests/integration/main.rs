@@ -5,6 +5,7 @@ mod authoring;
 mod ci;
 mod cli;
 mod coco;
+mod coco_tools;
 mod eval_shapes;
 mod first_run;
 mod http;
