@@ -12,23 +12,7 @@ py=${PYTHON:-python3}
 [ -f "$dir/predictions.json" ] || "$py" scripts/coco-bench-set.py "$dir"
 [ -f "$dir/candidate.json" ] || "$py" scripts/coco-bench-candidate.py "$dir"
 
-rule='{map50: {max_drop: 0.01}, map50_95: {max_drop: 0.01}, map75: {max_drop: 0.01}}'
-cat > "$dir/gate-policy.yaml" <<YAML
-version: 1
-statistics: {significance: 0.05, correction: holm, resamples: ${RESAMPLES:-1000}, seed: 1}
-splits:
-  test:
-    map50: {max_drop: 0.01}
-    map50_95: {max_drop: 0.01}
-    map75: {max_drop: 0.01}
-    sizes: {small: $rule, medium: $rule, large: $rule}
-    classes:
-      "*":
-        map50: {max_drop: 0.01}
-        map50_95: {max_drop: 0.01}
-        map75: {max_drop: 0.01}
-        sizes: {small: $rule, medium: $rule, large: $rule}
-YAML
+scripts/coco-bench-policy.sh "$dir/gate-policy.yaml"
 
 cargo build --release --locked -q --bin evalgate
 set +e
