@@ -9,6 +9,28 @@ use super::load::one_eval;
 use super::output::write_atomically;
 
 pub(crate) fn run(args: &InitArgs) -> Result<u8, Failure> {
+    // Not even with --force: the policy would replace the eval or ground truth it is made from.
+    let coco = super::load::coco_inputs(
+        args.ground_truth
+            .iter()
+            .map(String::as_str)
+            .chain([args.from.as_str()]),
+    );
+    let inputs: Vec<&std::path::Path> = std::iter::once(std::path::Path::new(&args.from))
+        .chain(coco.iter().map(std::path::PathBuf::as_path))
+        .collect();
+    if let Some(path) = &args.output
+        && let Some(input) = super::output::overwritten_input(path, &inputs)
+    {
+        return Err(Failure::new(
+            Kind::Usage,
+            format!(
+                "-o {} is the input {}; write the policy to a file of its own",
+                path.display(),
+                input.display()
+            ),
+        ));
+    }
     if let Some(path) = &args.output
         && path.exists()
         && !args.force

@@ -112,6 +112,16 @@ impl Output {
     }
 }
 
+/// The input among `inputs` that writing `output` would replace, if any (the same file by
+/// device and inode, links followed).
+pub(crate) fn overwritten_input<'a>(output: &Path, inputs: &[&'a Path]) -> Option<&'a Path> {
+    let out = node(output)?;
+    inputs
+        .iter()
+        .copied()
+        .find(|i| node(i).as_ref() == Some(&out))
+}
+
 /// The device and inode of an existing file (links followed).
 fn node(path: &Path) -> Option<Identity> {
     #[cfg(unix)]

@@ -614,3 +614,35 @@ fn init_starts_a_policy_from_a_coco_eval_with_its_operating_point_and_support() 
         r.stderr
     );
 }
+
+#[test]
+fn init_never_writes_over_its_own_inputs_even_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let gt = dir.path().join("gt.json");
+    let preds = dir.path().join("preds.json");
+    std::fs::copy(repo("examples/coco/gt.json"), &gt).unwrap();
+    std::fs::copy(repo("examples/coco/baseline-predictions.json"), &preds).unwrap();
+    let (gt_text, preds_text) = (std::fs::read(&gt).unwrap(), std::fs::read(&preds).unwrap());
+    let from = format!("coco:{}", preds.display());
+    for target in [&gt, &preds] {
+        let r = run(&[
+            "init",
+            "--ground-truth",
+            gt.to_str().unwrap(),
+            "--from",
+            &from,
+            "-o",
+            target.to_str().unwrap(),
+            "--force",
+        ]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("is the input {}", target.display())),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(std::fs::read(&gt).unwrap(), gt_text);
+    assert_eq!(std::fs::read(&preds).unwrap(), preds_text);
+}
