@@ -22,13 +22,15 @@ use hotcoco::DtStatus;
 
 use super::{CocoError, Evaluation};
 use crate::model::{Curve, ImageOutcome, ImageOutcomes, Percent, Prf, SplitEval, Sweep};
+use crate::stats::CountMetric;
 
 /// The confidences a sweep holds: every percent from 0.00 to 0.99, as Roboflow's.
 const SWEEP_PERCENTS: std::ops::RangeInclusive<u8> = 0..=99;
 
-/// True positives, false positives and false negatives.
+/// A scope's true positives, false positives and false negatives at one confidence, summed
+/// over images (`stats::Counts` is one image's).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
+pub struct Tally {
     /// Detections matched to a ground truth.
     pub tp: u64,
     /// Detections matched to none.
@@ -37,19 +39,21 @@ pub struct Counts {
     pub fn_: u64,
 }
 
-impl Counts {
+impl Tally {
     /// Precision, recall and F1; each undefined (`None`, never 0) where its denominator is 0:
     /// precision without detections, recall without ground truth, F1 without either.
     pub fn prf(self) -> Prf {
-        let ratio = |num: u64, den: u64| (den > 0).then(|| num as f64 / den as f64);
+        // The statistics' definitions, so that the values the gate reads and the ones its noise
+        // tests recompute are one computation.
+        let of = |m: CountMetric| m.of(self.tp, self.fp, self.fn_);
         Prf {
-            precision: ratio(self.tp, self.tp + self.fp),
-            recall: ratio(self.tp, self.tp + self.fn_),
-            f1: ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn_),
+            precision: of(CountMetric::Precision),
+            recall: of(CountMetric::Recall),
+            f1: of(CountMetric::F1),
         }
     }
 
-    fn add(&mut self, other: Counts) {
+    fn add(&mut self, other: Tally) {
         self.tp += other.tp;
         self.fp += other.fp;
         self.fn_ += other.fn_;
@@ -209,24 +213,24 @@ impl Iou50Matching {
     }
 
     /// Each class's counts before any detection counts: all its ground truth missed.
-    fn nothing_found(&self) -> Vec<Counts> {
+    fn nothing_found(&self) -> Vec<Tally> {
         self.support
             .iter()
-            .map(|&n| Counts {
+            .map(|&n| Tally {
                 fn_: n,
-                ..Counts::default()
+                ..Tally::default()
             })
             .collect()
     }
 
     /// The counts of each class (category order) and of the split (pooled over classes) when
     /// the detections scoring at least `confidence` count.
-    pub fn counts_at(&self, confidence: f64) -> (Vec<Counts>, Counts) {
+    pub fn counts_at(&self, confidence: f64) -> (Vec<Tally>, Tally) {
         let mut classes = self.nothing_found();
         for d in self.detections.iter().take_while(|d| d.score >= confidence) {
             count(&mut classes[d.class as usize], d.tp);
         }
-        let mut split = Counts::default();
+        let mut split = Tally::default();
         classes.iter().for_each(|c| split.add(*c));
         (classes, split)
     }
@@ -239,9 +243,9 @@ impl Iou50Matching {
         let mut split_curve = CurveBuilder::default();
         let mut class_curves: Vec<CurveBuilder> = (0..k).map(|_| CurveBuilder::default()).collect();
         let mut counts = self.nothing_found();
-        let mut split = Counts {
+        let mut split = Tally {
             fn_: self.support.iter().sum(),
-            ..Counts::default()
+            ..Tally::default()
         };
         let mut next = 0;
         // From the highest confidence down, each detection is added once.
@@ -274,15 +278,15 @@ impl Iou50Matching {
     /// triples (only those with a count), `bg` being one past the last class.
     pub fn images_at(&self, confidence: Percent) -> ImageOutcomes {
         let threshold = confidence.fraction();
-        let mut cells: BTreeMap<(u32, u32), Counts> = self
+        let mut cells: BTreeMap<(u32, u32), Tally> = self
             .ground_truth
             .iter()
             .map(|&(i, k, n)| {
                 (
                     (i, k),
-                    Counts {
+                    Tally {
                         fn_: n,
-                        ..Counts::default()
+                        ..Tally::default()
                     },
                 )
             })
@@ -325,7 +329,7 @@ impl Iou50Matching {
     }
 }
 
-fn count(c: &mut Counts, tp: bool) {
+fn count(c: &mut Tally, tp: bool) {
     if tp {
         c.tp += 1;
         c.fn_ -= 1;
@@ -343,7 +347,7 @@ struct CurveBuilder {
 }
 
 impl CurveBuilder {
-    fn push(&mut self, at: Percent, c: Counts) {
+    fn push(&mut self, at: Percent, c: Tally) {
         self.per_threshold.insert(at, c.prf());
         let (num, den) = (2 * c.tp, 2 * c.tp + c.fp + c.fn_);
         if den == 0 {

@@ -740,7 +740,7 @@ fn same_ratio(got: Option<f64>, want: &Value, what: &str) {
     }
 }
 
-fn same_counts(got: evalgate::coco::operating::Counts, want: &Value, what: &str) {
+fn same_counts(got: evalgate::coco::operating::Tally, want: &Value, what: &str) {
     assert_eq!(
         [got.tp, got.fp, got.fn_],
         [&want["tp"], &want["fp"], &want["fn"]].map(|v| v.as_u64().unwrap()),
@@ -761,7 +761,7 @@ fn same_prf(got: evalgate::model::Prf, want: &Value, what: &str) {
 /// One scope (the split or a class) against the reference: counts at every percent, the
 /// sweep's ratios at the reference's confidences, and the F1-optimal threshold.
 fn same_scope(
-    counts: &dyn Fn(f64) -> evalgate::coco::operating::Counts,
+    counts: &dyn Fn(f64) -> evalgate::coco::operating::Tally,
     curve: &evalgate::model::Curve,
     want: &Value,
     what: &str,
