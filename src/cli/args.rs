@@ -80,9 +80,7 @@ pub(crate) struct CalibrateArgs {
     pub(crate) api: ApiArgs,
 }
 
-const CALIBRATE_EXAMPLES: &str = "\
-Examples:
-  evalgate calibrate --policy policies/operating-point.yaml --eval rf:my-workspace/huUF720inUcymARwqAGK
+const CALIBRATE_EXAMPLES: &str = "  evalgate calibrate --policy policies/operating-point.yaml --eval rf:my-workspace/huUF720inUcymARwqAGK
   evalgate calibrate --policy policy.yaml --eval production.json --format json
 
   # What a local test set can detect, mAP rules included

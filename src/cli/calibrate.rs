@@ -4,9 +4,13 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use evalgate::gate::{CALIBRATION_CORRELATION, CALIBRATION_POWER, Calibration, calibrate};
+use evalgate::gate::{
+    CALIBRATION_CORRELATION, CALIBRATION_POWER, Calibration, Gate, GateError, calibrate,
+};
 use evalgate::report::number::pt;
 use evalgate::report::split_label;
+use evalgate::report::words::plural;
+use evalgate::stats::Correction;
 
 use super::args::{CalibrateArgs, TextOrJson};
 use super::exit::{self, Failure, Kind};
@@ -35,6 +39,16 @@ pub(crate) fn run(args: &CalibrateArgs) -> Result<u8, Failure> {
     // matching for mAP rules.
     let loader = loader.with_policy(&policy, &name);
     let loaded = loader.load("eval", &source)?;
+    // The gate's name checks first: a rule on a split or class the eval lacks would otherwise
+    // drop out of the table and of the count its level is divided by, and read as fine.
+    Gate::new(&policy, None, &loaded.eval)
+        .map_err(|e| {
+            if let GateError::UnknownNames { diagnostics, .. } = &e {
+                super::diag::print(diagnostics, &text, &name);
+            }
+            Failure::of(&name, e)
+        })
+        .map(|gate| super::diag::print(gate.warnings(), &text, &name))?;
     let found =
         calibrate(&policy, &loaded.eval).map_err(|e| Failure::of(&format!("eval: {source}"), e))?;
     if found.is_empty() {
@@ -46,7 +60,12 @@ pub(crate) fn run(args: &CalibrateArgs) -> Result<u8, Failure> {
         ));
     }
     let out = match args.format {
-        TextOrJson::Text => text_table(&found),
+        TextOrJson::Text => text_table(
+            &found,
+            policy
+                .statistics
+                .map_or(Correction::Holm, |st| st.correction),
+        ),
         TextOrJson::Json => json(&found),
     };
     let mut stdout = std::io::stdout().lock();
@@ -67,15 +86,22 @@ fn scope(c: &Calibration) -> String {
     }
 }
 
-fn text_table(found: &[Calibration]) -> String {
+fn text_table(found: &[Calibration], correction: Correction) -> String {
     let mut s = String::new();
     let level = found.first().map_or(0.0, |c| c.level);
+    let why = match correction {
+        Correction::None => "the policy's significance, uncorrected".to_owned(),
+        _ => format!(
+            "the policy's significance over {} tested {}",
+            found.len(),
+            plural(found.len(), "rule")
+        ),
+    };
     let _ = writeln!(
         s,
-        "The smallest drop each noise-tested rule detects with {:.0}% power, each tested at {} (the policy's significance over {} tested rules), assuming the two models' per-image results correlate at ρ = {}:\n",
+        "The smallest drop each noise-tested rule detects with {:.0}% power, each tested at {} ({why}), assuming the two models' per-image results correlate at ρ = {}:\n",
         CALIBRATION_POWER * 100.0,
         p_level(level),
-        found.len(),
         CALIBRATION_CORRELATION
     );
     let rows: Vec<[String; 6]> = found

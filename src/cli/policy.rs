@@ -18,12 +18,25 @@ use super::policy_file::{load_policy, read_policy};
 use evalgate::report::words::plural;
 
 /// The eval of `--eval`, read for `policy` (named `name`).
-fn load_eval(eval: &EvalArgs<'_>, src: &str, policy: &Policy, name: &str) -> Result<Eval, Failure> {
+/// `full_matching`: whether a coco: eval keeps the matching its mAP rules are tested on
+/// (explain marks those rules from it; `policy check` reads names only).
+fn load_eval(
+    eval: &EvalArgs<'_>,
+    src: &str,
+    policy: &Policy,
+    name: &str,
+    full_matching: bool,
+) -> Result<Eval, Failure> {
     let (loader, source) = one_eval(eval.api, eval.coco, eval.ground_truth, ("eval", src))?;
     let loader = if matches!(source, Source::Coco(_)) {
         // A coco: eval is computed here, with what the policy reads of it: the matching that
         // marks mAP rules noise-tested, the sweep of the operating point.
-        loader.with_policy(policy, name)
+        let loader = loader.with_policy(policy, name);
+        if full_matching {
+            loader
+        } else {
+            loader.without_full_matching()
+        }
     } else {
         // Every panel an `rf:` eval has, so that explain can show the operating point and
         // each confusion pair; a file is checked with whatever it holds.
@@ -68,7 +81,7 @@ pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
     if let Some(policy) = &policy {
         diags.extend(lint::waivers(policy, today));
         if let Some(src) = &args.eval {
-            let eval = match load_eval(&from, src, policy, &name) {
+            let eval = match load_eval(&from, src, policy, &name, false) {
                 Ok(eval) => eval,
                 Err(f) => {
                     print_sorted(&mut diags, &text, &name);
@@ -148,7 +161,7 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
         coco: &args.coco,
         ground_truth: &args.ground_truth,
     };
-    let eval = load_eval(&from, &args.eval, &policy, &name)?;
+    let eval = load_eval(&from, &args.eval, &policy, &name, true)?;
     let gate = Gate::new(&policy, None, &eval).map_err(|e| {
         if let GateError::UnknownNames { diagnostics, .. } = &e {
             diag::print(diagnostics, &text, &name);

@@ -336,9 +336,13 @@ pub fn change(check: &Check) -> String {
             let verb = if drop > 0.0 { "fell" } else { "rose" };
             let (d, t) = pt_apart(drop.abs(), t);
             let _ = write!(m, "{verb} {d}{unit} ({} → {}", pt(b), pt(c));
-            if drop > 0.0 && check.auto {
+            if drop > 0.0 && check.auto && check.test().is_some() {
                 // `auto` allows no drop the noise cannot explain: the test is the threshold.
                 m.push_str("; any significant drop fails");
+            } else if drop > 0.0 && check.auto {
+                // No test ran (mAP of an eval without its matching): `auto` is a threshold of
+                // 0, and saying "significant" would claim a test that was not made.
+                m.push_str("; not noise-tested, so any drop fails");
             } else if drop > 0.0 {
                 let _ = write!(m, "; allowed {t}{allowed}");
             }
@@ -377,7 +381,10 @@ pub fn threshold(check: &Check) -> String {
     match check.rule {
         RuleKind::Min => format!("≥ {}", pt(t)),
         RuleKind::Max => format!("≤ {}", pt(t)),
-        RuleKind::MaxDrop if check.auto => "no significant drop".to_owned(),
+        RuleKind::MaxDrop if check.auto && check.test().is_some() => {
+            "no significant drop".to_owned()
+        }
+        RuleKind::MaxDrop if check.auto => "no drop (not noise-tested)".to_owned(),
         RuleKind::MaxDrop => format!("drop ≤ {} pt", pt(t)),
         RuleKind::MaxShift => format!("shift ≤ {} pt", pt(t)),
         RuleKind::MaxRise => format!("rise ≤ {} pt", pt(t)),

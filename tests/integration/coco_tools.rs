@@ -646,3 +646,69 @@ fn init_never_writes_over_its_own_inputs_even_with_force() {
     assert_eq!(std::fs::read(&gt).unwrap(), gt_text);
     assert_eq!(std::fs::read(&preds).unwrap(), preds_text);
 }
+
+#[test]
+fn calibrate_refuses_a_policy_that_names_what_the_eval_lacks() {
+    // A split the eval has no ground truth for, and a misspelt class: without the name checks
+    // their rules would drop out of the table and of the level's count, and read as fine.
+    let dir = tempfile::tempdir().unwrap();
+    for (what, body) in [
+        (
+            "split \"valid\"",
+            "  valid:\n    map50: {max_drop: 0.01}\n  test:\n    map50: {max_drop: 0.01}\n",
+        ),
+        (
+            "class \"Truck\"",
+            "  test:\n    classes:\n      Truck:\n        map50: {max_drop: 0.01}\n",
+        ),
+    ] {
+        let policy = write(
+            dir.path(),
+            "p.yaml",
+            &format!("version: 1\nstatistics: {{resamples: 200}}\nsplits:\n{body}"),
+        );
+        let r = run(&[
+            "calibrate",
+            "--policy",
+            &policy,
+            "--ground-truth",
+            "tests/fixtures/coco-gate/gt.json",
+            "--eval",
+            "coco:tests/fixtures/coco-gate/baseline.json",
+        ]);
+        assert_eq!(r.code, 3, "{what}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("{what} is in neither eval")),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn auto_on_an_untested_map_rule_does_not_claim_a_test() {
+    // Saved evals carry no matching: `auto` on mAP is then a threshold of 0, and the words
+    // must not speak of significance.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\nstatistics: {resamples: 200}\nsplits:\n  valid:\n    classes:\n      license-plate:\n        map50: {max_drop: auto}\n",
+    );
+    let r = run(&[
+        "check",
+        "--policy",
+        &policy,
+        "--baseline",
+        "examples/evals/baseline.json",
+        "--candidate",
+        "examples/evals/candidate.json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("not noise-tested, so any drop fails"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("significant"), "{}", r.stdout);
+}
