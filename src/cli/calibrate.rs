@@ -91,11 +91,14 @@ fn text_table(found: &[Calibration], correction: Correction) -> String {
     let level = found.first().map_or(0.0, |c| c.level);
     let why = match correction {
         Correction::None => "the policy's significance, uncorrected".to_owned(),
-        _ => format!(
-            "the policy's significance over {} tested {}",
-            found.len(),
-            plural(found.len(), "rule")
-        ),
+        _ => {
+            // The rules with a value here: those are what the gate corrects over.
+            let tested = found.iter().filter(|c| c.value.is_some()).count();
+            format!(
+                "the policy's significance over {tested} tested {}",
+                plural(tested, "rule")
+            )
+        }
     };
     let _ = writeln!(
         s,

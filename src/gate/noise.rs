@@ -609,11 +609,19 @@ pub fn calibrate(
             scope,
             metric,
             rule,
+            min_support,
             ..
         } = item
         else {
             return;
         };
+        // A class under its `min_support` is skipped by the gate: not a rule it tests.
+        if let (Some(class), Some(min)) = (scope.class(), min_support) {
+            let support = eval.owner(&split, Some(class)).ok().and_then(|o| o.support);
+            if support.is_some_and(|n| n < min.value) {
+                return;
+            }
+        }
         let data = match noise_data(task, metric) {
             Some(NoiseData::ImageOutcomes) if scope.size().is_none() => NoiseData::ImageOutcomes,
             Some(NoiseData::MatchedDetections)
@@ -641,14 +649,9 @@ pub fn calibrate(
             }
         }
     });
-    // Every rule the gate would test counts towards the correction, mAP ones included.
-    let level = match stats.correction {
-        crate::stats::Correction::None => stats.significance,
-        _ => stats.significance / rules.len().max(1) as f64,
-    };
     let map_errors = map_std_errors(&stats, &eval, &rules)?;
-    let mut out = Vec::with_capacity(rules.len());
     let mut by_split: BTreeMap<String, (EvalCounts, Vec<String>)> = BTreeMap::new();
+    let mut measured = Vec::with_capacity(rules.len());
     for (i, r) in rules.into_iter().enumerate() {
         let (images, std_error) = match r.data {
             NoiseData::MatchedDetections => (
@@ -664,6 +667,27 @@ pub fn calibrate(
                 r.metric,
             )?,
         };
+        measured.push((r, images, std_error));
+    }
+    // The gate corrects over the checks its tests estimate, mAP ones included: not a rule
+    // whose scope has no value here (no ground truth in it); one whose value does not vary
+    // over this eval's replicates still varies in a comparison and counts.
+    let has_value = |r: &Rule| {
+        eval.owner(&r.split, r.class.as_deref())
+            .ok()
+            .and_then(|o| match r.size {
+                None => o.metrics.get(r.metric),
+                Some(size) => o.size(size).get(r.metric),
+            })
+            .is_some()
+    };
+    let tested = measured.iter().filter(|(r, _, _)| has_value(r)).count();
+    let level = match stats.correction {
+        crate::stats::Correction::None => stats.significance,
+        _ => stats.significance / tested.max(1) as f64,
+    };
+    let mut out = Vec::with_capacity(measured.len());
+    for (r, images, std_error) in measured {
         let value = eval
             .owner(&r.split, r.class.as_deref())
             .ok()

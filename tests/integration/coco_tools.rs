@@ -712,3 +712,38 @@ fn auto_on_an_untested_map_rule_does_not_claim_a_test() {
     );
     assert!(!r.stdout.contains("significant"), "{}", r.stdout);
 }
+
+#[test]
+fn calibrate_counts_the_rules_the_gate_tests() {
+    // car has 15 ground-truth instances: under `min_support: 20` the gate skips its check, so
+    // calibrate neither lists it nor counts it towards the correction (Holm over 3, not 4).
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "version: 1\nstatistics: {resamples: 200}\nsplits:\n  test:\n    map50: {max_drop: 0.01}\n    classes:\n      \"*\":\n        map50: {max_drop: 0.01}\n        min_support: 20\n",
+    );
+    let args = [
+        "calibrate",
+        "--policy",
+        &policy,
+        "--ground-truth",
+        "examples/coco/gt.json",
+        "--eval",
+        "coco:examples/coco/baseline-predictions.json",
+    ];
+    let r = run(&[&args[..], &["--format", "json"]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    let rules = doc["rules"].as_array().unwrap();
+    let classes: Vec<&str> = rules.iter().filter_map(|r| r["class"].as_str()).collect();
+    assert_eq!(classes, ["person", "truck"], "{doc}");
+    for r in rules {
+        assert!(
+            (r["level"].as_f64().unwrap() - 0.05 / 3.0).abs() < 1e-15,
+            "{r}"
+        );
+    }
+    let r = run(&args);
+    assert!(r.stdout.contains("over 3 tested rules"), "{}", r.stdout);
+}
