@@ -8,7 +8,7 @@ use evalgate::stats::Resampling;
 use evalgate::stats::map::{std_errors, std_errors_weighted};
 use serde_json::Value;
 
-use super::{repo, run, write};
+use super::{read_json, repo, run, write};
 
 const GATE: &str = "tests/fixtures/coco-gate";
 
@@ -31,19 +31,13 @@ fn matching(gt: &Path, preds: &Path) -> MatchedDetections {
 }
 
 fn reference() -> Value {
-    serde_json::from_slice(
-        &std::fs::read(repo("tests/fixtures/coco/std-error-reference.json")).unwrap(),
-    )
-    .unwrap()
+    read_json(repo("tests/fixtures/coco/std-error-reference.json"))
 }
 
 #[test]
 fn map_std_errors_are_the_numpy_reference_on_its_weights() {
     use evalgate::stats::Untestable;
-    let boot: Value = serde_json::from_slice(
-        &std::fs::read(repo("tests/fixtures/coco/bootstrap-reference.json")).unwrap(),
-    )
-    .unwrap();
+    let boot = read_json(repo("tests/fixtures/coco/bootstrap-reference.json"));
     let weights: Vec<Vec<u32>> = serde_json::from_value(boot["weights"].clone()).unwrap();
     let reference = reference();
     let root = repo("tests/fixtures/coco");
@@ -217,9 +211,7 @@ fn calibrate_a_coco_eval_covers_its_map_rules_at_every_scope() {
         assert!(r["untestable"].is_null());
     }
     // The values are pycocotools' (scripts/coco-gate-fixture.py), the lines the policy's.
-    let expected: Value =
-        serde_json::from_slice(&std::fs::read(repo(&format!("{GATE}/expected.json"))).unwrap())
-            .unwrap();
+    let expected = read_json(repo(&format!("{GATE}/expected.json")));
     for r in rules {
         let key = format!(
             "{}|{}|{}",
@@ -327,17 +319,7 @@ fn calibrate_a_coco_eval_covers_recall_from_its_per_image_outcomes_too() {
 #[test]
 fn a_saved_eval_has_no_matching_so_calibrate_leaves_map_rules_out() {
     let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("candidate.json");
-    let r = run(&[
-        "eval",
-        "--ground-truth",
-        &format!("{GATE}/gt.json"),
-        "--predictions",
-        &format!("{GATE}/candidate.json"),
-        "-o",
-        saved.to_str().unwrap(),
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let saved = saved_candidate(dir.path());
     let r = run(&[
         "calibrate",
         "--policy",
@@ -449,17 +431,7 @@ fn explain_marks_map_rules_noise_tested_on_a_coco_eval() {
     // The same eval saved as a file has no matching: the rules keep their fixed threshold
     // unless both evals of `check` are coco: sources.
     let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("candidate.json");
-    let e = run(&[
-        "eval",
-        "--ground-truth",
-        &format!("{GATE}/gt.json"),
-        "--predictions",
-        &format!("{GATE}/candidate.json"),
-        "-o",
-        saved.to_str().unwrap(),
-    ]);
-    assert_eq!(e.code, 0, "{}", e.stderr);
+    let saved = saved_candidate(dir.path());
     let r = run(&[
         "policy",
         "explain",
@@ -746,4 +718,20 @@ fn calibrate_counts_the_rules_the_gate_tests() {
     }
     let r = run(&args);
     assert!(r.stdout.contains("over 3 tested rules"), "{}", r.stdout);
+}
+
+/// The coco-gate candidate as `evalgate eval` saves it: its mAP, without the matching.
+fn saved_candidate(dir: &Path) -> std::path::PathBuf {
+    let saved = dir.join("candidate.json");
+    let r = run(&[
+        "eval",
+        "--ground-truth",
+        &format!("{GATE}/gt.json"),
+        "--predictions",
+        &format!("{GATE}/candidate.json"),
+        "-o",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    saved
 }
