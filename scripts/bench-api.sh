@@ -17,10 +17,7 @@ scripts/gen-evals.py --classes "$classes" --seed 1 --degrade 0.02 -o "$work/cand
 printf 'version: 1\nsplits:\n  "*":\n    map50_95: {max_drop: 0.01}\n    classes:\n      "*":\n        map50: {max_drop: 0.05}\n' > "$work/policy.yaml"
 scripts/fake-api.py --port "$port" --delay-ms "$delay" --eval "base=$work/base.json" --eval "cand=$work/cand.json" &
 server=$!
-# The stand-in reads and indexes both evals before it listens: seconds at 10,000 classes.
-# A run timed before it answers would time evalgate's retries.
-for _ in $(seq 600); do curl -fs "http://127.0.0.1:$port/ws/model-evals/base" >/dev/null && break; sleep 0.1; done
-curl -fs "http://127.0.0.1:$port/ws/model-evals/base" >/dev/null || { echo "the stand-in API on port $port never answered" >&2; exit 1; }
+scripts/wait-for-api.sh "$port"
 
 export ROBOFLOW_API_KEY=bench ROBOFLOW_API_URL="http://127.0.0.1:$port"
 url="http://127.0.0.1:$port/ws/model-evals"

@@ -34,10 +34,7 @@ grep -v '^statistics' "$work/noise.yaml" > "$work/fixed.yaml"
 scripts/fake-images-api.py --images "$images" --port "$port" --delay-ms "$delay" \
   --eval "base=$work/base.json" --eval "cand=$work/cand.json" &
 server=$!
-# The stand-in reads and indexes both evals before it listens: seconds at 10,000 classes.
-# A run timed before it answers would time evalgate's retries.
-for _ in $(seq 600); do curl -fs "http://127.0.0.1:$port/ws/model-evals/base" >/dev/null && break; sleep 0.1; done
-curl -fs "http://127.0.0.1:$port/ws/model-evals/base" >/dev/null || { echo "the stand-in API on port $port never answered" >&2; exit 1; }
+scripts/wait-for-api.sh "$port"
 # Every page once, so that the server's own serialisation is not timed.
 for eval in base cand; do
   for ((offset = 0; offset < images; offset += 1000)); do

@@ -33,10 +33,7 @@ printf 'version: 1\nsplits:\n  "*":\n    map50_95: {max_drop: 0.01}\n' > "$work/
 sed 's/{confidence: 0.40}/{confidence: optimal}/' "$work/fixed.yaml" > "$work/optimal.yaml"
 scripts/fake-api.py --port "$port" --delay-ms "$delay" --eval "base=$work/base.json" --eval "cand=$work/cand.json" &
 server=$!
-# The stand-in reads and indexes both evals before it listens: seconds at 10,000 classes.
-# A run timed before it answers would time evalgate's retries.
-for _ in $(seq 600); do curl -fs "http://127.0.0.1:$port/ws/model-evals/base" >/dev/null && break; sleep 0.1; done
-curl -fs "http://127.0.0.1:$port/ws/model-evals/base" >/dev/null || { echo "the stand-in API on port $port never answered" >&2; exit 1; }
+scripts/wait-for-api.sh "$port"
 
 export ROBOFLOW_API_KEY=bench ROBOFLOW_API_URL="http://127.0.0.1:$port"
 check="target/release/evalgate check --baseline rf:ws/base --candidate rf:ws/cand --report-only --policy"

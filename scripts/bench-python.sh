@@ -19,10 +19,7 @@ scripts/gen-evals.py --classes "$classes" --seed 1 --degrade 0.02 -o "$work/cand
 cp bench/scale-policy.yaml "$work/policy.yaml"
 scripts/fake-api.py --port "$port" --eval "base=$work/base.json" --eval "cand=$work/cand.json" &
 server=$!
-# The stand-in reads and indexes both evals before it listens: seconds at 10,000 classes.
-# A run timed before it answers would time evalgate's retries.
-for _ in $(seq 600); do curl -fs "http://127.0.0.1:$port/ws/model-evals/base" >/dev/null && break; sleep 0.1; done
-curl -fs "http://127.0.0.1:$port/ws/model-evals/base" >/dev/null || { echo "the stand-in API on port $port never answered" >&2; exit 1; }
+scripts/wait-for-api.sh "$port"
 
 export ROBOFLOW_API_KEY=bench ROBOFLOW_API_URL="http://127.0.0.1:$port"
 hyperfine -N --warmup 2 --runs "${RUNS:-10}" -i --export-json "${EXPORT:-/dev/null}" \
