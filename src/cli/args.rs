@@ -64,13 +64,8 @@ pub(crate) struct CalibrateArgs {
     #[arg(long, value_name = "SRC")]
     pub(crate) eval: String,
 
-    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
-    /// a coco: eval; once per split, and the coco: eval names the same splits.
-    #[arg(long, value_name = "[SPLIT=]FILE")]
-    pub(crate) ground_truth: Vec<String>,
-
     #[command(flatten)]
-    pub(crate) coco: CocoArgs,
+    pub(crate) local: LocalEvalArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
@@ -255,13 +250,8 @@ pub(crate) struct InitArgs {
     #[arg(long, value_name = "SRC")]
     pub(crate) from: String,
 
-    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
-    /// a coco: eval; once per split, and the coco: eval names the same splits.
-    #[arg(long, value_name = "[SPLIT=]FILE")]
-    pub(crate) ground_truth: Vec<String>,
-
     #[command(flatten)]
-    pub(crate) coco: CocoArgs,
+    pub(crate) local: LocalEvalArgs,
 
     /// How far below the eval's values the floors sit, and the largest drop allowed.
     // Negative numbers reach `fraction` and its message instead of reading as an option.
@@ -316,13 +306,8 @@ pub(crate) struct PolicyCheckArgs {
     #[arg(long, value_name = "SRC")]
     pub(crate) eval: Option<String>,
 
-    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
-    /// a coco: eval; once per split, and the coco: eval names the same splits.
-    #[arg(long, value_name = "[SPLIT=]FILE")]
-    pub(crate) ground_truth: Vec<String>,
-
     #[command(flatten)]
-    pub(crate) coco: CocoArgs,
+    pub(crate) local: LocalEvalArgs,
 
     /// Judge waivers as of this date instead of today (UTC).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = today)]
@@ -342,13 +327,8 @@ pub(crate) struct ExplainArgs {
     #[arg(long, value_name = "SRC")]
     pub(crate) eval: String,
 
-    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
-    /// a coco: eval; once per split, and the coco: eval names the same splits.
-    #[arg(long, value_name = "[SPLIT=]FILE")]
-    pub(crate) ground_truth: Vec<String>,
-
     #[command(flatten)]
-    pub(crate) coco: CocoArgs,
+    pub(crate) local: LocalEvalArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
@@ -519,6 +499,18 @@ impl IouArg {
             IouArg::Segm => evalgate::coco::IouType::Segm,
         }
     }
+}
+
+/// How a command that takes one eval reads a `coco:` one.
+#[derive(Debug, Args)]
+pub(crate) struct LocalEvalArgs {
+    /// The COCO ground truth of a split, [SPLIT=]GT.json (the split defaults to test), for
+    /// a coco: eval; once per split, and the coco: eval names the same splits.
+    #[arg(long, value_name = "[SPLIT=]FILE")]
+    pub(crate) ground_truth: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) coco: CocoArgs,
 }
 
 /// How COCO files are read, for `eval` and for the `coco:` sources of the other commands.

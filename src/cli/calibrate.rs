@@ -29,12 +29,7 @@ pub(crate) fn run(args: &CalibrateArgs) -> Result<u8, Failure> {
             ),
         ));
     }
-    let (loader, source) = one_eval(
-        &args.api,
-        &args.coco,
-        &args.ground_truth,
-        ("eval", &args.eval),
-    )?;
+    let (loader, source) = one_eval(&args.api, &args.local, ("eval", &args.eval))?;
     // The policy says what a coco: eval must carry: per-image outcomes for P/R/F1 rules, the
     // matching for mAP rules.
     let loader = loader.with_policy(&policy, &name);

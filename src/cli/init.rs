@@ -11,7 +11,8 @@ use super::output::write_atomically;
 pub(crate) fn run(args: &InitArgs) -> Result<u8, Failure> {
     // Not even with --force: the policy would replace the eval or ground truth it is made from.
     let coco = super::load::coco_inputs(
-        args.ground_truth
+        args.local
+            .ground_truth
             .iter()
             .map(String::as_str)
             .chain([args.from.as_str()]),
@@ -40,18 +41,14 @@ pub(crate) fn run(args: &InitArgs) -> Result<u8, Failure> {
             format!("{} exists; pass --force to replace it", path.display()),
         ));
     }
-    let (loader, source) = one_eval(
-        &args.api,
-        &args.coco,
-        &args.ground_truth,
-        ("from", &args.from),
-    )?;
+    let (loader, source) = one_eval(&args.api, &args.local, ("from", &args.from))?;
     // Every panel, so that the policy can start from the eval's F1-optimal threshold and
     // its classes' support (a coco: eval's sweep and matching give both).
     let loader = loader.with_plan(evalgate::source::Plan::everything());
     let eval = loader.load("eval", &source)?.eval;
     let text = init::generate(&eval, &source.to_string(), args.margin);
     let ground_truth: String = args
+        .local
         .ground_truth
         .iter()
         .map(|g| format!(" --ground-truth {g}"))

@@ -537,10 +537,10 @@ impl CocoSetup {
 /// `flag` is the option that names the eval.
 pub(crate) fn one_eval(
     api: &ApiArgs,
-    coco: &super::args::CocoArgs,
-    ground_truth: &[String],
+    local: &super::args::LocalEvalArgs,
     (flag, text): (&str, &str),
 ) -> Result<(Loader, Source), Failure> {
+    let (coco, ground_truth) = (&local.coco, &local.ground_truth);
     let (loader, mut sources) = Loader::new(api, &[("eval", text)])?;
     let src = sources.pop().expect("one source");
     let limits = super::eval::Limits {

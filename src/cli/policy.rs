@@ -27,7 +27,7 @@ fn load_eval(
     name: &str,
     full_matching: bool,
 ) -> Result<Eval, Failure> {
-    let (loader, source) = one_eval(eval.api, eval.coco, eval.ground_truth, ("eval", src))?;
+    let (loader, source) = one_eval(eval.api, eval.local, ("eval", src))?;
     let loader = if matches!(source, Source::Coco(_)) {
         // A coco: eval is computed here, with what the policy reads of it: the matching that
         // marks mAP rules noise-tested, the sweep of the operating point.
@@ -48,8 +48,7 @@ fn load_eval(
 /// The flags that say how to read `--eval`.
 struct EvalArgs<'a> {
     api: &'a super::args::ApiArgs,
-    coco: &'a super::args::CocoArgs,
-    ground_truth: &'a [String],
+    local: &'a super::args::LocalEvalArgs,
 }
 
 pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
@@ -65,11 +64,10 @@ pub(crate) fn check(args: &PolicyCheckArgs) -> Result<u8, Failure> {
     let mut unchecked = None;
     let from = EvalArgs {
         api: &args.api,
-        coco: &args.coco,
-        ground_truth: &args.ground_truth,
+        local: &args.local,
     };
     if args.eval.is_none()
-        && let Some(gt) = args.ground_truth.first()
+        && let Some(gt) = args.local.ground_truth.first()
     {
         return Err(Failure::new(
             Kind::Usage,
@@ -158,8 +156,7 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
     let policy = load_policy(&text, &name)?;
     let from = EvalArgs {
         api: &args.api,
-        coco: &args.coco,
-        ground_truth: &args.ground_truth,
+        local: &args.local,
     };
     let eval = load_eval(&from, &args.eval, &policy, &name, true)?;
     let gate = Gate::new(&policy, None, &eval).map_err(|e| {

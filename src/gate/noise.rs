@@ -268,23 +268,33 @@ fn pair_matchings(
                 .collect()
         };
         let (only_b, only_c) = (only(b.images(), c.images()), only(c.images(), b.images()));
-        return Err(GateError::ImagesDiffer {
-            split: split.to_owned(),
-            only_baseline: only_b.len(),
-            only_candidate: only_c.len(),
-            examples: only_b
-                .iter()
-                .chain(&only_c)
-                .take(3)
-                .map(u64::to_string)
-                .collect(),
-            duplicates: false,
-        });
+        return Err(images_differ(split, &only_b, &only_c, false));
     }
     if b.classes() != c.classes() {
         return Err(not_comparable(split, b, c));
     }
     Ok(())
+}
+
+/// Two evals' images of `split` do not pair: how many are only in each, and a few of their ids.
+fn images_differ<T: ToString>(
+    split: &str,
+    only_baseline: &[T],
+    only_candidate: &[T],
+    duplicates: bool,
+) -> GateError {
+    GateError::ImagesDiffer {
+        split: split.to_owned(),
+        only_baseline: only_baseline.len(),
+        only_candidate: only_candidate.len(),
+        examples: only_baseline
+            .iter()
+            .chain(only_candidate)
+            .take(3)
+            .map(ToString::to_string)
+            .collect(),
+        duplicates,
+    }
 }
 
 fn not_comparable(split: &str, b: &MatchedDetections, c: &MatchedDetections) -> GateError {
@@ -391,18 +401,8 @@ fn pair_split(split: &str, baseline: &Eval, candidate: &Eval) -> Result<Split, G
     let only_b: Vec<&String> = b_ids.keys().filter(|k| !c_ids.contains_key(*k)).collect();
     let only_c: Vec<&String> = c_ids.keys().filter(|k| !b_ids.contains_key(*k)).collect();
     if !only_b.is_empty() || !only_c.is_empty() || b_ids.len() != b.images.len() {
-        return Err(GateError::ImagesDiffer {
-            split: split.to_owned(),
-            only_baseline: only_b.len(),
-            only_candidate: only_c.len(),
-            examples: only_b
-                .iter()
-                .chain(&only_c)
-                .take(3)
-                .map(|s| (*s).clone())
-                .collect(),
-            duplicates: b_ids.len() != b.images.len() || c_ids.len() != c.images.len(),
-        });
+        let duplicates = b_ids.len() != b.images.len() || c_ids.len() != c.images.len();
+        return Err(images_differ(split, &only_b, &only_c, duplicates));
     }
     if c_ids.len() != c.images.len() {
         return Err(GateError::ImagesDiffer {

@@ -222,12 +222,7 @@ impl Needs {
             }
         }
         for split in Needs::splits_in(&self.confusion, eval) {
-            let optimal = eval
-                .panels
-                .sweep
-                .as_ref()
-                .and_then(|s| s.get(split))
-                .and_then(|s| s.overall.optimal_threshold);
+            let optimal = eval.confidence_at(split, OperatingPoint::Optimal);
             let Some(confidence) = self.matrix_confidence(optimal) else {
                 continue;
             };
@@ -236,12 +231,7 @@ impl Needs {
             }
         }
         for split in Needs::splits_in(&self.images, eval) {
-            let optimal = eval
-                .panels
-                .sweep
-                .as_ref()
-                .and_then(|s| s.get(split))
-                .and_then(|s| s.overall.optimal_threshold);
+            let optimal = eval.confidence_at(split, OperatingPoint::Optimal);
             let Some(confidence) = self.matrix_confidence(optimal) else {
                 continue;
             };
